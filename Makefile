@@ -1,0 +1,146 @@
+# Outpost build. Plain GNU make; every target is described in the README.
+#
+#   make            build/outpost (optimised, hardened, -Werror)
+#   make check      unit, fuzz-corpus and integration tests, plain and under ASan+UBSan
+#   make bench      benchmarks against their references (see docs/benchmarks.md)
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make deps       install every Debian package the build, tests, lab and demo need
+#
+# NO_WERROR=1 turns warnings back into warnings. SANITIZER=address,undefined builds
+# into build-san/ with those sanitizers.
+
+CC ?= gcc
+# V=1 prints every command in full.
+ifneq ($(V),1)
+Q := @
+quiet = @printf '  %-6s %s\n' $(1) $(2);
+endif
+PKGS := libmicrohttpd sqlite3 jansson libcrypto libcurl libsystemd
+
+ifeq ($(SANITIZER),)
+BUILD ?= build
+OPT := -O2 -D_FORTIFY_SOURCE=2
+else
+BUILD ?= build-san
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZER) -fno-sanitize-recover=all
+SANLDFLAGS := -fsanitize=$(SANITIZER)
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wcast-qual -Wsign-compare \
+	-Wformat=2 -Wstrict-prototypes -Wvla
+ifneq ($(NO_WERROR),1)
+WARN += -Werror
+endif
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE
+
+CFLAGS ?= -g
+VERSION := 0.1.0
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -DOUTPOST_VERSION='"$(VERSION)"' $(OPT) $(WARN) $(HARDEN) $(CFLAGS) \
+	-Isrc $(shell pkg-config --cflags $(PKGS))
+ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
+LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+
+# Every src/<module>/*.c goes into liboutpost.a; src/main.c is the multi-call entry.
+# MODULES="util store" limits the library to those folders, TESTS="store" the unit tests,
+# so one module can be built and tested while others are still being written.
+MODULE_DIRS := $(if $(MODULES),$(MODULES:%=src/%),src/*)
+LIB_SRCS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.c)))
+LIB_ASMS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.S)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(LIB_ASMS:%.S=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard $(if $(TESTS),$(TESTS:%=tests/unit/%_test.c),tests/unit/*_test.c)))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard $(if $(FUZZERS),$(FUZZERS:%=tests/fuzz/%.c),tests/fuzz/fuzz_*.c)))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
+
+.SECONDARY:
+JOBS ?= $(shell nproc)
+
+.PHONY: test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
+	clean demo
+all: $(BUILD)/outpost
+
+# A static pattern rule for the library objects, so a module source added after the
+# archive was built is still compiled; the plain pattern rule covers test objects.
+$(filter %.o,$(LIB_SRCS:%.c=$(BUILD)/%.o)): $(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# .S files embed data such as the OpenAPI document; their paths are relative to the tree.
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(call quiet,AS,$<)$(CC) -c -o $@ $<
+
+# The assembler embeds the document, so the object depends on it.
+$(BUILD)/src/api/openapi.o: src/api/openapi.json
+
+$(BUILD)/liboutpost.a: $(LIB_OBJS)
+	@rm -f $@
+	$(call quiet,AR,$@)ar rcs $@ $^
+
+$(BUILD)/outpost: $(BUILD)/src/main.o $(BUILD)/liboutpost.a
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(BUILD)/liboutpost.a
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# Replay binaries run a fuzz target over its corpus without libFuzzer, so the corpora
+# are checked with gcc and the sanitizers in every `make check`.
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/liboutpost.a
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+fuzz-replay: $(REPLAY_BINS)
+	@tests/run-replay.sh $(BUILD) $(FUZZ_NAMES)
+
+integration: $(BUILD)/outpost
+	@OUTPOST=$(abspath $(BUILD)/outpost) tests/integration/run.sh
+
+# Build in parallel, then run the suites one after another so their output stays apart.
+test-binaries: $(BUILD)/outpost $(UNIT_BINS) $(REPLAY_BINS)
+
+check-plain:
+	$(MAKE) -j$(JOBS) test-binaries
+	$(MAKE) -j1 unit fuzz-replay integration
+
+check-san:
+	$(MAKE) -j$(JOBS) SANITIZER=address,undefined test-binaries
+	$(MAKE) -j1 SANITIZER=address,undefined unit fuzz-replay integration
+
+check:
+	@tools/deps.sh build test >/dev/null
+	$(MAKE) check-plain
+	$(MAKE) check-san
+	@echo "check: plain and ASan+UBSan runs passed"
+
+# libFuzzer builds with clang; FUZZ_SECONDS bounds each target's run.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang SANITIZER=address,undefined \
+		CFLAGS="-g -fsanitize=fuzzer-no-link" NO_WERROR=1 $(FUZZ_BUILD)/liboutpost.a
+	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+bench: $(BUILD)/outpost
+	@tools/deps.sh build test bench >/dev/null
+	@OUTPOST=$(abspath $(BUILD)/outpost) tests/bench/run.sh
+
+deps:
+	tools/deps.sh
+
+demo:
+	@echo "make demo: the provisioning lab is not built yet; run 'make check' for the tests" >&2
+	@exit 1
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The REST API under /api/v1, served on the HTTPS listener and the local unix socket.
+ * JSON in and out; errors are {"error": ..., "detail": ...}. HTTPS callers present a
+ * bearer token (stored as its SHA-256); unix-socket callers are identified by their
+ * uid. Every change goes through the governance gate. The OpenAPI document of every
+ * route is served at /api/v1/openapi.json.
+ */
+#ifndef OUTPOST_API_H
+#define OUTPOST_API_H
+
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct api;
+
+/*
+ * Create the API context over `pool`; `conf` must outlive it. Records the start time
+ * reported by /status. Returns 0 and sets *ret, or -ENOMEM.
+ */
+int api_new(const struct conf *conf, struct store_pool *pool, struct api **ret);
+/* Free the context. Accepts NULL; returns NULL. */
+struct api *api_free(struct api *api);
+/* The API listeners' handler; ctx is the struct api. */
+void api_handle(struct http_request *req, void *ctx);
+
+/*
+ * Create the first admin token when the store has none, writing the secret to
+ * `path` with mode 0600 (never to the log). Returns 0 when a token exists or was
+ * created, or a negative errno.
+ */
+int api_bootstrap_token(struct store *st, const char *path);
+
+/* The embedded OpenAPI document, NUL-terminated. */
+const char *api_openapi_json(void);
+
+#endif

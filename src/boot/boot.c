@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The boot listener's handler. GET /boot/ipxe looks the machine up by the MAC iPXE
+ * booted from, registers unknown MACs as discovered machines, and renders the script
+ * for the machine's state; GET and HEAD /files/<path> serve artifacts.
+ *
+ * Every reply to /boot/ipxe is HTTP 200 with an iPXE script, errors included. iPXE
+ * stops at an HTTP error and leaves the server at a prompt, but retry.ipxe prints the
+ * reason and requests the script again after the configured delay.
+ *
+ * This is the hot path of a fleet boot, so the templates are compiled once at start,
+ * a request does one indexed store lookup and renders into one buffer sized up front.
+ */
+#include "boot/boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "governance/governance.h"
+#include "log/log.h"
+
+/* Maximum length of the reason put into retry.ipxe, in bytes, after sanitising. */
+#define BOOT_REASON_MAX 120
+/* Room for a reason built from fixed text and a request value, before truncation. */
+#define BOOT_REASON_SIZE 512
+/* kernel_url and initrd_url: base URL, "/files/" and an artifact path. */
+#define BOOT_URL_SIZE 4096
+/* Extra room reserved past a template's own size for the values put into it. */
+#define BOOT_RENDER_SLACK 2048
+/* Bad-request and store-failure lines logged per second; the rest are only counted. */
+#define BOOT_LOG_BURST 20
+
+#define FILES_PREFIX "/files/"
+
+enum boot_script {
+	BOOT_SCRIPT_DISCOVERY,
+	BOOT_SCRIPT_DEPLOY,
+	BOOT_SCRIPT_LOCAL,
+	BOOT_SCRIPT_RETRY,
+	BOOT_SCRIPT_MAX,
+};
+
+static const char *const script_files[BOOT_SCRIPT_MAX] = {
+	[BOOT_SCRIPT_DISCOVERY] = "discovery.ipxe",
+	[BOOT_SCRIPT_DEPLOY] = "deploy.ipxe",
+	[BOOT_SCRIPT_LOCAL] = "local.ipxe",
+	[BOOT_SCRIPT_RETRY] = "retry.ipxe",
+};
+
+/* The variables templates may use; bootenv/README.md describes each. */
+enum boot_var {
+	VAR_MAC,
+	VAR_UUID,
+	VAR_HOSTNAME,
+	VAR_MACHINE_ID,
+	VAR_STATE,
+	VAR_ARCH,
+	VAR_PLATFORM,
+	VAR_BASE_URL,
+	VAR_KERNEL_URL,
+	VAR_INITRD_URL,
+	VAR_CMDLINE,
+	VAR_RETRY_SECONDS,
+	VAR_REASON,
+	VAR_MAX,
+};
+
+static const char *const var_names[VAR_MAX] = {
+	[VAR_MAC] = "mac",
+	[VAR_UUID] = "uuid",
+	[VAR_HOSTNAME] = "hostname",
+	[VAR_MACHINE_ID] = "machine_id",
+	[VAR_STATE] = "state",
+	[VAR_ARCH] = "arch",
+	[VAR_PLATFORM] = "platform",
+	[VAR_BASE_URL] = "base_url",
+	[VAR_KERNEL_URL] = "kernel_url",
+	[VAR_INITRD_URL] = "initrd_url",
+	[VAR_CMDLINE] = "cmdline",
+	[VAR_RETRY_SECONDS] = "retry_seconds",
+	[VAR_REASON] = "reason",
+};
+
+/* iPXE ${buildarch} and ${platform} values this appliance serves. */
+static const char *const known_arches[] = { "i386", "x86_64", "arm32", "arm64", "riscv64" };
+static const char *const known_platforms[] = { "pcbios", "efi" };
+
+struct boot {
+	struct store_pool *pool;                     /* not owned */
+	struct template *scripts[BOOT_SCRIPT_MAX];   /* owned */
+	size_t script_sizes[BOOT_SCRIPT_MAX];        /* source bytes, to size the output */
+	int artifact_fd;                             /* owned; -1 when closed */
+	char *base_url;                              /* owned; no trailing slash */
+	char retry_seconds[24];
+
+	/* Log rate limit shared by the worker threads: the second counted and its lines. */
+	_Atomic int64_t log_second;
+	atomic_uint log_count;
+	atomic_uint log_suppressed;
+};
+
+/* One /boot/ipxe request: its validated parameters and the variables to render. */
+struct boot_request {
+	struct boot *boot;
+	struct http_request *req;
+	char mac[MAC_TEXT_SIZE];      /* canonical, empty until validated */
+	char uuid[UUID_TEXT_SIZE];    /* canonical, empty when not sent */
+	const char *arch;             /* one of known_arches, or NULL */
+	const char *platform;         /* one of known_platforms, or NULL */
+	struct template_var vars[VAR_MAX];
+	char reason[BOOT_REASON_SIZE];
+	char machine_id[24];
+	char kernel_url[BOOT_URL_SIZE];
+	char initrd_url[BOOT_URL_SIZE];
+};
+
+/*
+ * Return true when one more bad-request or failure line may be logged this second.
+ * At the start of a new second, logs how many lines the previous one suppressed.
+ */
+static bool
+boot_log_allowed(struct boot *boot)
+{
+	int64_t now = time_now();
+	int64_t second = atomic_load(&boot->log_second);
+
+	if (now != second && atomic_compare_exchange_strong(&boot->log_second, &second, now)) {
+		unsigned suppressed = atomic_exchange(&boot->log_suppressed, 0);
+
+		atomic_store(&boot->log_count, 0);
+		if (suppressed > 0)
+			log_info("boot: %u log lines suppressed in the previous second",
+				 suppressed);
+	}
+
+	if (atomic_fetch_add(&boot->log_count, 1) < BOOT_LOG_BURST)
+		return true;
+	atomic_fetch_add(&boot->log_suppressed, 1);
+	return false;
+}
+
+/*
+ * Copy `in` to `out` (BOOT_REASON_MAX + 1 bytes) so iPXE prints it as it is: bytes
+ * outside printable ASCII and the characters iPXE's command line treats specially
+ * (quotes, backslash, "$", braces of "${...}", "&", "|", ";" and "#") become '?'.
+ * Longer text is cut at BOOT_REASON_MAX bytes and ends with "...".
+ */
+static void
+reason_sanitise(const char *in, char *out)
+{
+	size_t len = strlen(in), i;
+
+	for (i = 0; i < len && i < BOOT_REASON_MAX; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c < 0x20 || c > 0x7e || strchr("\"'`\\${}&|;#", c) != NULL)
+			c = '?';
+		out[i] = (char)c;
+	}
+	if (len > BOOT_REASON_MAX)
+		memcpy(out + BOOT_REASON_MAX - 3, "...", 3);
+	out[i] = '\0';
+}
+
+/* Set the reason for a retry script; the text is sanitised when the script is built. */
+static void __attribute__((format(printf, 2, 3)))
+request_fail(struct boot_request *r, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, args);
+	va_end(args);
+}
+
+static void
+var_set(struct boot_request *r, enum boot_var var, const char *value)
+{
+	r->vars[var].value = value;
+}
+
+static const char *
+name_find(const char *const *names, size_t count, const char *value)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(names[i], value) == 0)
+			return names[i];
+	}
+	return NULL;
+}
+
+/*
+ * Validate the query: mac required, uuid optional (iPXE sends it empty when the
+ * firmware has none), buildarch and platform required and known. Returns 0, or
+ * -EINVAL with r->reason naming the bad value.
+ */
+static int
+request_parse(struct boot_request *r)
+{
+	const char *mac, *uuid, *arch, *platform;
+
+	mac = http_query(r->req, "mac");
+	if (mac == NULL || mac[0] == '\0') {
+		request_fail(r, "missing mac parameter");
+		return -EINVAL;
+	}
+	if (mac_parse(mac, r->mac) < 0) {
+		request_fail(r, "invalid mac parameter: %s", mac);
+		return -EINVAL;
+	}
+	var_set(r, VAR_MAC, r->mac);
+
+	uuid = http_query(r->req, "uuid");
+	if (uuid != NULL && uuid[0] != '\0' && uuid_parse(uuid, r->uuid) < 0) {
+		request_fail(r, "invalid uuid parameter: %s", uuid);
+		return -EINVAL;
+	}
+	var_set(r, VAR_UUID, r->uuid);
+
+	arch = http_query(r->req, "buildarch");
+	if (arch == NULL || arch[0] == '\0') {
+		request_fail(r, "missing buildarch parameter");
+		return -EINVAL;
+	}
+	r->arch = name_find(known_arches, sizeof(known_arches) / sizeof(known_arches[0]), arch);
+	if (r->arch == NULL) {
+		request_fail(r, "unsupported buildarch: %s", arch);
+		return -EINVAL;
+	}
+	var_set(r, VAR_ARCH, r->arch);
+
+	platform = http_query(r->req, "platform");
+	if (platform == NULL || platform[0] == '\0') {
+		request_fail(r, "missing platform parameter");
+		return -EINVAL;
+	}
+	r->platform = name_find(known_platforms,
+				sizeof(known_platforms) / sizeof(known_platforms[0]), platform);
+	if (r->platform == NULL) {
+		request_fail(r, "unsupported platform: %s", platform);
+		return -EINVAL;
+	}
+	var_set(r, VAR_PLATFORM, r->platform);
+	return 0;
+}
+
+/* gov_execute operation: insert the machine passed as arg. */
+static int
+discover_insert(struct store *st, void *arg, char *err, size_t errlen)
+{
+	struct machine *m = arg;
+	int rc;
+
+	rc = store_machine_insert(st, m);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", store_error(st));
+	return rc;
+}
+
+/*
+ * Register the request's MAC as a discovered machine through the governance gate and
+ * fill *m with the row. When another request registered the MAC first (-EEXIST),
+ * read that row instead. Returns 0, or a negative errno with r->reason set.
+ */
+static int
+machine_discover(struct boot_request *r, struct store *st, struct machine *m)
+{
+	char actor[sizeof("boot:") + MAC_TEXT_SIZE];
+	char target[sizeof("mac:") + MAC_TEXT_SIZE];
+	char detail[256];
+	char err[256] = "";
+	struct action action;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	memcpy(m->macs[0], r->mac, MAC_TEXT_SIZE);
+	m->mac_count = 1;
+	memcpy(m->uuid, r->uuid, UUID_TEXT_SIZE);
+	snprintf(m->arch, sizeof(m->arch), "%s", r->arch);
+	snprintf(m->platform, sizeof(m->platform), "%s", r->platform);
+	m->state = MACHINE_DISCOVERED;
+
+	/* The values below were validated above and contain no JSON special characters. */
+	snprintf(actor, sizeof(actor), "boot:%s", r->mac);
+	snprintf(target, sizeof(target), "mac:%s", r->mac);
+	snprintf(detail, sizeof(detail),
+		 "{\"uuid\":\"%s\",\"arch\":\"%s\",\"platform\":\"%s\",\"peer\":\"%s\"}", r->uuid,
+		 r->arch, r->platform, http_peer(r->req));
+	action = (struct action){
+		.actor = actor,
+		.name = "machine.discover",
+		.target = target,
+		.risk = RISK_CHANGE,
+		.detail = detail,
+	};
+
+	rc = gov_execute(st, &action, discover_insert, m, err, sizeof(err));
+	if (rc == 0) {
+		log_info("boot: discovered machine=%" PRId64 " mac=%s uuid=%s arch=%s "
+			 "platform=%s peer=%s",
+			 m->id, r->mac, r->uuid[0] != '\0' ? r->uuid : "none", r->arch,
+			 r->platform, http_peer(r->req));
+		return 0;
+	}
+
+	/* A concurrent request for the same MAC won the insert: serve its row. */
+	if (rc == -EEXIST) {
+		machine_clear(m);
+		rc = store_machine_get_by_mac(st, r->mac, m);
+		if (rc == 0)
+			return 0;
+		if (rc == -ENOENT) {
+			/*
+			 * The conflict was on another unique value, the UUID. NOTE: a known
+			 * machine booting from a second NIC ends here until the API can add a
+			 * MAC to a machine, and gets retry.ipxe until an operator does.
+			 */
+			log_warning("boot: cannot register mac=%s uuid=%s: %s", r->mac, r->uuid,
+				    err);
+			request_fail(r, "uuid %s already belongs to another machine", r->uuid);
+			return -EEXIST;
+		}
+		snprintf(err, sizeof(err), "%s", store_error(st));
+	}
+
+	log_err("boot: cannot register mac=%s: %s", r->mac,
+		err[0] != '\0' ? err : strerror(-rc));
+	request_fail(r, "could not register mac %s, see the server log", r->mac);
+	return rc;
+}
+
+/* Check that every byte is printable ASCII, so a value cannot break a script line. */
+static bool
+text_printable(const char *text)
+{
+	for (; *text != '\0'; text++) {
+		if (*text < 0x20 || *text > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Set the reason a deploying machine cannot get deploy.ipxe and log it: the fix is
+ * the operator's, in the machine's profile.
+ */
+static void __attribute__((format(printf, 3, 4)))
+deploy_fail(struct boot_request *r, const struct machine *m, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, args);
+	va_end(args);
+
+	if (boot_log_allowed(r->boot))
+		log_warning("boot: cannot deploy machine=%" PRId64 " mac=%s: %s", m->id, r->mac,
+			    r->reason);
+}
+
+/*
+ * Build kernel_url, initrd_url and cmdline from the machine's profile. Returns 0, or a
+ * negative errno with r->reason set and the failure logged.
+ */
+static int
+deploy_vars(struct boot_request *r, struct store *st, const struct machine *m,
+	    struct profile *p)
+{
+	int rc, n;
+
+	if (m->profile_id == 0) {
+		deploy_fail(r, m, "machine %" PRId64 " is deploying but has no profile", m->id);
+		return -ENOENT;
+	}
+
+	rc = store_profile_get(st, m->profile_id, p);
+	if (rc == -ENOENT) {
+		deploy_fail(r, m, "profile %" PRId64 " of machine %" PRId64 " not found",
+			    m->profile_id, m->id);
+		return rc;
+	}
+	if (rc < 0) {
+		if (boot_log_allowed(r->boot))
+			log_err("boot: cannot read profile=%" PRId64 " machine=%" PRId64 ": %s",
+				m->profile_id, m->id, store_error(st));
+		request_fail(r, "could not read the profile, see the server log");
+		return rc;
+	}
+
+	/* Artifact references are paths under the artifact store for now. */
+	if (http_path_check(p->kernel) < 0) {
+		deploy_fail(r, m, "profile %s has an invalid kernel reference", p->name);
+		return -EINVAL;
+	}
+	if (http_path_check(p->initrd) < 0) {
+		deploy_fail(r, m, "profile %s has an invalid initrd reference", p->name);
+		return -EINVAL;
+	}
+	if (!text_printable(p->cmdline)) {
+		deploy_fail(r, m, "profile %s has a kernel command line with control bytes",
+			    p->name);
+		return -EINVAL;
+	}
+
+	n = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s",
+		     r->boot->base_url, p->kernel);
+	if (n < 0 || (size_t)n >= sizeof(r->kernel_url)) {
+		deploy_fail(r, m, "kernel URL of profile %s is too long", p->name);
+		return -ENAMETOOLONG;
+	}
+	n = snprintf(r->initrd_url, sizeof(r->initrd_url), "%s" FILES_PREFIX "%s",
+		     r->boot->base_url, p->initrd);
+	if (n < 0 || (size_t)n >= sizeof(r->initrd_url)) {
+		deploy_fail(r, m, "initrd URL of profile %s is too long", p->name);
+		return -ENAMETOOLONG;
+	}
+
+	var_set(r, VAR_KERNEL_URL, r->kernel_url);
+	var_set(r, VAR_INITRD_URL, r->initrd_url);
+	var_set(r, VAR_CMDLINE, p->cmdline);
+	return 0;
+}
+
+/* Render `script` into out, sized once from the template's own length. */
+static int
+script_render(struct boot_request *r, enum boot_script script, struct buf *out)
+{
+	int rc;
+
+	rc = buf_reserve(out, r->boot->script_sizes[script] + BOOT_RENDER_SLACK);
+	if (rc < 0)
+		return rc;
+	return template_render(r->boot->scripts[script], r->vars, VAR_MAX, out);
+}
+
+/* Send the rendered script. It follows live state, so no cache may reuse it. */
+static void
+script_reply(struct boot_request *r, struct buf *out)
+{
+	int rc;
+
+	/* The script is correct without the header, so a failure to add it is ignored. */
+	http_add_header(r->req, "Cache-Control", "no-store");
+	rc = http_reply(r->req, 200, "text/plain", out->data, out->len);
+	if (rc < 0 && boot_log_allowed(r->boot))
+		log_warning("boot: cannot queue the reply mac=%s peer=%s: %s", r->mac,
+			    http_peer(r->req), strerror(-rc));
+}
+
+/* Reply with retry.ipxe and the sanitised r->reason. */
+static void
+retry_reply(struct boot_request *r, struct buf *out)
+{
+	char reason[BOOT_REASON_MAX + 1];
+	static const char failed[] = "internal error: cannot render the retry script\n";
+
+	reason_sanitise(r->reason, reason);
+	var_set(r, VAR_REASON, reason);
+
+	out->len = 0;
+	if (out->data != NULL)
+		out->data[0] = '\0';
+	if (script_render(r, BOOT_SCRIPT_RETRY, out) < 0) {
+		log_err("boot: cannot render %s mac=%s", script_files[BOOT_SCRIPT_RETRY],
+			r->mac);
+		http_reply(r->req, 500, "text/plain", failed, sizeof(failed) - 1);
+		return;
+	}
+	script_reply(r, out);
+}
+
+/* Pick the script for the machine's state and fill the machine variables. */
+static int
+machine_render(struct boot_request *r, struct store *st, const struct machine *m,
+	       struct buf *out)
+{
+	struct profile profile = { 0 };
+	enum boot_script script;
+	int rc;
+
+	snprintf(r->machine_id, sizeof(r->machine_id), "%" PRId64, m->id);
+	var_set(r, VAR_MACHINE_ID, r->machine_id);
+	var_set(r, VAR_STATE, machine_state_name(m->state));
+	if (r->uuid[0] == '\0')
+		var_set(r, VAR_UUID, m->uuid);
+	/* Host names come from the API, which validates them; check again before use. */
+	if (hostname_valid(m->hostname))
+		var_set(r, VAR_HOSTNAME, m->hostname);
+
+	switch (m->state) {
+	case MACHINE_DEPLOYING:
+		script = BOOT_SCRIPT_DEPLOY;
+		rc = deploy_vars(r, st, m, &profile);
+		if (rc < 0)
+			goto err_vars;
+		break;
+	case MACHINE_DEPLOYED:
+		script = BOOT_SCRIPT_LOCAL;
+		break;
+	case MACHINE_DISCOVERED:
+	case MACHINE_READY:
+	case MACHINE_FAILED:
+	case MACHINE_DECOMMISSIONING:
+		script = BOOT_SCRIPT_DISCOVERY;
+		break;
+	default:
+		log_err("boot: machine=%" PRId64 " mac=%s has unknown state=%d", m->id, r->mac,
+			(int)m->state);
+		request_fail(r, "machine %" PRId64 " is in an unknown state", m->id);
+		rc = -EINVAL;
+		goto err_vars;
+	}
+
+	rc = script_render(r, script, out);
+	if (rc < 0) {
+		log_err("boot: cannot render %s machine=%" PRId64 ": %s", script_files[script],
+			m->id, strerror(-rc));
+		request_fail(r, "could not render %s, see the server log", script_files[script]);
+		goto err_vars;
+	}
+
+	log_debug("boot: serving %s machine=%" PRId64 " mac=%s state=%s", script_files[script],
+		  m->id, r->mac, machine_state_name(m->state));
+	profile_clear(&profile);
+	return 0;
+
+err_vars:
+	profile_clear(&profile);
+	return rc;
+}
+
+/* GET /boot/ipxe: the machine's script, or retry.ipxe with the reason. */
+static void
+boot_ipxe(struct boot *boot, struct http_request *req)
+{
+	struct boot_request r;
+	struct machine m = { 0 };
+	struct buf out;
+	struct store *st;
+	int rc;
+
+	/* Set fields one by one: zeroing the whole request would clear 8 KiB of URLs. */
+	r.boot = boot;
+	r.req = req;
+	r.mac[0] = '\0';
+	r.uuid[0] = '\0';
+	r.arch = NULL;
+	r.platform = NULL;
+	r.reason[0] = '\0';
+	for (size_t i = 0; i < VAR_MAX; i++) {
+		r.vars[i].name = var_names[i];
+		r.vars[i].value = NULL;
+	}
+
+	buf_init(&out, TEMPLATE_MAX_OUTPUT);
+	var_set(&r, VAR_BASE_URL, boot->base_url);
+	var_set(&r, VAR_RETRY_SECONDS, boot->retry_seconds);
+
+	/* A bad request is the client's fault, so it is logged at info and rate-limited. */
+	rc = request_parse(&r);
+	if (rc < 0) {
+		char reason[BOOT_REASON_MAX + 1];
+
+		if (boot_log_allowed(boot)) {
+			reason_sanitise(r.reason, reason);
+			log_info("boot: bad request peer=%s: %s", http_peer(req), reason);
+		}
+		goto err_request;
+	}
+
+	st = store_pool_get(boot->pool);
+	if (st == NULL) {
+		request_fail(&r, "the store is unavailable, see the server log");
+		goto err_request;
+	}
+
+	/* One indexed lookup on the hot path; unknown MACs register as discovered. */
+	rc = store_machine_get_by_mac(st, r.mac, &m);
+	if (rc == -ENOENT) {
+		rc = machine_discover(&r, st, &m);
+	} else if (rc < 0) {
+		if (boot_log_allowed(boot))
+			log_err("boot: cannot look up mac=%s: %s", r.mac, store_error(st));
+		request_fail(&r, "could not look up mac %s, see the server log", r.mac);
+	}
+	if (rc < 0)
+		goto err_request;
+
+	rc = machine_render(&r, st, &m, &out);
+	if (rc < 0)
+		goto err_request;
+
+	script_reply(&r, &out);
+	machine_clear(&m);
+	buf_free(&out);
+	return;
+
+err_request:
+	retry_reply(&r, &out);
+	machine_clear(&m);
+	buf_free(&out);
+}
+
+void
+boot_handle(struct http_request *req, void *ctx)
+{
+	static const char not_found[] = "not found\n";
+	static const char not_allowed[] = "method not allowed\n";
+	struct boot *boot = ctx;
+	const char *method = http_method(req);
+	const char *path = http_path(req);
+
+	/* GET only: this request may register a machine, which HEAD must not do. */
+	if (strcmp(path, "/boot/ipxe") == 0) {
+		if (strcmp(method, "GET") != 0) {
+			http_add_header(req, "Allow", "GET");
+			goto err_method;
+		}
+		boot_ipxe(boot, req);
+		return;
+	}
+
+	/* http_reply_file rejects anything but a plain relative path under the store. */
+	if (strncmp(path, FILES_PREFIX, strlen(FILES_PREFIX)) == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			http_add_header(req, "Allow", "GET, HEAD");
+			goto err_method;
+		}
+		http_reply_file(req, boot->artifact_fd, path + strlen(FILES_PREFIX),
+				"application/octet-stream", NULL);
+		return;
+	}
+
+	http_reply(req, 404, "text/plain", not_found, sizeof(not_found) - 1);
+	return;
+
+err_method:
+	http_reply(req, 405, "text/plain", not_allowed, sizeof(not_allowed) - 1);
+}
+
+/*
+ * Read and compile one template from dir_fd. Returns 0, or a negative errno with the
+ * file named in the log.
+ */
+static int
+script_load(struct boot *boot, int dir_fd, const char *dir, enum boot_script script)
+{
+	const char *name = script_files[script];
+	char *text = NULL;
+	char err[256];
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc;
+
+	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = -errno;
+		log_err("boot: cannot open template file=%s/%s: %s", dir, name, strerror(-rc));
+		return rc;
+	}
+
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		log_err("boot: cannot stat template file=%s/%s: %s", dir, name, strerror(-rc));
+		goto err_stat;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("boot: template file=%s/%s is not a regular file", dir, name);
+		rc = -EINVAL;
+		goto err_stat;
+	}
+	if (st.st_size > TEMPLATE_MAX_BYTES) {
+		log_err("boot: template file=%s/%s is %jd bytes, more than the maximum of %d",
+			dir, name, (intmax_t)st.st_size, TEMPLATE_MAX_BYTES);
+		rc = -EFBIG;
+		goto err_stat;
+	}
+
+	/* Read one byte past the limit, so a file that grew since fstat is still caught. */
+	text = malloc(TEMPLATE_MAX_BYTES + 1);
+	if (text == NULL) {
+		rc = -ENOMEM;
+		goto err_stat;
+	}
+	while (len <= TEMPLATE_MAX_BYTES) {
+		n = read(fd, text + len, TEMPLATE_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			log_err("boot: cannot read template file=%s/%s: %s", dir, name,
+				strerror(-rc));
+			goto err_read;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > TEMPLATE_MAX_BYTES) {
+		log_err("boot: template file=%s/%s is more than the maximum of %d bytes", dir,
+			name, TEMPLATE_MAX_BYTES);
+		rc = -EFBIG;
+		goto err_read;
+	}
+
+	rc = template_compile(text, len, &boot->scripts[script], err, sizeof(err));
+	if (rc < 0) {
+		log_err("boot: invalid template file=%s/%s: %s", dir, name, err);
+		goto err_read;
+	}
+	boot->script_sizes[script] = len;
+
+	free(text);
+	close(fd);
+	return 0;
+
+err_read:
+	free(text);
+err_stat:
+	close(fd);
+	return rc;
+}
+
+int
+boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret)
+{
+	struct boot *boot;
+	size_t url_len;
+	int dir_fd, rc;
+
+	boot = calloc(1, sizeof(*boot));
+	if (boot == NULL)
+		return -ENOMEM;
+	boot->pool = pool;
+	boot->artifact_fd = -1;
+	snprintf(boot->retry_seconds, sizeof(boot->retry_seconds), "%" PRIu64,
+		 conf->boot_retry_seconds);
+
+	/* Scripts append "/boot/ipxe" and "/files/..." to the base URL. */
+	url_len = strlen(conf->boot_url);
+	while (url_len > 0 && conf->boot_url[url_len - 1] == '/')
+		url_len--;
+	boot->base_url = strndup(conf->boot_url, url_len);
+	if (boot->base_url == NULL) {
+		rc = -ENOMEM;
+		goto err_alloc;
+	}
+
+	dir_fd = open(conf->template_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		rc = -errno;
+		log_err("boot: cannot open template directory=%s: %s", conf->template_dir,
+			strerror(-rc));
+		goto err_alloc;
+	}
+	for (int i = 0; i < BOOT_SCRIPT_MAX; i++) {
+		rc = script_load(boot, dir_fd, conf->template_dir, (enum boot_script)i);
+		if (rc < 0) {
+			close(dir_fd);
+			goto err_alloc;
+		}
+	}
+	close(dir_fd);
+
+	/*
+	 * A read-only directory descriptor rather than O_PATH, so it works with every *at
+	 * call http_reply_file may use; openat2(RESOLVE_BENEATH) accepts either kind.
+	 */
+	boot->artifact_fd = open(conf->artifact_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (boot->artifact_fd < 0) {
+		rc = -errno;
+		log_err("boot: cannot open artifact directory=%s: %s", conf->artifact_dir,
+			strerror(-rc));
+		goto err_alloc;
+	}
+
+	*ret = boot;
+	return 0;
+
+err_alloc:
+	boot_free(boot);
+	return rc;
+}
+
+struct boot *
+boot_free(struct boot *boot)
+{
+	if (boot == NULL)
+		return NULL;
+	for (int i = 0; i < BOOT_SCRIPT_MAX; i++)
+		template_free(boot->scripts[i]);
+	if (boot->artifact_fd >= 0)
+		close(boot->artifact_fd);
+	free(boot->base_url);
+	free(boot);
+	return NULL;
+}

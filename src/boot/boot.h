@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The boot endpoints that netbooting servers call, on the boot listener only:
+ *   GET /boot/ipxe?mac=&uuid=&buildarch=&platform=   the machine's iPXE script
+ *   GET|HEAD /files/<path>                             artifact content
+ * and the small template engine the scripts are rendered with.
+ *
+ * No authentication: the only write is registering an unknown MAC as a discovered
+ * machine. A request that cannot be served still gets a valid iPXE script that
+ * prints the reason and retries after the configured delay, so a misconfigured
+ * server never loops at full speed.
+ */
+#ifndef OUTPOST_BOOT_H
+#define OUTPOST_BOOT_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "util/util.h"
+
+/* Largest template file read, in bytes. */
+#define TEMPLATE_MAX_BYTES (64 * 1024)
+/* Largest rendered script, in bytes. */
+#define TEMPLATE_MAX_OUTPUT (256 * 1024)
+
+/*
+ * A compiled template: literal text with {{name}} placeholders. Names are 1 to 64
+ * letters, digits and underscores; "{{" with no matching "}}", a bad name or a NUL
+ * byte is a compile error. There is no escape for a literal "{{", which iPXE scripts
+ * never need. A compiled template is read-only, so threads may render it at once.
+ */
+struct template;
+
+struct template_var {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * Compile `len` bytes; the template keeps its own copy. Returns 0 and sets *ret, or
+ * -EINVAL with a message naming the byte offset in err (when err is not NULL), or
+ * -ENOMEM.
+ */
+int template_compile(const char *text, size_t len, struct template **ret, char *err,
+		     size_t errlen);
+/*
+ * Append the rendering to out. A placeholder with no variable, or a NULL value, renders
+ * empty. Values are inserted as they are: callers pass only validated values. Returns
+ * 0 or a buf error, and on error leaves out as it was.
+ */
+int template_render(const struct template *t, const struct template_var *vars, size_t count,
+		    struct buf *out);
+/* Accepts NULL; returns NULL. */
+struct template *template_free(struct template *t);
+
+struct boot;
+
+/*
+ * Load the templates (discovery.ipxe, deploy.ipxe, local.ipxe, retry.ipxe) from
+ * conf->template_dir and open conf->artifact_dir. Copies what it needs from conf; the
+ * pool stays the caller's and must outlive the boot. Returns 0 or a negative errno
+ * with the failing file logged.
+ */
+int boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret);
+/* Free; stop the listener that uses it first. Accepts NULL; returns NULL. */
+struct boot *boot_free(struct boot *boot);
+/* The boot listener's handler; ctx is the struct boot. */
+void boot_handle(struct http_request *req, void *ctx);
+
+#endif

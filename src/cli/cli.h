@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The command-line client of the REST API: `outpost machine|profile|audit|status`.
+ * It talks to the local daemon over its unix socket, or to a remote daemon over HTTPS
+ * with a bearer token. It prints aligned tables and key: value lines, or the server's
+ * JSON with --json, and maps each outcome onto a documented exit code (docs/cli.md).
+ *
+ * cli_main is the entry point. The rest of this header is the layer below it, in
+ * three parts that unit tests drive one at a time: argument parsing (no I/O), output
+ * formatting (JSON in, text in a struct buf out) and the libcurl transport.
+ */
+#ifndef OUTPOST_CLI_H
+#define OUTPOST_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+
+#include <jansson.h>
+
+#include "util/util.h"
+
+/*
+ * Run one CLI command and return the process exit code (enum cli_exit). argv[0] is
+ * the command group ("machine", "profile", "audit" or "status"), argv[1] the verb
+ * where the group has verbs, then operands and options in any order. Reads the
+ * OUTPOST_SOCKET and OUTPOST_TOKEN environment variables, writes results to stdout
+ * and messages to stderr. Calls curl_global_init and curl_global_cleanup itself.
+ */
+int cli_main(int argc, char **argv);
+
+/* Exit codes, listed the same way in --help and docs/cli.md. */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_REJECTED = 1,     /* HTTP 4xx other than 404 and 409, 5xx, bad reply */
+	CLI_EXIT_USAGE = 2,        /* invalid command line, found before any request */
+	CLI_EXIT_NOT_FOUND = 3,    /* HTTP 404 */
+	CLI_EXIT_CONFLICT = 4,     /* HTTP 409 */
+	CLI_EXIT_UNREACHABLE = 5,  /* no connection, TLS failure or timeout */
+	CLI_EXIT_AUDIT_BROKEN = 6, /* audit verify found a broken hash chain */
+};
+
+/* Socket used when neither --socket nor OUTPOST_SOCKET names one. */
+#define CLI_DEFAULT_SOCKET "/run/outpost/outpost.sock"
+/* Size of the message buffers the parsing functions fill. */
+#define CLI_ERROR_SIZE 512
+/* At most this many MACs per machine, as the API accepts. */
+#define CLI_MACS_MAX 8
+/* Length caps the API enforces on serial, vendor and model, in bytes. */
+#define CLI_TEXT_FIELD_MAX 128
+/* Profile names: [a-z0-9][a-z0-9._-]{0,63}. */
+#define CLI_PROFILE_NAME_MAX 64
+/* Largest page size of the list routes. */
+#define CLI_LIMIT_MAX 1000
+/* A machine REF for a URL: an id of up to 19 digits (2^63-1) or a MAC, plus NUL. */
+#define CLI_REF_SIZE 20
+
+/*********************************************************************************
+ * Argument parsing
+ */
+
+enum cli_command {
+	CLI_CMD_INVALID,
+	CLI_CMD_MACHINE_LIST,
+	CLI_CMD_MACHINE_SHOW,
+	CLI_CMD_MACHINE_ADD,
+	CLI_CMD_MACHINE_SET,
+	CLI_CMD_MACHINE_DEPLOY,
+	CLI_CMD_MACHINE_RM,
+	CLI_CMD_PROFILE_LIST,
+	CLI_CMD_PROFILE_SHOW,
+	CLI_CMD_PROFILE_ADD,
+	CLI_CMD_PROFILE_SET,
+	CLI_CMD_PROFILE_RM,
+	CLI_CMD_AUDIT_SHOW,
+	CLI_CMD_AUDIT_VERIFY,
+	CLI_CMD_STATUS,
+	CLI_CMD_MAX,
+};
+
+enum cli_option {
+	/* Accepted by every command. */
+	CLI_OPT_HELP,
+	CLI_OPT_JSON,
+	CLI_OPT_SOCKET,
+	CLI_OPT_URL,
+	CLI_OPT_TOKEN_FILE,
+	CLI_OPT_CACERT,
+	CLI_OPT_INSECURE,
+	/* List filters and paging. */
+	CLI_OPT_STATE,
+	CLI_OPT_LIMIT,
+	CLI_OPT_AFTER,
+	CLI_OPT_ALL,
+	/* Machine fields. --mac, --hostname and --profile also filter machine list. */
+	CLI_OPT_MAC,
+	CLI_OPT_HOSTNAME,
+	CLI_OPT_UUID,
+	CLI_OPT_IP,
+	CLI_OPT_PROFILE,
+	CLI_OPT_SERIAL,
+	CLI_OPT_VENDOR,
+	CLI_OPT_MODEL,
+	CLI_OPT_ARCH,
+	CLI_OPT_PLATFORM,
+	/* Profile fields. */
+	CLI_OPT_KERNEL,
+	CLI_OPT_INITRD,
+	CLI_OPT_IMAGE,
+	CLI_OPT_CMDLINE,
+	CLI_OPT_MAX,
+};
+
+/*
+ * A parsed and locally validated command line. Strings marked "borrowed" point into
+ * the argv given to cli_args_parse and live as long as it does.
+ */
+struct cli_args {
+	enum cli_command command;      /* CLI_CMD_INVALID with help: help of the group */
+	const char *group;             /* borrowed; argv[0] once it names a known group */
+	bool help;                     /* -h or --help: print help, send nothing */
+	const char *operand;           /* borrowed; REF or NAME as typed, or NULL */
+	char ref[CLI_REF_SIZE];        /* machine REF for the URL: id digits or canonical MAC */
+	bool given[CLI_OPT_MAX];       /* options present on the command line */
+	const char *value[CLI_OPT_MAX]; /* borrowed; last value of each option */
+	char macs[CLI_MACS_MAX][MAC_TEXT_SIZE]; /* canonical --mac values, in order */
+	size_t n_macs;
+	char uuid[UUID_TEXT_SIZE];     /* canonical --uuid, "" to clear */
+	char ip[INET6_ADDRSTRLEN];     /* canonical --ip, "" to clear */
+	uint64_t limit;                /* --limit when given */
+	uint64_t after;                /* --after when given */
+};
+
+/*
+ * Parse and validate argv as cli_main receives it. Checks every option value with the
+ * same rules as the API (mac_parse, uuid_parse, hostname_valid, inet_pton, the state,
+ * arch and platform names, length caps, profile name syntax), so a typo is reported
+ * with its value before any request. Returns 0 and fills *ret, or -EINVAL with a
+ * message naming the argument in `err` (ret is then partly filled). -h or --help
+ * anywhere before "--" returns 0 with ret->help set and skips value checks.
+ */
+int cli_args_parse(int argc, char *const *argv, struct cli_args *ret, char *err,
+		   size_t err_size);
+
+/* "machine list" for a command, or the group name alone for CLI_CMD_INVALID. */
+const char *cli_command_name(enum cli_command command);
+
+/*
+ * Parse a machine REF and write its URL path segment to `out`. Decimal digits are an
+ * id from 1 to 2^63-1. Anything else must be a MAC in a form mac_parse accepts, and
+ * is written in canonical form. A MAC written without separators and made of digits
+ * only is therefore read as an id. Returns 0 or -EINVAL.
+ */
+int cli_ref_parse(const char *text, char out[CLI_REF_SIZE]);
+
+/* Check a profile name against [a-z0-9][a-z0-9._-]{0,63}. Returns true when valid. */
+bool cli_profile_name_valid(const char *name);
+
+/*
+ * Build the JSON body of machine add (patch false: POST /machines) or machine set
+ * (patch true: PATCH /machines/{ref}) from the parsed options. An empty value clears
+ * the field in a patch (JSON null) and is left out of a create. --profile goes into
+ * the create body; a patch leaves it out because set assigns profiles through
+ * PUT /machines/{ref}/profile. Returns a new reference (caller owns) or NULL when out
+ * of memory.
+ */
+json_t *cli_machine_body(const struct cli_args *args, bool patch);
+
+/*
+ * Build the JSON body of profile add (patch false, includes "name") or profile set
+ * (patch true). An empty --image or --cmdline is JSON null in a patch. Returns a new
+ * reference or NULL when out of memory.
+ */
+json_t *cli_profile_body(const struct cli_args *args, bool patch);
+
+/*
+ * Append the query string of machine list or audit show ("?state=ready&limit=10"),
+ * escaping each value, with after=`after` when `after` is nonzero. Appends nothing
+ * when no filter applies. Returns 0 or a buf_append error.
+ */
+int cli_list_query(const struct cli_args *args, uint64_t after, struct buf *out);
+
+/*********************************************************************************
+ * Output formatting: pure functions from JSON to text.
+ */
+
+struct cli_column {
+	const char *header;
+	size_t max_width;  /* in characters; longer cells end in an ellipsis */
+};
+
+/* Rows of text cells under fixed columns, each row n_columns owned strings. */
+struct cli_table {
+	const struct cli_column *columns; /* borrowed, n_columns entries */
+	size_t n_columns;
+	char **cells;      /* owned; n_rows * n_columns sanitised copies */
+	size_t n_rows;
+	size_t cap_rows;
+};
+
+/* Start an empty table over `columns`, which must outlive it. */
+void cli_table_init(struct cli_table *table, const struct cli_column *columns,
+		    size_t n_columns);
+
+/*
+ * Append a row of n_columns cells. NULL or "" cells show as "-". Each cell is copied
+ * with cli_sanitize applied. Returns 0 or -ENOMEM (the table is unchanged).
+ */
+int cli_table_add_row(struct cli_table *table, const char *const *cells);
+
+/*
+ * Render the header and rows. Each column is as wide as its widest cell or header,
+ * capped at its max_width, and cells over the cap are cut to max_width - 1 characters
+ * plus "…". Columns are separated by two spaces, and the last column is not padded.
+ * Width counts UTF-8 code points. NOTE: East Asian wide characters take two terminal
+ * columns, so rows that contain them may not line up. Returns 0 or a buf error.
+ */
+int cli_table_render(const struct cli_table *table, struct buf *out);
+
+/* Free the cells; the table may be initialised again. Accepts a zeroed struct. */
+void cli_table_free(struct cli_table *table);
+
+/*
+ * Append `text` with every control character (C0, DEL, C1, and the bidirectional
+ * overrides and isolates U+202A to U+202E and U+2066 to U+2069) and every byte that
+ * is not part of valid UTF-8 replaced by '?'. Server data then cannot move the
+ * cursor, change the terminal or reorder what is shown. Returns 0 or a buf error.
+ */
+int cli_sanitize(const char *text, struct buf *out);
+
+/*
+ * Append a JSON value as one line of text: strings as they are, numbers, true/false,
+ * "-" for null, arrays of strings and numbers joined with ",", anything else as
+ * compact JSON. Not sanitised. Returns 0, -ENOMEM or a buf error.
+ */
+int cli_value_text(const json_t *value, struct buf *out);
+
+/* A field of a key: value listing: the JSON key and the label printed for it. */
+struct cli_field {
+	const char *key;
+	const char *label;
+};
+
+/*
+ * The renderers below take json_t without const because jansson iterates objects
+ * only through non-const pointers. None of them modifies its argument.
+ *
+ * Render a JSON object as "label: value" lines with the values aligned: first the
+ * `fields` (NULL-key terminated) in their order, then any other keys of the object
+ * under their own names, so fields added to the API later still show. Object and
+ * array values longer than 160 characters are cut with an ellipsis (--json shows
+ * them whole). Returns 0, -EINVAL when `object` is not an object, or a buf error.
+ */
+int cli_render_fields(json_t *object, const struct cli_field *fields,
+		      struct buf *out);
+
+/* Render a machine list page's "items" as the machine table. Same returns. */
+int cli_render_machines(const json_t *items, struct buf *out);
+/* Render profiles as a table. Same returns. */
+int cli_render_profiles(const json_t *items, struct buf *out);
+/* Render audit entries as a table. Same returns. */
+int cli_render_audit(const json_t *items, struct buf *out);
+/* Render one machine as key: value lines. Same returns. */
+int cli_render_machine(json_t *machine, struct buf *out);
+/* Render one profile as key: value lines. Same returns. */
+int cli_render_profile(json_t *profile, struct buf *out);
+/* Render GET /status, with a line per machine state. Same returns. */
+int cli_render_status(json_t *status, struct buf *out);
+
+/*
+ * Render GET /audit/verify as "audit chain intact: N entries" or "audit chain broken
+ * at entry SEQ: REASON". Sets *intact. Returns 0, -EINVAL when the reply lacks
+ * "intact" or "entries", or a buf error.
+ */
+int cli_render_verify(const json_t *verify, struct buf *out, bool *intact);
+
+/* Append `json` indented by two spaces, keys in the server's order, and a newline. */
+int cli_render_json(const json_t *json, struct buf *out);
+
+/*
+ * Append the message for a failed request: the "detail" of an error body, else its
+ * "error", else "server returned HTTP <status>". Sanitised, no trailing newline.
+ */
+int cli_error_text(long status, const char *body, size_t len, struct buf *out);
+
+/* Map an HTTP status onto an exit code: 2xx 0, 404 3, 409 4, anything else 1. */
+int cli_exit_for_status(long status);
+
+/*********************************************************************************
+ * Transport
+ */
+
+/* Connection settings for one daemon. */
+struct cli_endpoint {
+	char *socket_path;  /* owned; the unix socket, NULL with base_url */
+	char *base_url;     /* owned; "https://host:port" without trailing '/', NULL on the socket */
+	char *token;        /* owned; bearer token for base_url, wiped when freed */
+	char *cacert;       /* owned; PEM file to verify the server against, or NULL */
+	bool insecure;      /* skip certificate verification */
+};
+
+/*
+ * Check a --url value and write its base ("https://host:port/prefix" with no trailing
+ * '/') to *ret (caller frees). The scheme must be https, or http when the host is
+ * "localhost", an address in 127.0.0.0/8 or ::1. User info, a query or a fragment
+ * is rejected. Returns 0, -EINVAL with a message in `err`, or -ENOMEM.
+ */
+int cli_url_check(const char *url, char **ret, char *err, size_t err_size);
+
+/*
+ * Read an API token from `path`: the first line, without trailing white space. The
+ * token must be 1 to 4096 printable ASCII characters with no spaces, so it cannot
+ * split the Authorization header. Messages never contain the token. Returns 0 and
+ * sets *ret (caller wipes and frees), or a negative errno with a message in `err`.
+ */
+int cli_token_read(const char *path, char **ret, char *err, size_t err_size);
+
+/*
+ * Fill *ret from the options and the OUTPOST_SOCKET and OUTPOST_TOKEN values given
+ * (either may be NULL): --url with --token-file or env_token for a remote daemon,
+ * else --socket, env_socket or CLI_DEFAULT_SOCKET. Returns 0, -ENOMEM, or another
+ * negative errno with a message in `err`, which cli_main reports as a usage error.
+ */
+int cli_endpoint_resolve(const struct cli_args *args, const char *env_socket,
+			 const char *env_token, struct cli_endpoint *ret, char *err,
+			 size_t err_size);
+
+/* Free the strings, wiping the token. Accepts a zeroed struct. */
+void cli_endpoint_free(struct cli_endpoint *endpoint);
+
+struct cli_client;
+
+/* A reply: the HTTP status and its body, NUL-terminated. */
+struct cli_response {
+	long status;
+	struct buf body;
+};
+
+/*
+ * Create a client for `endpoint`, which must outlive it. Connections time out after
+ * 5 s and whole requests after 60 s. Redirects are not followed. Returns 0 and sets
+ * *ret, or -ENOMEM.
+ */
+int cli_client_new(const struct cli_endpoint *endpoint, struct cli_client **ret);
+
+/* Free the client. Accepts NULL and returns NULL. */
+struct cli_client *cli_client_free(struct cli_client *client);
+
+/*
+ * Maximum reply body size: a page of 1000 machines with 64 KiB inventories, plus
+ * their other fields.
+ */
+#define CLI_RESPONSE_MAX (96u * 1024 * 1024)
+
+/*
+ * Send `method` to `path` (starting with "/api/v1/", query included) with `body` as
+ * JSON when non-NULL, and store the reply in *resp. *resp must be zeroed or contain an
+ * earlier reply, which is freed first. The caller frees resp->body with buf_free.
+ * Returns 0 when a reply of any status arrived, -EIO when the daemon could not be
+ * reached (no socket, refused, TLS failure, timeout) with the reason in `err`,
+ * -E2BIG when the body passed CLI_RESPONSE_MAX, or -ENOMEM.
+ */
+int cli_client_request(struct cli_client *client, const char *method, const char *path,
+		       const json_t *body, struct cli_response *resp, char *err,
+		       size_t err_size);
+
+#endif

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Configuration file parser. A table maps each "section.key" to a field and its type,
+ * so defaults, parsing and docs/configuration.md list the same keys.
+ */
+#include "conf/conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+enum conf_type {
+	CONF_STRING,
+	CONF_UINT,
+	CONF_LOG_LEVEL,
+	CONF_LOG_TARGET,
+};
+
+struct conf_key {
+	const char *section;
+	const char *key;
+	enum conf_type type;
+	size_t offset;
+	const char *default_text;
+	uint64_t min, max;      /* CONF_UINT bounds, inclusive */
+};
+
+#define FIELD(name) offsetof(struct conf, name)
+
+static const struct conf_key keys[] = {
+	{ "log", "level", CONF_LOG_LEVEL, FIELD(log_level), "info", 0, 0 },
+	{ "log", "target", CONF_LOG_TARGET, FIELD(log_target), "stderr", 0, 0 },
+	{ "store", "state_dir", CONF_STRING, FIELD(state_dir), "/var/lib/outpost", 0, 0 },
+	{ "store", "artifact_dir", CONF_STRING, FIELD(artifact_dir), "/var/lib/outpost/store", 0, 0 },
+	{ "boot", "listen", CONF_STRING, FIELD(boot_listen), "127.0.0.1:8080", 0, 0 },
+	{ "boot", "url", CONF_STRING, FIELD(boot_url), "http://127.0.0.1:8080", 0, 0 },
+	{ "boot", "templates", CONF_STRING, FIELD(template_dir), "/usr/share/outpost/bootenv/ipxe", 0, 0 },
+	{ "boot", "retry_seconds", CONF_UINT, FIELD(boot_retry_seconds), "30", 1, 3600 },
+	{ "api", "listen", CONF_STRING, FIELD(api_listen), "127.0.0.1:8443", 0, 0 },
+	{ "api", "socket", CONF_STRING, FIELD(api_socket), "/run/outpost/outpost.sock", 0, 0 },
+	{ "api", "tls_cert", CONF_STRING, FIELD(tls_cert), "", 0, 0 },
+	{ "api", "tls_key", CONF_STRING, FIELD(tls_key), "", 0, 0 },
+	{ "http", "threads", CONF_UINT, FIELD(http_threads), "0", 0, 256 },
+	{ "http", "max_connections", CONF_UINT, FIELD(http_max_connections), "4096", 16, 1000000 },
+	{ "http", "max_header_bytes", CONF_UINT, FIELD(http_max_header_bytes), "16384", 1024, 1048576 },
+	{ "http", "max_body_bytes", CONF_UINT, FIELD(http_max_body_bytes), "1048576", 1024, 268435456 },
+	{ "http", "timeout_seconds", CONF_UINT, FIELD(http_timeout_seconds), "60", 1, 3600 },
+};
+
+#define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
+
+static void
+set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(err, errlen, fmt, args);
+	va_end(args);
+}
+
+/* Store `value` into the field `k` describes; on error write a message about it. */
+static int
+set_value(struct conf *conf, const struct conf_key *k, const char *value, char *err,
+	  size_t errlen)
+{
+	char *field = (char *)conf + k->offset;
+
+	switch (k->type) {
+	case CONF_STRING: {
+		char *copy = strdup(value);
+
+		if (copy == NULL)
+			return -ENOMEM;
+		free(*(char **)(void *)field);
+		*(char **)(void *)field = copy;
+		return 0;
+	}
+	case CONF_UINT: {
+		int r = uint_parse(value, k->min, k->max, (uint64_t *)(void *)field);
+
+		if (r < 0)
+			set_error(err, errlen,
+				  "%s.%s: invalid value \"%s\": expected a whole number from %llu to %llu",
+				  k->section, k->key, value, (unsigned long long)k->min,
+				  (unsigned long long)k->max);
+		return r < 0 ? -EINVAL : 0;
+	}
+	case CONF_LOG_LEVEL:
+		if (log_level_parse(value, (enum log_level *)(void *)field) < 0) {
+			set_error(err, errlen,
+				  "%s.%s: invalid value \"%s\": expected err, warning, notice, info or debug",
+				  k->section, k->key, value);
+			return -EINVAL;
+		}
+		return 0;
+	case CONF_LOG_TARGET:
+		if (strcmp(value, "stderr") == 0) {
+			*(enum log_target *)(void *)field = LOG_TARGET_STDERR;
+		} else if (strcmp(value, "journal") == 0) {
+			*(enum log_target *)(void *)field = LOG_TARGET_JOURNAL;
+		} else {
+			set_error(err, errlen,
+				  "%s.%s: invalid value \"%s\": expected stderr or journal",
+				  k->section, k->key, value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int
+conf_defaults(struct conf *conf)
+{
+	char err[256];
+
+	memset(conf, 0, sizeof(*conf));
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		int r = set_value(conf, &keys[i], keys[i].default_text, err, sizeof(err));
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const struct conf_key *
+find_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool
+section_known(const char *section)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+/* Trim spaces and tabs at both ends, in place. */
+static char *
+trim(char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* Parse one line, already NUL-terminated, updating `section`. */
+static int
+parse_line(struct conf *conf, char *line, unsigned lineno, char section[32], char *err,
+	   size_t errlen)
+{
+	char *text = trim(line);
+	char *equals, *key, *value;
+	const struct conf_key *k;
+	int r;
+
+	if (*text == '\0' || *text == '#')
+		return 0;
+
+	/* A section header: [name] */
+	if (*text == '[') {
+		size_t len = strlen(text);
+
+		if (text[len - 1] != ']' || len - 2 >= 32 || len < 3) {
+			set_error(err, errlen, "line %u: invalid section header; write it as [name]",
+				  lineno);
+			return -EINVAL;
+		}
+		text[len - 1] = '\0';
+		if (!section_known(text + 1)) {
+			set_error(err, errlen,
+				  "line %u: unknown section [%s]; see docs/configuration.md", lineno,
+				  text + 1);
+			return -EINVAL;
+		}
+		snprintf(section, 32, "%s", text + 1);
+		return 0;
+	}
+
+	equals = strchr(text, '=');
+	if (equals == NULL) {
+		set_error(err, errlen, "line %u: expected \"key = value\"", lineno);
+		return -EINVAL;
+	}
+	*equals = '\0';
+	key = trim(text);
+	value = trim(equals + 1);
+
+	if (section[0] == '\0') {
+		set_error(err, errlen, "line %u: key \"%s\" is outside any [section]", lineno, key);
+		return -EINVAL;
+	}
+	k = find_key(section, key);
+	if (k == NULL) {
+		set_error(err, errlen, "line %u: unknown key \"%s\" in [%s]; see docs/configuration.md",
+			  lineno, key, section);
+		return -EINVAL;
+	}
+
+	r = set_value(conf, k, value, err, errlen);
+	if (r == -EINVAL) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "%s", err);
+		set_error(err, errlen, "line %u: %s", lineno, detail);
+	}
+	return r;
+}
+
+int
+conf_parse(struct conf *conf, const char *text, size_t len, char *err, size_t errlen)
+{
+	char section[32] = "";
+	char line[4096];
+	unsigned lineno = 0;
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *end = memchr(text + pos, '\n', len - pos);
+		size_t line_len = end != NULL ? (size_t)(end - (text + pos)) : len - pos;
+		int r;
+
+		lineno++;
+		if (line_len >= sizeof(line)) {
+			set_error(err, errlen, "line %u: longer than %zu bytes", lineno,
+				  sizeof(line) - 1);
+			return -EINVAL;
+		}
+		if (memchr(text + pos, '\0', line_len) != NULL) {
+			set_error(err, errlen, "line %u: contains a NUL byte", lineno);
+			return -EINVAL;
+		}
+		memcpy(line, text + pos, line_len);
+		line[line_len] = '\0';
+		r = parse_line(conf, line, lineno, section, err, errlen);
+		if (r < 0)
+			return r;
+		pos += line_len + 1;
+	}
+	return 0;
+}
+
+int
+conf_load(struct conf *conf, const char *path, int required, char *err, size_t errlen)
+{
+	struct buf text;
+	char chunk[8192];
+	ssize_t n;
+	int fd, r;
+
+	r = conf_defaults(conf);
+	if (r < 0) {
+		set_error(err, errlen, "out of memory");
+		return r;
+	}
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && !required)
+			return 0;
+		r = -errno;
+		set_error(err, errlen, "failed to open %s: %s", path, strerror(errno));
+		return r;
+	}
+
+	buf_init(&text, CONF_MAX_FILE_BYTES);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		r = buf_append(&text, chunk, (size_t)n);
+		if (r < 0) {
+			set_error(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_FILE_BYTES);
+			goto done;
+		}
+	}
+	if (n < 0) {
+		r = -errno;
+		set_error(err, errlen, "failed to read %s: %s", path, strerror(errno));
+		goto done;
+	}
+
+	r = conf_parse(conf, text.data != NULL ? text.data : "", text.len, err, errlen);
+	if (r < 0) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "%s", err);
+		set_error(err, errlen, "%s: %s", path, detail);
+	}
+done:
+	buf_free(&text);
+	close(fd);
+	return r;
+}
+
+void
+conf_free(struct conf *conf)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (keys[i].type == CONF_STRING) {
+			char **field = (char **)(void *)((char *)conf + keys[i].offset);
+
+			free(*field);
+			*field = NULL;
+		}
+	}
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's configuration file: INI-style sections of `key = value` lines, `#`
+ * comments, no continuation lines. Every key, its default and unit is listed in
+ * docs/configuration.md; unknown sections and keys are errors, so a typo never
+ * silently falls back to a default.
+ */
+#ifndef OUTPOST_CONF_H
+#define OUTPOST_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/log.h"
+
+#define CONF_DEFAULT_PATH "/etc/outpost/outpost.conf"
+/* Largest configuration file read, in bytes. */
+#define CONF_MAX_FILE_BYTES (256 * 1024)
+
+struct conf {
+	/* [log] */
+	enum log_level log_level;
+	enum log_target log_target;
+
+	/* [store] */
+	char *state_dir;     /* owned; database, tokens, generated TLS files */
+	char *artifact_dir;  /* owned; content-addressed artifact store */
+
+	/* [boot] */
+	char *boot_listen;   /* owned; "address:port" of the plain-HTTP boot listener */
+	char *boot_url;      /* owned; base URL servers use to reach the boot listener */
+	char *template_dir;  /* owned; iPXE script templates */
+	uint64_t boot_retry_seconds;
+
+	/* [api] */
+	char *api_listen;    /* owned; "address:port" of the HTTPS API listener */
+	char *api_socket;    /* owned; unix socket path for the local CLI */
+	char *tls_cert;      /* owned; PEM file, empty: generate under state_dir */
+	char *tls_key;       /* owned; PEM file, empty: generate under state_dir */
+
+	/* [http] */
+	uint64_t http_threads;            /* 0: one per online CPU */
+	uint64_t http_max_connections;
+	uint64_t http_max_header_bytes;
+	uint64_t http_max_body_bytes;
+	uint64_t http_timeout_seconds;
+};
+
+/* Fill every field with its default. Returns 0 or -ENOMEM. */
+int conf_defaults(struct conf *conf);
+
+/*
+ * Parse configuration text over the values already in `conf`. On error, writes a
+ * message naming the line and key to `err` and returns -EINVAL (or -ENOMEM); fields
+ * parsed before the bad line keep their new values, so callers discard `conf`.
+ */
+int conf_parse(struct conf *conf, const char *text, size_t len, char *err, size_t errlen);
+
+/*
+ * Load defaults, then the file at `path`. A missing file is an error only when
+ * `required` is nonzero (the operator named it with --config).
+ */
+int conf_load(struct conf *conf, const char *path, int required, char *err, size_t errlen);
+
+/* Free the owned strings. Accepts a zeroed struct. */
+void conf_free(struct conf *conf);
+
+#endif

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP listeners over libmicrohttpd: the plain-HTTP boot listener, the HTTPS API
+ * listener (MHD's GnuTLS) and the unix socket for the local CLI. The module hides MHD
+ * behind a small request/reply interface, enforces header and body ceilings, and
+ * serves files from a directory with sendfile, HEAD, single byte ranges and ETags,
+ * never outside that directory.
+ *
+ * Handlers run on MHD's worker threads, several at once; each must reply exactly once
+ * through one of the http_reply_* functions. A handler that returns without replying
+ * gets a 500 and a log line.
+ */
+#ifndef OUTPOST_HTTP_H
+#define OUTPOST_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+enum http_listener_kind {
+	HTTP_LISTENER_BOOT,  /* plain HTTP on the provisioning network */
+	HTTP_LISTENER_API,   /* HTTPS */
+	HTTP_LISTENER_UNIX,  /* unix socket, peer identified by SO_PEERCRED */
+};
+
+struct http_request;
+struct http_server;
+
+typedef void (*http_handler)(struct http_request *req, void *ctx);
+
+struct http_listener_config {
+	enum http_listener_kind kind;
+	const char *listen;          /* "address:port", "[v6]:port", or a socket path */
+	const char *cert_pem;        /* HTTPS only: certificate chain, PEM text */
+	const char *key_pem;         /* HTTPS only: private key, PEM text */
+	unsigned threads;            /* worker threads, at least 1 */
+	unsigned max_connections;
+	size_t max_header_bytes;     /* per-connection header memory; larger gets 431 */
+	size_t max_body_bytes;       /* larger request bodies get 413 */
+	unsigned timeout_seconds;    /* idle connection timeout */
+	http_handler handler;
+	void *ctx;
+};
+
+/*
+ * Bind and start a listener. For HTTP_LISTENER_UNIX a stale socket file is replaced
+ * and the new one is created with mode 0600. Returns 0 and sets *ret, or a negative
+ * errno with the reason logged.
+ */
+int http_start(const struct http_listener_config *cfg, struct http_server **ret);
+/* Stop accepting, finish or close open connections and free. Accepts NULL; returns NULL. */
+struct http_server *http_stop(struct http_server *srv);
+/* The bound TCP port (useful after listening on port 0); 0 for unix sockets. */
+uint16_t http_port(const struct http_server *srv);
+
+/* Request accessors. Strings stay valid until the reply is queued. */
+const char *http_method(const struct http_request *req);
+/* Percent-decoded path without the query string. */
+const char *http_path(const struct http_request *req);
+/* A query argument's decoded value ("" for "?key" without "="), or NULL when absent. */
+const char *http_query(const struct http_request *req, const char *key);
+/* Call cb for each query argument; returns the first nonzero cb result. */
+int http_query_each(const struct http_request *req,
+		    int (*cb)(const char *key, const char *value, void *arg), void *arg);
+/* A request header's value, or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
+/*
+ * The whole request body, NUL-terminated, with its length in *ret_len (when not
+ * NULL). Never NULL: a request without a body gives "" and 0.
+ */
+const char *http_body(const struct http_request *req, size_t *ret_len);
+/* The kind of listener the request arrived on. */
+enum http_listener_kind http_listener(const struct http_request *req);
+/* The peer's uid on the unix socket, -1 elsewhere. */
+int64_t http_peer_uid(const struct http_request *req);
+/* The peer's address as text ("127.0.0.1", "unix"), for logs. */
+const char *http_peer(const struct http_request *req);
+
+/*
+ * Reply with a copy of `len` bytes. Returns 0 or a negative errno, such as -EALREADY
+ * when the request already has a reply (as for every http_reply_* function below).
+ */
+int http_reply(struct http_request *req, unsigned status, const char *content_type,
+	       const void *body, size_t len);
+/* Reply with `json` serialised compactly; takes ownership of json. */
+int http_reply_json(struct http_request *req, unsigned status, json_t *json);
+/* Reply {"error": error, "detail": <formatted>}. */
+int http_reply_error(struct http_request *req, unsigned status, const char *error,
+		     const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * Add a header to the reply queued next. At most 8 per request. Returns 0, -E2BIG past
+ * 8, -EINVAL for a name that is not an RFC 9110 token or a value with CR or LF, or
+ * -EALREADY once the request has a reply.
+ */
+int http_add_header(struct http_request *req, const char *name, const char *value);
+
+/*
+ * Serve `relpath` under the directory `root_fd`. The path must be relative, made of
+ * components of [A-Za-z0-9._-] that do not start with a dot, and resolve with no
+ * symlink; anything else gets 404, as does a missing or non-regular file. Handles
+ * GET and HEAD, one byte range (206 or 416), ETag from inode, size and mtime, and
+ * If-None-Match (304). `etag` overrides the computed ETag when non-NULL (for
+ * content-addressed files, their hash).
+ */
+int http_reply_file(struct http_request *req, int root_fd, const char *relpath,
+		    const char *content_type, const char *etag);
+
+/*
+ * Check a relative path as http_reply_file does. Returns 0 or -EINVAL. Exposed for
+ * tests and fuzzing.
+ */
+int http_path_check(const char *relpath);
+
+/*
+ * Parse a Range header value against a file of `size` bytes. Returns 1 and sets
+ * *first and *last (inclusive) for one satisfiable range, 0 when the header should be
+ * ignored (absent, malformed or several ranges: serve the whole file), and -ERANGE
+ * when the range is unsatisfiable (416).
+ */
+int http_range_parse(const char *value, uint64_t size, uint64_t *first, uint64_t *last);
+
+/*
+ * Make sure a TLS certificate and key exist. When cert_path and key_path are empty,
+ * use <state_dir>/tls/cert.pem and key.pem, generating a self-signed P-256
+ * certificate valid for 10 years on first use (key mode 0600). Reads both files into
+ * *ret_cert and *ret_key (caller frees). Returns 0 or a negative errno.
+ */
+int http_tls_load(const char *state_dir, const char *cert_path, const char *key_path,
+		  char **ret_cert, char **ret_key);
+
+#endif

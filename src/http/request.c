@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The handler's side of a request: accessors over MHD's parsed request and the reply
+ * functions. Every reply goes through http_queue, which adds the headers collected
+ * with http_add_header and makes sure each request gets exactly one reply.
+ */
+#include "http/http.h"
+#include "http/internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "log/log.h"
+
+/* Longest "detail" text in an error reply, in bytes. */
+#define HTTP_ERROR_DETAIL_MAX 1024
+
+void
+http_printable(const char *text, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; text[i] != '\0' && i + 1 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		out[i] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+	}
+	out[i] = '\0';
+}
+
+const char *
+http_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *
+http_path(const struct http_request *req)
+{
+	return req->path;
+}
+
+const char *
+http_query(const struct http_request *req, const char *key)
+{
+	const char *value = NULL;
+
+	/* "?flag" has a key and no value; return "" so presence can be tested. */
+	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+					  &value, NULL) != MHD_YES)
+		return NULL;
+	return value != NULL ? value : "";
+}
+
+struct query_walk {
+	int (*cb)(const char *key, const char *value, void *arg);
+	void *arg;
+	int result;
+};
+
+static enum MHD_Result
+query_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_walk *walk = cls;
+
+	(void)kind;
+	walk->result = walk->cb(key, value != NULL ? value : "", walk->arg);
+	return walk->result == 0 ? MHD_YES : MHD_NO;
+}
+
+int
+http_query_each(const struct http_request *req,
+		int (*cb)(const char *key, const char *value, void *arg), void *arg)
+{
+	struct query_walk walk = { .cb = cb, .arg = arg, .result = 0 };
+
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_walk_one, &walk);
+	return walk.result;
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_body(const struct http_request *req, size_t *ret_len)
+{
+	if (ret_len != NULL)
+		*ret_len = req->body.len;
+	return req->body.data != NULL ? req->body.data : "";
+}
+
+enum http_listener_kind
+http_listener(const struct http_request *req)
+{
+	return req->srv->kind;
+}
+
+int64_t
+http_peer_uid(const struct http_request *req)
+{
+	return req->peer_uid;
+}
+
+const char *
+http_peer(const struct http_request *req)
+{
+	return req->peer;
+}
+
+int
+http_queue(struct http_request *req, unsigned status, struct MHD_Response *response)
+{
+	if (response == NULL)
+		return -ENOMEM;
+	if (req->status != 0) {
+		MHD_destroy_response(response);
+		log_err("http second reply to one request status=%u first_status=%u", status,
+			req->status);
+		return -EALREADY;
+	}
+
+	for (unsigned i = 0; i < req->header_count; i++) {
+		const char *name = req->headers[i];
+		const char *value = name + strlen(name) + 1;
+
+		if (MHD_add_response_header(response, name, value) != MHD_YES) {
+			MHD_destroy_response(response);
+			return -ENOMEM;
+		}
+	}
+
+	if (MHD_queue_response(req->conn, status, response) != MHD_YES) {
+		MHD_destroy_response(response);
+		return -EIO;
+	}
+	/* The connection holds its own reference until the reply is sent. */
+	MHD_destroy_response(response);
+	req->status = status;
+	return 0;
+}
+
+/* Create a response over a copy of `len` bytes, with Content-Type set. */
+static struct MHD_Response *
+response_from_copy(const char *content_type, const void *body, size_t len)
+{
+	struct MHD_Response *response;
+
+	/* MHD never writes through the pointer when asked to copy it. */
+	response = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+						   MHD_RESPMEM_MUST_COPY);
+	if (response == NULL)
+		return NULL;
+	if (content_type != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
+		    MHD_YES) {
+		MHD_destroy_response(response);
+		return NULL;
+	}
+	return response;
+}
+
+int
+http_reply(struct http_request *req, unsigned status, const char *content_type,
+	   const void *body, size_t len)
+{
+	if (req->status != 0) {
+		log_err("http second reply to one request status=%u first_status=%u", status,
+			req->status);
+		return -EALREADY;
+	}
+	return http_queue(req, status, response_from_copy(content_type, body, len));
+}
+
+int
+http_reply_json(struct http_request *req, unsigned status, json_t *json)
+{
+	struct MHD_Response *response;
+	char *text;
+
+	if (json == NULL)
+		return -EINVAL;
+	text = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	if (text == NULL)
+		return -ENOMEM;
+
+	/* MHD frees the serialised text with the response; no copy is made. */
+	response = MHD_create_response_from_buffer_with_free_callback(strlen(text), text,
+								      free);
+	if (response == NULL) {
+		free(text);
+		return -ENOMEM;
+	}
+	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    "application/json") != MHD_YES) {
+		MHD_destroy_response(response);
+		return -ENOMEM;
+	}
+	return http_queue(req, status, response);
+}
+
+/*
+ * Make a JSON string from text that may come from a client and so may not be UTF-8:
+ * jansson rejects invalid UTF-8, so on failure bytes past ASCII become '?'.
+ */
+static json_t *
+json_string_lossy(const char *text)
+{
+	char copy[HTTP_ERROR_DETAIL_MAX];
+	json_t *str;
+	size_t i;
+
+	str = json_string(text);
+	if (str != NULL)
+		return str;
+	for (i = 0; text[i] != '\0' && i + 1 < sizeof(copy); i++)
+		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	copy[i] = '\0';
+	return json_string(copy);
+}
+
+int
+http_reply_error(struct http_request *req, unsigned status, const char *error,
+		 const char *detail_fmt, ...)
+{
+	char detail[HTTP_ERROR_DETAIL_MAX];
+	json_t *body;
+	va_list args;
+
+	body = json_object();
+	if (body == NULL || json_object_set_new(body, "error", json_string_lossy(error)) < 0)
+		goto err_json;
+
+	if (detail_fmt != NULL) {
+		va_start(args, detail_fmt);
+		vsnprintf(detail, sizeof(detail), detail_fmt, args);
+		va_end(args);
+		if (json_object_set_new(body, "detail", json_string_lossy(detail)) < 0)
+			goto err_json;
+	}
+	return http_reply_json(req, status, body);
+
+err_json:
+	json_decref(body);
+	return -ENOMEM;
+}
+
+/* RFC 9110 token characters, the only ones allowed in a header name. */
+static bool
+header_name_valid(const char *name)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (name[0] == '\0')
+		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      strchr(extra, c) != NULL))
+			return false;
+	}
+	return true;
+}
+
+int
+http_add_header(struct http_request *req, const char *name, const char *value)
+{
+	size_t name_len, value_len;
+	char *entry;
+
+	if (req->status != 0)
+		return -EALREADY;
+	if (req->header_count >= HTTP_MAX_EXTRA_HEADERS)
+		return -E2BIG;
+
+	/* A CR or LF in a value would let it start a header of its own. */
+	if (!header_name_valid(name) || strpbrk(value, "\r\n") != NULL)
+		return -EINVAL;
+
+	name_len = strlen(name);
+	value_len = strlen(value);
+	entry = malloc(name_len + value_len + 2);
+	if (entry == NULL)
+		return -ENOMEM;
+	memcpy(entry, name, name_len + 1);
+	memcpy(entry + name_len + 1, value, value_len + 1);
+	req->headers[req->header_count++] = entry;
+	return 0;
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Schema migrations. Each migration is a script of SQL statements that ends by
+ * setting PRAGMA user_version to its own number. store_migrate applies the pending
+ * ones in order, each in a transaction of its own, so a crash leaves the database at
+ * one version or the next. A database newer than this binary is rejected rather than
+ * opened with a schema the code does not know.
+ */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log/log.h"
+
+struct migration {
+	int version;
+	const char *summary;
+	const char *sql;
+};
+
+/*
+ * Version 1, the first schema.
+ *
+ * Empty UUID, IP and hostname are stored as NULL, because UNIQUE treats NULLs as
+ * distinct and so only real values collide. Hostnames and UUIDs compare without case.
+ * machine_macs is WITHOUT ROWID with the MAC as its primary key, so the boot path's
+ * lookup by MAC is one B-tree search with no second lookup through a rowid. Secondary
+ * indexes in SQLite end with the rowid, so the index on state also serves "state = ?
+ * AND id > ? ORDER BY id" for paged listing. AUTOINCREMENT never hands out the id of a
+ * committed row again, even after it is deleted, so an audit entry naming "machine:12"
+ * never points at a newer machine. The audit triggers reject a stray UPDATE or DELETE
+ * from any connection. They cannot stop someone who edits the file or drops them, so
+ * the hash chain is what detects tampering.
+ */
+static const char migration_1[] =
+	"CREATE TABLE profiles ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+	"  image TEXT NOT NULL,"
+	"  kernel TEXT NOT NULL,"
+	"  initrd TEXT NOT NULL,"
+	"  cmdline TEXT NOT NULL,"
+	"  templates TEXT CHECK (templates IS NULL OR json_valid(templates)),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX profiles_name ON profiles (name);"
+
+	"CREATE TABLE machines ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  uuid TEXT COLLATE NOCASE CHECK (uuid <> ''),"
+	"  serial TEXT NOT NULL,"
+	"  vendor TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  arch TEXT NOT NULL,"
+	"  platform TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('discovered', 'ready', 'deploying',"
+	"    'deployed', 'failed', 'decommissioning')),"
+	"  profile_id INTEGER REFERENCES profiles (id),"
+	"  ip TEXT CHECK (ip <> ''),"
+	"  hostname TEXT COLLATE NOCASE CHECK (hostname <> ''),"
+	"  inventory TEXT CHECK (inventory IS NULL OR json_valid(inventory)),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX machines_uuid ON machines (uuid);"
+	"CREATE UNIQUE INDEX machines_ip ON machines (ip);"
+	"CREATE UNIQUE INDEX machines_hostname ON machines (hostname);"
+	"CREATE INDEX machines_state ON machines (state);"
+	"CREATE INDEX machines_profile ON machines (profile_id);"
+
+	"CREATE TABLE machine_macs ("
+	"  mac TEXT NOT NULL PRIMARY KEY CHECK (length(mac) = 17),"
+	"  machine_id INTEGER NOT NULL REFERENCES machines (id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL CHECK (position >= 0)"
+	") WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX machine_macs_machine ON machine_macs (machine_id, position);"
+
+	"CREATE TABLE artifacts ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+	"  version TEXT NOT NULL CHECK (length(version) BETWEEN 1 AND 64),"
+	"  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  path TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX artifacts_name_version ON artifacts (name, version);"
+
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  type TEXT NOT NULL CHECK (type <> ''),"
+	"  target TEXT,"
+	"  payload TEXT CHECK (payload IS NULL OR json_valid(payload))"
+	");"
+
+	"CREATE TABLE audit ("
+	"  seq INTEGER PRIMARY KEY CHECK (seq > 0),"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  risk TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  detail TEXT,"
+	"  prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL"
+	");"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;"
+
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+	"  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),"
+	"  token_hash TEXT NOT NULL CHECK (length(token_hash) = 64),"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX tokens_name ON tokens (name);"
+	"CREATE UNIQUE INDEX tokens_hash ON tokens (token_hash);"
+
+	"PRAGMA user_version = 1;";
+
+static const struct migration migrations[] = {
+	{ 1, "initial schema", migration_1 },
+};
+
+#define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
+
+int
+store_migration_latest(void)
+{
+	return migrations[MIGRATION_COUNT - 1].version;
+}
+
+/* Run every statement of a script. Scripts are constants, so nothing is bound. */
+static int
+store_run_script(struct store *st, const char *sql)
+{
+	const char *next = sql;
+	sqlite3_stmt *stmt;
+	int rc, err;
+
+	while (*next != '\0') {
+		rc = sqlite3_prepare_v3(st->db, next, -1, 0, &stmt, &next);
+		if (rc != SQLITE_OK)
+			return store_sqlite_error(st, rc, "preparing a migration statement");
+
+		/* Trailing whitespace compiles to no statement. */
+		if (!stmt)
+			continue;
+
+		err = store_step_done(st, stmt, "running a migration statement");
+		sqlite3_finalize(stmt);
+		if (err < 0)
+			return err;
+	}
+
+	return 0;
+}
+
+/*
+ * Apply one migration in its own transaction. The version is read again under the
+ * write lock, because another process may have migrated since this one looked.
+ */
+static int
+store_apply(struct store *st, const struct migration *m)
+{
+	int version, err;
+
+	err = store_begin(st);
+	if (err < 0)
+		return err;
+
+	err = store_user_version(st, &version);
+	if (err < 0)
+		goto err_apply;
+	if (version >= m->version) {
+		store_rollback(st);
+		return 0;
+	}
+
+	err = store_run_script(st, m->sql);
+	if (err < 0)
+		goto err_apply;
+
+	/* Each script sets its own version; one that did not would be applied at every open. */
+	err = store_user_version(st, &version);
+	if (err < 0)
+		goto err_apply;
+	if (version != m->version) {
+		err = store_errorf(st, -EIO, "migration %d left the schema at version %d", m->version,
+				   version);
+		goto err_apply;
+	}
+
+	err = store_commit(st);
+	if (err < 0)
+		goto err_apply;
+
+	log_info("store: applied migration version=%d summary=\"%s\"", m->version, m->summary);
+	return 0;
+
+err_apply:
+	store_rollback(st);
+	return err;
+}
+
+int
+store_migrate(struct store *st)
+{
+	int version, latest = store_migration_latest();
+	int err;
+
+	err = store_user_version(st, &version);
+	if (err < 0)
+		return err;
+
+	if (version > latest)
+		return store_errorf(st, -ENOTSUP,
+				    "database schema version %d is newer than version %d of this binary; run a newer outpost",
+				    version, latest);
+
+	for (size_t i = 0; i < MIGRATION_COUNT; i++) {
+		if (migrations[i].version <= version)
+			continue;
+
+		err = store_apply(st, &migrations[i]);
+		if (err < 0) {
+			char reason[STORE_ERROR_SIZE];
+
+			memcpy(reason, st->error, sizeof(reason));
+			return store_errorf(st, err, "migration %d failed: %s", migrations[i].version,
+					    reason);
+		}
+	}
+
+	st->schema_version = latest;
+	return 0;
+}

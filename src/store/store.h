@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store: Outpost's state in one SQLite database in WAL mode. This is the only
+ * module that runs SQL. Schema changes are numbered migrations applied in order at
+ * open, each in its own transaction, and recorded in PRAGMA user_version.
+ *
+ * A `struct store` is one connection and belongs to one thread at a time; threads
+ * that read concurrently open their own. Writers wait up to STORE_BUSY_TIMEOUT_MS for
+ * the write lock. Functions return 0 or a negative errno:
+ *   -ENOENT  no such row
+ *   -EEXIST  a unique value (MAC, UUID, hostname, name) already belongs to another row;
+ *            store_error() names the value and the owner
+ *   -EBUSY   the database stayed locked past the timeout
+ *   -ENOSPC  the disk is full; the transaction was rolled back
+ *   -EIO     any other SQLite failure; store_error() has SQLite's message
+ * Output structs are written only on success.
+ */
+#ifndef OUTPOST_STORE_H
+#define OUTPOST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define MACHINE_MAX_MACS 8
+#define STORE_NAME_SIZE 65      /* profile, artifact and token names */
+#define STORE_FIELD_SIZE 129    /* serial, vendor, model */
+#define STORE_PATH_SIZE 1024
+#define STORE_CMDLINE_SIZE 2048
+#define IP_TEXT_SIZE 46
+
+struct store;
+
+enum machine_state {
+	MACHINE_DISCOVERED,
+	MACHINE_READY,
+	MACHINE_DEPLOYING,
+	MACHINE_DEPLOYED,
+	MACHINE_FAILED,
+	MACHINE_DECOMMISSIONING,
+	MACHINE_STATE_MAX,
+	MACHINE_STATE_INVALID = -1,
+};
+
+/* Return the lower-case name of a state, or "invalid". */
+const char *machine_state_name(enum machine_state state);
+/* Parse a state name; returns MACHINE_STATE_INVALID for anything else. */
+enum machine_state machine_state_parse(const char *name);
+
+struct machine {
+	int64_t id;
+	char macs[MACHINE_MAX_MACS][MAC_TEXT_SIZE]; /* canonical, the first is the boot MAC */
+	size_t mac_count;
+	char uuid[UUID_TEXT_SIZE];          /* empty when unknown */
+	char serial[STORE_FIELD_SIZE];
+	char vendor[STORE_FIELD_SIZE];
+	char model[STORE_FIELD_SIZE];
+	char arch[16];                      /* iPXE ${buildarch}: x86_64, i386, arm64 */
+	char platform[16];                  /* iPXE ${platform}: pcbios, efi */
+	enum machine_state state;
+	int64_t profile_id;                 /* 0: none */
+	char ip[IP_TEXT_SIZE];
+	char hostname[HOSTNAME_SIZE];
+	char *inventory;                    /* owned JSON text, NULL when none */
+	int64_t created_at;                 /* Unix seconds */
+	int64_t updated_at;
+};
+
+/* Free the owned members; the struct itself is the caller's. Accepts a zeroed struct. */
+void machine_clear(struct machine *m);
+
+struct machine_filter {
+	enum machine_state state;           /* MACHINE_STATE_INVALID: any */
+	int64_t profile_id;                 /* 0: any */
+	const char *mac;                    /* canonical; NULL: any */
+	const char *hostname;               /* exact; NULL: any */
+	int64_t after_id;                   /* paging cursor: rows with id > after_id */
+	size_t limit;                       /* at most this many rows */
+};
+
+struct profile {
+	int64_t id;
+	char name[STORE_NAME_SIZE];
+	char image[STORE_PATH_SIZE];        /* artifact reference for the disk image */
+	char kernel[STORE_PATH_SIZE];       /* artifact reference for the deploy kernel */
+	char initrd[STORE_PATH_SIZE];       /* artifact reference for the deploy initrd */
+	char cmdline[STORE_CMDLINE_SIZE];   /* extra kernel arguments */
+	char *templates;                    /* owned JSON object of config templates, or NULL */
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+void profile_clear(struct profile *p);
+
+struct artifact {
+	int64_t id;
+	char name[STORE_NAME_SIZE];
+	char version[STORE_NAME_SIZE];
+	char sha256[SHA256_HEX_SIZE];
+	uint64_t size;                      /* bytes */
+	char path[STORE_PATH_SIZE];         /* relative to the artifact directory */
+	int64_t created_at;
+};
+
+struct audit_entry {
+	int64_t seq;                        /* 1, 2, 3 ... with no gaps */
+	int64_t at;                         /* Unix seconds */
+	char *actor;                        /* owned */
+	char *action;                       /* owned */
+	char *target;                       /* owned */
+	char *risk;                         /* owned: read, change, destructive */
+	char *outcome;                      /* owned: "ok" or "failed: reason" */
+	char *detail;                       /* owned JSON text, may be NULL */
+	char prev_hash[SHA256_HEX_SIZE];
+	char hash[SHA256_HEX_SIZE];
+};
+
+void audit_entry_clear(struct audit_entry *e);
+
+struct token {
+	int64_t id;
+	char name[STORE_NAME_SIZE];
+	char role[16];                      /* admin, operator, viewer */
+	int64_t created_at;
+};
+
+/* Called once per row; return 0 to go on, nonzero to stop (returned to the caller). */
+typedef int (*machine_cb)(const struct machine *m, void *arg);
+typedef int (*profile_cb)(const struct profile *p, void *arg);
+typedef int (*artifact_cb)(const struct artifact *a, void *arg);
+typedef int (*audit_cb)(const struct audit_entry *e, void *arg);
+
+/*
+ * Open (creating if needed) the database at `path`, set WAL mode and apply pending
+ * migrations. `readonly` connections skip migrations. Returns 0 and sets *ret.
+ */
+int store_open(const char *path, bool readonly, struct store **ret);
+/* Close the connection. Accepts NULL; returns NULL. */
+struct store *store_close(struct store *st);
+/* The last error's text, naming the value and row on -EEXIST. */
+const char *store_error(const struct store *st);
+/* The schema version after migrations. */
+int store_schema_version(struct store *st);
+
+/* BEGIN IMMEDIATE, so the write lock is taken up front. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+/* Roll back; safe to call when no transaction is open. */
+void store_rollback(struct store *st);
+
+/*
+ * A pool hands each thread its own connection, opened on first use and closed when
+ * the thread exits or the pool is freed, so MHD's worker threads read concurrently.
+ */
+struct store_pool;
+int store_pool_new(const char *path, struct store_pool **ret);
+/* The calling thread's connection, or NULL (logged) when it cannot be opened. */
+struct store *store_pool_get(struct store_pool *pool);
+/* Close every connection. Accepts NULL; returns NULL. */
+struct store_pool *store_pool_free(struct store_pool *pool);
+
+/* Machines. Insert sets m->id and timestamps. */
+int store_machine_insert(struct store *st, struct machine *m);
+int store_machine_get(struct store *st, int64_t id, struct machine *ret);
+int store_machine_get_by_mac(struct store *st, const char *mac, struct machine *ret);
+/* Replace every column and the MAC list of row m->id; updates m->updated_at. */
+int store_machine_update(struct store *st, struct machine *m);
+int store_machine_delete(struct store *st, int64_t id);
+/* Rows matching the filter in id order; returns the callback's nonzero value if any. */
+int store_machine_list(struct store *st, const struct machine_filter *f, machine_cb cb, void *arg);
+int store_machine_count(struct store *st, const struct machine_filter *f, int64_t *ret);
+
+/* Profiles. Delete returns -EBUSY while a machine uses the profile. */
+int store_profile_insert(struct store *st, struct profile *p);
+int store_profile_get(struct store *st, int64_t id, struct profile *ret);
+int store_profile_get_by_name(struct store *st, const char *name, struct profile *ret);
+int store_profile_update(struct store *st, struct profile *p);
+int store_profile_delete(struct store *st, int64_t id);
+int store_profile_list(struct store *st, profile_cb cb, void *arg);
+
+/* Artifacts. */
+int store_artifact_insert(struct store *st, struct artifact *a);
+int store_artifact_get(struct store *st, int64_t id, struct artifact *ret);
+int store_artifact_delete(struct store *st, int64_t id);
+int store_artifact_list(struct store *st, artifact_cb cb, void *arg);
+
+/* Events: append-only, trimmed to the newest `keep` rows by store_event_trim. */
+int store_event_append(struct store *st, const char *type, const char *target,
+		       const char *payload_json, int64_t *ret_id);
+int store_event_trim(struct store *st, int64_t keep);
+
+/*
+ * Audit entries. store_audit_tail returns seq 0 and an all-zero hash string when the
+ * trail is empty. store_audit_append writes e as given (the caller computed its
+ * hash); it must run inside the caller's transaction.
+ */
+int store_audit_tail(struct store *st, int64_t *ret_seq, char ret_hash[SHA256_HEX_SIZE]);
+int store_audit_append(struct store *st, const struct audit_entry *e);
+/* Entries with seq > after_seq in ascending storage order, at most `limit` (0: all). */
+int store_audit_list(struct store *st, int64_t after_seq, size_t limit, audit_cb cb, void *arg);
+
+/* API tokens, stored as SHA-256 of the secret. */
+int store_token_insert(struct store *st, const char *name, const char *role,
+		       const char token_hash[SHA256_HEX_SIZE], int64_t *ret_id);
+int store_token_find(struct store *st, const char token_hash[SHA256_HEX_SIZE], struct token *ret);
+int store_token_count(struct store *st, int64_t *ret);
+
+#endif

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared helpers: the bounded buffer, the identifier parsers and the libcrypto and
+ * getrandom(2) wrappers declared in util.h. Nothing here logs; callers decide what a
+ * failure means.
+ */
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+/* First allocation of a buffer; small enough for a log line, large enough for most. */
+#define BUF_INITIAL_CAP 256
+
+/* Largest time_format accepts: 9999-12-31T23:59:59Z, the last second with 4-digit years. */
+#define TIME_FORMAT_MAX_SECONDS INT64_C(253402300799)
+
+/* Bytes of random data read from the kernel per getrandom(2) call in random_hex. */
+#define RANDOM_CHUNK_BYTES 256
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	/* Keep max + 1 (the room for the NUL) from wrapping to zero. */
+	b->max = max < SIZE_MAX ? max : SIZE_MAX - 1;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+int
+buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *data;
+
+	if (extra > b->max || b->len > b->max - extra)
+		return -E2BIG;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+
+	/* Grow geometrically so appends cost amortised O(1), but never past max + 1. */
+	cap = b->cap != 0 ? b->cap : BUF_INITIAL_CAP;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+
+	data = realloc(b->data, cap);
+	if (data == NULL)
+		return -ENOMEM;
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+int
+buf_append(struct buf *b, const void *data, size_t len)
+{
+	int rc;
+
+	rc = buf_reserve(b, len);
+	if (rc < 0)
+		return rc;
+
+	if (len > 0)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list args;
+	int n, rc;
+
+	/* Measure first, so a failed append leaves the buffer untouched. */
+	va_start(args, fmt);
+	n = vsnprintf(NULL, 0, fmt, args);
+	va_end(args);
+	if (n < 0)
+		return -EINVAL;
+
+	rc = buf_reserve(b, (size_t)n);
+	if (rc < 0)
+		return rc;
+
+	va_start(args, fmt);
+	vsnprintf(b->data + b->len, b->cap - b->len, fmt, args);
+	va_end(args);
+	b->len += (size_t)n;
+	return 0;
+}
+
+char *
+buf_steal(struct buf *b)
+{
+	char *data = b->data;
+
+	/* An empty buffer may never have allocated; hand out an empty string instead of NULL. */
+	if (data == NULL)
+		data = strdup("");
+
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return data;
+}
+
+/* Return the value of one hex digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char
+hex_lower(char c)
+{
+	return c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+}
+
+int
+mac_parse(const char *text, char out[MAC_TEXT_SIZE])
+{
+	char canonical[MAC_TEXT_SIZE];
+	size_t len, step;
+	char sep;
+
+	/* The length picks the form: 12 bare digits, or 6 pairs with 5 separators. */
+	len = strnlen(text, MAC_TEXT_SIZE);
+	if (len == 12) {
+		sep = '\0';
+		step = 2;
+	} else if (len == 17) {
+		sep = text[2];
+		step = 3;
+		if (sep != ':' && sep != '-')
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+
+	/* Check each pair and each separator; the first separator fixes the rest. */
+	for (size_t i = 0; i < 6; i++) {
+		const char *pair = text + i * step;
+
+		if (hex_value(pair[0]) < 0 || hex_value(pair[1]) < 0)
+			return -EINVAL;
+		if (sep != '\0' && i < 5 && pair[2] != sep)
+			return -EINVAL;
+		canonical[i * 3] = hex_lower(pair[0]);
+		canonical[i * 3 + 1] = hex_lower(pair[1]);
+		canonical[i * 3 + 2] = i < 5 ? ':' : '\0';
+	}
+
+	memcpy(out, canonical, MAC_TEXT_SIZE);
+	return 0;
+}
+
+int
+uuid_parse(const char *text, char out[UUID_TEXT_SIZE])
+{
+	const size_t len = UUID_TEXT_SIZE - 1;
+	char canonical[UUID_TEXT_SIZE];
+	size_t total;
+
+	/* Braces are optional but must come as a pair around the 36 characters. */
+	total = strnlen(text, UUID_TEXT_SIZE + 2);
+	if (total == len + 2 && text[0] == '{' && text[len + 1] == '}')
+		text++;
+	else if (total != len)
+		return -EINVAL;
+
+	/* 8-4-4-4-12: hyphens at fixed offsets, hex digits everywhere else. */
+	for (size_t i = 0; i < len; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (text[i] != '-')
+				return -EINVAL;
+			canonical[i] = '-';
+			continue;
+		}
+		if (hex_value(text[i]) < 0)
+			return -EINVAL;
+		canonical[i] = hex_lower(text[i]);
+	}
+	canonical[len] = '\0';
+
+	memcpy(out, canonical, UUID_TEXT_SIZE);
+	return 0;
+}
+
+static bool
+hostname_char_valid(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-';
+}
+
+bool
+hostname_valid(const char *text)
+{
+	size_t len, label = 0;
+
+	if (text == NULL)
+		return false;
+
+	/* One trailing dot marks a fully qualified name and does not count toward 253. */
+	len = strnlen(text, HOSTNAME_SIZE + 1);
+	if (len > 0 && text[len - 1] == '.')
+		len--;
+	if (len == 0 || len > HOSTNAME_SIZE - 1)
+		return false;
+
+	for (size_t i = 0; i <= len; i++) {
+		/* A dot or the end closes a label, which must be non-empty and end without '-'. */
+		if (i == len || text[i] == '.') {
+			if (label == 0 || text[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!hostname_char_valid(text[i]))
+			return false;
+		if (label == 0 && text[i] == '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+int
+uint_parse(const char *text, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	uint64_t value = 0;
+	bool overflow = false;
+	size_t i;
+
+	if (text[0] == '\0')
+		return -EINVAL;
+
+	/* Read every byte, so "99999999999999999999x" is -EINVAL rather than -ERANGE. */
+	for (i = 0; text[i] != '\0'; i++) {
+		unsigned digit;
+
+		if (text[i] < '0' || text[i] > '9')
+			return -EINVAL;
+		digit = (unsigned)(text[i] - '0');
+		if (value > (UINT64_MAX - digit) / 10)
+			overflow = true;
+		else
+			value = value * 10 + digit;
+	}
+
+	if (overflow || value < min || value > max)
+		return -ERANGE;
+	*ret = value;
+	return 0;
+}
+
+void
+hex_encode(const unsigned char *data, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+void
+sha256_hex(const void *data, size_t len, char out[SHA256_HEX_SIZE])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_len = 0;
+
+	/*
+	 * EVP_Digest can fail, for instance when OpenSSL cannot allocate its context. The
+	 * output is then an empty string, which never equals a real digest.
+	 */
+	if (EVP_Digest(data, len, digest, &digest_len, EVP_sha256(), NULL) != 1 ||
+	    digest_len != 32) {
+		out[0] = '\0';
+		return;
+	}
+	hex_encode(digest, digest_len, out);
+}
+
+int
+random_hex(size_t nbytes, char *out)
+{
+	unsigned char chunk[RANDOM_CHUNK_BYTES];
+	size_t done = 0;
+
+	while (done < nbytes) {
+		size_t want = nbytes - done;
+		ssize_t n;
+
+		if (want > sizeof(chunk))
+			want = sizeof(chunk);
+
+		/* Blocks only until the kernel's pool is first initialised, early in boot. */
+		n = getrandom(chunk, want, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = -errno;
+
+			OPENSSL_cleanse(chunk, sizeof(chunk));
+			return rc;
+		}
+
+		hex_encode(chunk, (size_t)n, out + 2 * done);
+		done += (size_t)n;
+	}
+
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	out[2 * nbytes] = '\0';
+	return 0;
+}
+
+bool
+secret_equal(const char *a, const char *b)
+{
+	size_t len = strlen(a);
+
+	/* Lengths are not secret; the bytes are, so compare them with CRYPTO_memcmp. */
+	if (len != strlen(b))
+		return false;
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int64_t
+time_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec;
+}
+
+void
+time_format(int64_t seconds, char out[21])
+{
+	struct tm utc;
+	time_t t;
+
+	/* Clamp to the years 1970 to 9999 so the text always has the fixed 20-byte form. */
+	if (seconds < 0)
+		seconds = 0;
+	if (seconds > TIME_FORMAT_MAX_SECONDS)
+		seconds = TIME_FORMAT_MAX_SECONDS;
+	t = (time_t)seconds;
+
+	gmtime_r(&t, &utc);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &utc);
+}

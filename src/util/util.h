@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Small shared helpers: a bounded growable buffer, parsers for the identifiers that
+ * cross trust boundaries (MAC, SMBIOS UUID, RFC 1123 hostname, bounded integers) and
+ * SHA-256 and random-token helpers over OpenSSL's libcrypto.
+ *
+ * Every parser takes untrusted bytes and either writes a canonical form or returns
+ * -EINVAL; none of them touches its output on failure.
+ */
+#ifndef OUTPOST_UTIL_H
+#define OUTPOST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* "52:54:00:ab:cd:ef" plus NUL. */
+#define MAC_TEXT_SIZE 18
+/* "4c4c4544-0042-3510-8052-b4c04f4e3632" plus NUL. */
+#define UUID_TEXT_SIZE 37
+/* RFC 1123 fully qualified name: 253 characters plus NUL. */
+#define HOSTNAME_SIZE 254
+#define SHA256_HEX_SIZE 65
+
+/*
+ * A growable byte buffer with a hard ceiling. Appends that would pass `max` fail with
+ * -E2BIG and leave the buffer as it was. The data is always NUL-terminated.
+ */
+struct buf {
+	char *data; /* owned */
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+/* Initialise an empty buffer that may grow to `max` bytes. */
+void buf_init(struct buf *b, size_t max);
+/* Free the contents; the buffer may be reused after buf_init. Accepts a zeroed struct. */
+void buf_free(struct buf *b);
+/*
+ * Make room for `extra` more bytes without changing the contents, so a caller that
+ * knows the final size allocates once. Returns 0, -E2BIG past the ceiling, or -ENOMEM.
+ */
+int buf_reserve(struct buf *b, size_t extra);
+/* Append bytes. Returns 0, -E2BIG past the ceiling, or -ENOMEM. */
+int buf_append(struct buf *b, const void *data, size_t len);
+/* Append a string. Same returns as buf_append. */
+int buf_puts(struct buf *b, const char *s);
+/* Append formatted text. Same returns as buf_append. */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Detach the data; the caller frees it and the buffer is left empty. */
+char *buf_steal(struct buf *b);
+
+/*
+ * Parse a MAC address written with colons, hyphens or no separator, in either case
+ * ("52:54:00:AB:CD:EF", "52-54-00-ab-cd-ef", "525400abcdef"), into lower-case colon
+ * form. Mixed separators are rejected. Returns 0 or -EINVAL.
+ */
+int mac_parse(const char *text, char out[MAC_TEXT_SIZE]);
+
+/*
+ * Parse an SMBIOS UUID in the 8-4-4-4-12 form, either case, optionally in braces, into
+ * lower case. Returns 0 or -EINVAL.
+ */
+int uuid_parse(const char *text, char out[UUID_TEXT_SIZE]);
+
+/*
+ * Check a host name against RFC 1123: labels of 1 to 63 letters, digits and hyphens,
+ * not starting or ending with a hyphen, 253 characters in all, one trailing dot
+ * allowed. Returns true when valid.
+ */
+bool hostname_valid(const char *text);
+
+/*
+ * Parse a decimal unsigned integer within [min, max], with no sign, spaces or trailing
+ * bytes. Returns 0, or -EINVAL (not a number) or -ERANGE (outside the bounds).
+ */
+int uint_parse(const char *text, uint64_t min, uint64_t max, uint64_t *ret);
+
+/* Write the lower-case hex form of `len` bytes to `out`, which holds 2*len+1 bytes. */
+void hex_encode(const unsigned char *data, size_t len, char *out);
+
+/* SHA-256 of `len` bytes, as 64 hex digits plus NUL. */
+void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_SIZE]);
+
+/*
+ * Fill `out` with `nbytes` random bytes from the kernel, hex-encoded (2*nbytes+1 bytes).
+ * Returns 0 or a negative errno.
+ */
+int random_hex(size_t nbytes, char *out);
+
+/* Compare two strings in time that depends only on their lengths. */
+bool secret_equal(const char *a, const char *b);
+
+/* Return the current time as Unix seconds. */
+int64_t time_now(void);
+
+/* Format Unix seconds as RFC 3339 UTC ("2026-12-04T20:09:23Z"); out holds 21 bytes. */
+void time_format(int64_t seconds, char out[21]);
+
+#endif

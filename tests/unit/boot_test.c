@@ -1,0 +1,1037 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for src/boot: the template engine, table-driven, and boot_handle end to
+ * end through a real HTTP listener on 127.0.0.1, a temporary store and the shipped
+ * templates from bootenv/ipxe, with libcurl as the client.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "boot/boot.h"
+#include "governance/governance.h"
+#include "log/log.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct template_var render_vars[] = {
+	{ "mac", "52:54:00:ab:cd:ef" },
+	{ "state", "ready" },
+	{ "empty", "" },
+	{ "x", "1" },
+	{ "long_name_with_digits_0123456789", "L" },
+};
+
+/* A template and what it renders to with render_vars; NULL output: a compile error. */
+struct render_case {
+	const char *text;
+	const char *output;
+	const char *error;
+};
+
+static const struct render_case render_cases[] = {
+	{ "", "", NULL },
+	{ "plain text\n", "plain text\n", NULL },
+	{ "{{mac}}", "52:54:00:ab:cd:ef", NULL },
+	{ "mac={{mac}} state={{state}}\n", "mac=52:54:00:ab:cd:ef state=ready\n", NULL },
+	{ "{{x}}{{x}}{{x}}", "111", NULL },
+	{ "{{mac}}{{state}}", "52:54:00:ab:cd:efready", NULL },
+	{ "[{{unknown}}]", "[]", NULL },
+	{ "[{{empty}}]", "[]", NULL },
+	{ "{{MAC}}", "", NULL },
+	{ "{{long_name_with_digits_0123456789}}", "L", NULL },
+	{ "${net0/mac} ${uuid}", "${net0/mac} ${uuid}", NULL },
+	{ "${{{x}}}", NULL, "invalid character in variable name at byte 3" },
+	{ "a } }} {x} {", "a } }} {x} {", NULL },
+	{ "ends with {", "ends with {", NULL },
+	{ "{{x}}}", "1}", NULL },
+	{ "{{x", NULL, "unterminated \"{{\" at byte 0" },
+	{ "abc {{x}", NULL, "unterminated \"{{\" at byte 4" },
+	{ "abc {{x}x}}", NULL, "unterminated \"{{\" at byte 4" },
+	{ "abc {{", NULL, "unterminated \"{{\" at byte 4" },
+	{ "{{x}} {{", NULL, "unterminated \"{{\" at byte 6" },
+	{ "{{}}", NULL, "empty variable name at byte 0" },
+	{ "ab{{ x }}", NULL, "invalid character in variable name at byte 4" },
+	{ "ab{{x-y}}", NULL, "invalid character in variable name at byte 5" },
+	{ "ab{{x.y}}", NULL, "invalid character in variable name at byte 5" },
+	{ "{{x\n}}", NULL, "invalid character in variable name at byte 3" },
+	{ "{{{x}}", NULL, "invalid character in variable name at byte 2" },
+};
+
+static void
+template_render_table(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(render_cases); i++) {
+		const struct render_case *c = &render_cases[i];
+		struct template *t = NULL;
+		char err[128] = "";
+		struct buf out;
+		int rc;
+
+		rc = template_compile(c->text, strlen(c->text), &t, err, sizeof(err));
+		if (c->output == NULL) {
+			if (rc != -EINVAL || strcmp(err, c->error) != 0)
+				print_message("case %zu: \"%s\" gave %d \"%s\"\n", i, c->text, rc,
+					      err);
+			assert_int_equal(rc, -EINVAL);
+			assert_string_equal(err, c->error);
+			assert_null(t);
+			continue;
+		}
+
+		if (rc != 0)
+			print_message("case %zu: \"%s\" failed: %s\n", i, c->text, err);
+		assert_int_equal(rc, 0);
+		buf_init(&out, 1024);
+		assert_int_equal(template_render(t, render_vars, ARRAY_SIZE(render_vars), &out), 0);
+		if (strcmp(out.data != NULL ? out.data : "", c->output) != 0)
+			print_message("case %zu: \"%s\" rendered \"%s\"\n", i, c->text, out.data);
+		assert_string_equal(out.data != NULL ? out.data : "", c->output);
+		buf_free(&out);
+		template_free(t);
+	}
+}
+
+static void
+template_name_length(void **state)
+{
+	char text[80], err[128];
+	struct template *t = NULL;
+	struct buf out;
+
+	(void)state;
+
+	/* 64 bytes is the longest name; the variable is unknown, so it renders empty. */
+	snprintf(text, sizeof(text), "<{{%s}}>", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	assert_int_equal(strlen(text), 2 + 64 + 4);
+	assert_int_equal(template_compile(text, strlen(text), &t, err, sizeof(err)), 0);
+	buf_init(&out, 64);
+	assert_int_equal(template_render(t, NULL, 0, &out), 0);
+	assert_string_equal(out.data, "<>");
+	buf_free(&out);
+	template_free(t);
+
+	snprintf(text, sizeof(text), "<{{%s}}>", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	t = NULL;
+	assert_int_equal(template_compile(text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "variable name longer than 64 bytes at byte 3");
+	assert_null(t);
+}
+
+static void
+template_nul_rejected(void **state)
+{
+	static const char text[] = "#!ipxe\n\0echo";
+	struct template *t = NULL;
+	char err[128];
+
+	(void)state;
+
+	assert_int_equal(template_compile(text, sizeof(text) - 1, &t, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "NUL byte at byte 7");
+	assert_null(t);
+}
+
+static void
+template_length_bounded(void **state)
+{
+	static const char text[] = "{{x}}abc{{x}}";
+	struct template *t = NULL;
+	struct buf out;
+
+	(void)state;
+
+	/* Only the first 8 bytes are the template: "{{x}}abc". */
+	assert_int_equal(template_compile(text, 8, &t, NULL, 0), 0);
+	buf_init(&out, 64);
+	assert_int_equal(template_render(t, render_vars, ARRAY_SIZE(render_vars), &out), 0);
+	assert_string_equal(out.data, "1abc");
+	buf_free(&out);
+	template_free(t);
+}
+
+static void
+template_render_appends(void **state)
+{
+	struct template *t = NULL;
+	struct buf out;
+
+	(void)state;
+
+	assert_int_equal(template_compile("<{{x}}>", 7, &t, NULL, 0), 0);
+	buf_init(&out, 64);
+	assert_int_equal(buf_puts(&out, "head:"), 0);
+	assert_int_equal(template_render(t, render_vars, ARRAY_SIZE(render_vars), &out), 0);
+	assert_int_equal(template_render(t, render_vars, ARRAY_SIZE(render_vars), &out), 0);
+	assert_string_equal(out.data, "head:<1><1>");
+	buf_free(&out);
+	template_free(t);
+}
+
+static void
+template_render_ceiling(void **state)
+{
+	const struct template_var vars[] = { { "mac", "52:54:00:ab:cd:ef" } };
+	struct template *t = NULL;
+	struct buf out;
+
+	(void)state;
+
+	/* The rendering needs 2 + 17 + 2 bytes; a failed render leaves out as it was. */
+	assert_int_equal(template_compile("[[{{mac}}]]", 11, &t, NULL, 0), 0);
+	buf_init(&out, 24);
+	assert_int_equal(buf_puts(&out, "ok:"), 0);
+	assert_int_equal(template_render(t, vars, 1, &out), 0);
+	assert_int_equal(out.len, 24);
+	assert_int_equal(template_render(t, vars, 1, &out), -E2BIG);
+	assert_int_equal(out.len, 24);
+	assert_string_equal(out.data, "ok:[[52:54:00:ab:cd:ef]]");
+	buf_free(&out);
+	template_free(t);
+}
+
+static void
+template_null_value(void **state)
+{
+	const struct template_var vars[] = { { "a", NULL }, { "b", "B" } };
+	struct template *t = NULL;
+	struct buf out;
+
+	(void)state;
+
+	assert_int_equal(template_compile("{{a}}{{b}}", 10, &t, NULL, 0), 0);
+	buf_init(&out, 64);
+	assert_int_equal(template_render(t, vars, 2, &out), 0);
+	assert_string_equal(out.data, "B");
+	buf_free(&out);
+	template_free(t);
+	assert_null(template_free(NULL));
+}
+
+
+/* ---- boot_handle end to end ---- */
+
+/* The shipped templates, relative to the tree the tests run in. */
+#define TEMPLATE_DIR "bootenv/ipxe"
+/* Written with a trailing slash, which boot_new strips. */
+#define BASE_URL "http://boot.test:8080/"
+#define RETRY_SECONDS 7
+/* Requests racing to register one MAC in boot_discover_concurrent. */
+#define RACE_THREADS 8
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	char artifacts[128];
+	struct conf conf;
+	struct store *st;           /* the test's own connection, for setup and checks */
+	struct store_pool *pool;    /* the handler's connections */
+	struct boot *boot;
+	struct http_server *srv;
+	uint16_t port;
+};
+
+struct reply {
+	long status;
+	char content_type[128];
+	char cache_control[64];
+	struct buf body;
+};
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int
+fixture_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct http_listener_config cfg = { 0 };
+	char path[256];
+
+	assert_non_null(fx);
+	log_setup(LOG_LEVEL_WARNING, LOG_TARGET_STDERR);
+
+	/* A temporary state directory: the database, artifacts and a file outside them. */
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/outpost-boot-test-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->db, sizeof(fx->db), "%s/outpost.db", fx->dir);
+	snprintf(fx->artifacts, sizeof(fx->artifacts), "%s/artifacts", fx->dir);
+	assert_int_equal(mkdir(fx->artifacts, 0755), 0);
+	snprintf(path, sizeof(path), "%s/debian", fx->artifacts);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/debian/vmlinuz", fx->artifacts);
+	write_file(path, "KERNEL BYTES");
+	snprintf(path, sizeof(path), "%s/debian/initrd.img", fx->artifacts);
+	write_file(path, "INITRD BYTES");
+	snprintf(path, sizeof(path), "%s/secret", fx->dir);
+	write_file(path, "OUTSIDE THE ARTIFACT STORE");
+
+	assert_int_equal(store_open(fx->db, false, &fx->st), 0);
+	assert_int_equal(store_pool_new(fx->db, &fx->pool), 0);
+
+	fx->conf.boot_url = strdup(BASE_URL);
+	fx->conf.template_dir = strdup(TEMPLATE_DIR);
+	fx->conf.artifact_dir = strdup(fx->artifacts);
+	fx->conf.boot_retry_seconds = RETRY_SECONDS;
+	assert_int_equal(boot_new(&fx->conf, fx->pool, &fx->boot), 0);
+
+	cfg.kind = HTTP_LISTENER_BOOT;
+	cfg.listen = "127.0.0.1:0";
+	cfg.threads = 4;
+	cfg.max_connections = 64;
+	cfg.max_header_bytes = 8192;
+	cfg.max_body_bytes = 1024;
+	cfg.timeout_seconds = 10;
+	cfg.handler = boot_handle;
+	cfg.ctx = fx->boot;
+	assert_int_equal(http_start(&cfg, &fx->srv), 0);
+	fx->port = http_port(fx->srv);
+	assert_int_not_equal(fx->port, 0);
+
+	*state = fx;
+	return 0;
+}
+
+static int
+fixture_teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char command[128];
+
+	http_stop(fx->srv);
+	boot_free(fx->boot);
+	store_pool_free(fx->pool);
+	store_close(fx->st);
+	free(fx->conf.boot_url);
+	free(fx->conf.template_dir);
+	free(fx->conf.artifact_dir);
+	snprintf(command, sizeof(command), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(command), 0);
+	free(fx);
+	return 0;
+}
+
+static size_t
+reply_write(char *data, size_t size, size_t count, void *arg)
+{
+	struct reply *r = arg;
+
+	return buf_append(&r->body, data, size * count) == 0 ? size * count : 0;
+}
+
+/* Record the Cache-Control header; curl passes each header line with its CRLF. */
+static size_t
+reply_header(char *data, size_t size, size_t count, void *arg)
+{
+	static const char name[] = "cache-control: ";
+	struct reply *r = arg;
+	size_t len = size * count;
+
+	if (len > strlen(name) && strncasecmp(data, name, strlen(name)) == 0)
+		snprintf(r->cache_control, sizeof(r->cache_control), "%.*s",
+			 (int)strcspn(data + strlen(name), "\r\n"), data + strlen(name));
+	return len;
+}
+
+/*
+ * Send `method` `target` (path and query, already encoded) and fill *r. Returns curl's
+ * result and asserts nothing, so threads other than main may call it.
+ */
+static CURLcode
+request_send(const struct fixture *fx, const char *method, const char *target,
+	     struct reply *r)
+{
+	char url[2048];
+	char *type = NULL;
+	CURLcode rc;
+	CURL *curl;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, TEMPLATE_MAX_OUTPUT);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", fx->port, target);
+
+	curl = curl_easy_init();
+	if (curl == NULL)
+		return CURLE_FAILED_INIT;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	/* Send "/files/../secret" as written, so the traversal reaches the server. */
+	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, reply_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
+	snprintf(r->content_type, sizeof(r->content_type), "%s", type != NULL ? type : "");
+	curl_easy_cleanup(curl);
+	return rc;
+}
+
+static void
+request(const struct fixture *fx, const char *method, const char *target, struct reply *r)
+{
+	assert_int_equal(request_send(fx, method, target, r), CURLE_OK);
+}
+
+/* GET /boot/ipxe with the four parameters; NULL leaves one out. Values are escaped. */
+static void
+boot_get(const struct fixture *fx, const char *mac, const char *uuid, const char *arch,
+	 const char *platform, struct reply *r)
+{
+	const char *keys[] = { "mac", "uuid", "buildarch", "platform" };
+	const char *values[] = { mac, uuid, arch, platform };
+	char target[1024] = "/boot/ipxe";
+	char sep = '?';
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		char *escaped;
+		size_t len = strlen(target);
+
+		if (values[i] == NULL)
+			continue;
+		escaped = curl_easy_escape(NULL, values[i], 0);
+		assert_non_null(escaped);
+		snprintf(target + len, sizeof(target) - len, "%c%s=%s", sep, keys[i], escaped);
+		curl_free(escaped);
+		sep = '&';
+	}
+	request(fx, "GET", target, r);
+}
+
+static void
+reply_free(struct reply *r)
+{
+	buf_free(&r->body);
+}
+
+/*
+ * Copy the first rendered line that starts with `prefix` to out. Returns false when no
+ * line does or it does not fit. Asserts nothing, so threads other than main may call it.
+ */
+static bool
+line_find(const struct reply *r, const char *prefix, char *out, size_t size)
+{
+	const char *line = r->body.data;
+
+	while (line != NULL && *line != '\0') {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+
+		if (strncmp(line, prefix, strlen(prefix)) == 0) {
+			if (len >= size)
+				return false;
+			memcpy(out, line, len);
+			out[len] = '\0';
+			return true;
+		}
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* The rendered line that starts with `prefix`, copied to out; fails when none does. */
+static void
+script_line(const struct reply *r, const char *prefix, char *out, size_t size)
+{
+	if (!line_find(r, prefix, out, size)) {
+		print_message("no line starting with \"%s\" in:\n%s\n", prefix, r->body.data);
+		fail();
+	}
+}
+
+/* Check a retry script: HTTP 200, text/plain, and the reason line as expected. */
+static void
+assert_retry(const struct reply *r, const char *reason)
+{
+	char line[512], expect[512];
+
+	assert_int_equal(r->status, 200);
+	assert_string_equal(r->content_type, "text/plain");
+	assert_string_equal(r->cache_control, "no-store");
+	assert_int_equal(strncmp(r->body.data, "#!ipxe\n", 7), 0);
+	script_line(r, "echo Outpost: cannot boot", line, sizeof(line));
+	snprintf(expect, sizeof(expect), "echo Outpost: cannot boot this machine yet: %s", reason);
+	assert_string_equal(line, expect);
+	script_line(r, "sleep ", line, sizeof(line));
+	assert_string_equal(line, "sleep 7");
+}
+
+/* Insert a machine in `state` with one MAC and return its id. */
+static int64_t
+machine_add(struct fixture *fx, const char *mac, enum machine_state state, int64_t profile_id,
+	    const char *hostname)
+{
+	struct machine m = { 0 };
+
+	snprintf(m.macs[0], sizeof(m.macs[0]), "%s", mac);
+	m.mac_count = 1;
+	snprintf(m.arch, sizeof(m.arch), "x86_64");
+	snprintf(m.platform, sizeof(m.platform), "efi");
+	snprintf(m.hostname, sizeof(m.hostname), "%s", hostname);
+	m.state = state;
+	m.profile_id = profile_id;
+	assert_int_equal(store_machine_insert(fx->st, &m), 0);
+	assert_true(m.id > 0);
+	return m.id;
+}
+
+static int64_t
+profile_add(struct fixture *fx, const char *name, const char *kernel, const char *initrd,
+	    const char *cmdline)
+{
+	struct profile p = { 0 };
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.image, sizeof(p.image), "debian/disk.img");
+	snprintf(p.kernel, sizeof(p.kernel), "%s", kernel);
+	snprintf(p.initrd, sizeof(p.initrd), "%s", initrd);
+	snprintf(p.cmdline, sizeof(p.cmdline), "%s", cmdline);
+	assert_int_equal(store_profile_insert(fx->st, &p), 0);
+	assert_true(p.id > 0);
+	return p.id;
+}
+
+static int64_t
+machines_with_mac(struct fixture *fx, const char *mac)
+{
+	struct machine_filter f = {
+		.state = MACHINE_STATE_INVALID,
+		.mac = mac,
+		.limit = 100,
+	};
+	int64_t count = -1;
+
+	assert_int_equal(store_machine_count(fx->st, &f, &count), 0);
+	return count;
+}
+
+struct audit_match {
+	const char *action;
+	const char *target;
+	int ok;
+	int failed;
+	char actor[64];
+	char risk[32];
+};
+
+static int
+audit_match_cb(const struct audit_entry *e, void *arg)
+{
+	struct audit_match *m = arg;
+
+	if (strcmp(e->action, m->action) != 0 || strcmp(e->target, m->target) != 0)
+		return 0;
+	if (strcmp(e->outcome, "ok") == 0) {
+		m->ok++;
+		snprintf(m->actor, sizeof(m->actor), "%s", e->actor);
+		snprintf(m->risk, sizeof(m->risk), "%s", e->risk);
+	} else {
+		m->failed++;
+	}
+	return 0;
+}
+
+static void
+boot_discover_unknown(void **state)
+{
+	struct fixture *fx = *state;
+	struct audit_match audit = { .action = "machine.discover",
+				     .target = "mac:52:54:00:10:00:01" };
+	struct machine m = { 0 };
+	char line[256], expect[256];
+	struct reply r;
+
+	boot_get(fx, "52:54:00:10:00:01", "4C4C4544-0042-3510-8052-B4C04F4E3632", "x86_64",
+		 "efi", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "text/plain");
+	assert_string_equal(r.cache_control, "no-store");
+
+	/* The machine row: discovered, with the request's canonical values. */
+	assert_int_equal(store_machine_get_by_mac(fx->st, "52:54:00:10:00:01", &m), 0);
+	assert_int_equal(m.state, MACHINE_DISCOVERED);
+	assert_string_equal(m.uuid, "4c4c4544-0042-3510-8052-b4c04f4e3632");
+	assert_string_equal(m.arch, "x86_64");
+	assert_string_equal(m.platform, "efi");
+	assert_int_equal(m.mac_count, 1);
+
+	/* The discovery script, naming the new machine. */
+	assert_int_equal(strncmp(r.body.data, "#!ipxe\n", 7), 0);
+	script_line(&r, "echo Outpost: machine", line, sizeof(line));
+	snprintf(expect, sizeof(expect),
+		 "echo Outpost: machine %" PRId64 " (52:54:00:10:00:01) is registered as discovered",
+		 m.id);
+	assert_string_equal(line, expect);
+	script_line(&r, "chain ", line, sizeof(line));
+	assert_string_equal(line, "chain --autofree http://boot.test:8080/boot/ipxe?"
+				  "mac=${netX/mac:hexhyp}&uuid=${uuid}&buildarch=${buildarch:uristring}"
+				  "&platform=${platform:uristring} || goto retry");
+
+	/* One audit entry for the registration. */
+	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
+	assert_int_equal(audit.ok, 1);
+	assert_int_equal(audit.failed, 0);
+	assert_string_equal(audit.actor, "boot:52:54:00:10:00:01");
+	assert_string_equal(audit.risk, "change");
+
+	machine_clear(&m);
+	reply_free(&r);
+}
+
+static void
+boot_mac_forms(void **state)
+{
+	struct fixture *fx = *state;
+	const char *forms[] = { "52:54:00:10:00:02", "52-54-00-10-00-02", "525400100002",
+				"52:54:00:10:00:02", "52-54-00-10-00-02", "525400100002" };
+	struct audit_match audit = { .action = "machine.discover",
+				     .target = "mac:52:54:00:10:00:02" };
+	char first[256] = "", line[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+		char mac[32];
+		struct reply r;
+
+		/* The second half of the list repeats the forms in upper case. */
+		snprintf(mac, sizeof(mac), "%s", forms[i]);
+		if (i >= 3)
+			for (char *p = mac; *p != '\0'; p++)
+				*p = (char)(*p >= 'a' && *p <= 'f' ? *p - 'a' + 'A' : *p);
+
+		boot_get(fx, mac, NULL, "x86_64", "pcbios", &r);
+		assert_int_equal(r.status, 200);
+		script_line(&r, "echo Outpost: machine", line, sizeof(line));
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", line);
+		assert_string_equal(line, first);
+		reply_free(&r);
+	}
+
+	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:02"), 1);
+	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
+	assert_int_equal(audit.ok, 1);
+}
+
+struct race {
+	struct fixture *fx;
+	long status;
+	char line[256];
+};
+
+static void *
+race_thread(void *arg)
+{
+	struct race *race = arg;
+	struct reply r;
+
+	/* cmocka asserts only work on the main thread, so this one only records. */
+	request_send(race->fx, "GET",
+		     "/boot/ipxe?mac=52:54:00:10:00:03&buildarch=arm64&platform=efi", &r);
+	race->status = r.status;
+	if (!line_find(&r, "echo Outpost: machine", race->line, sizeof(race->line)))
+		snprintf(race->line, sizeof(race->line), "no machine line in: %s",
+			 r.body.data != NULL ? r.body.data : "");
+	reply_free(&r);
+	return NULL;
+}
+
+static void
+boot_discover_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	struct race races[RACE_THREADS];
+	pthread_t threads[RACE_THREADS];
+	struct audit_match audit = { .action = "machine.discover",
+				     .target = "mac:52:54:00:10:00:03" };
+
+	for (int i = 0; i < RACE_THREADS; i++) {
+		races[i] = (struct race){ .fx = fx };
+		assert_int_equal(pthread_create(&threads[i], NULL, race_thread, &races[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+
+	/* Every request got the discovery script of the one machine that was registered. */
+	for (int i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(races[i].status, 200);
+		assert_string_equal(races[i].line, races[0].line);
+	}
+	assert_non_null(strstr(races[0].line, "is registered as discovered"));
+	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:03"), 1);
+	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
+	assert_int_equal(audit.ok, 1);
+}
+
+static void
+boot_deploying_profile(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t profile, id;
+	char line[512], expect[256];
+	struct reply r;
+
+	profile = profile_add(fx, "debian-12", "debian/vmlinuz", "debian/initrd.img",
+			      "console=ttyS0,115200 quiet");
+	id = machine_add(fx, "52:54:00:10:00:04", MACHINE_DEPLOYING, profile, "node04.example.org");
+
+	boot_get(fx, "52:54:00:10:00:04", NULL, "x86_64", "efi", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "text/plain");
+	script_line(&r, "echo Outpost: deploying", line, sizeof(line));
+	snprintf(expect, sizeof(expect),
+		 "echo Outpost: deploying machine %" PRId64 " node04.example.org (52:54:00:10:00:04)",
+		 id);
+	assert_string_equal(line, expect);
+	script_line(&r, "kernel ", line, sizeof(line));
+	assert_string_equal(line, "kernel --name kernel http://boot.test:8080/files/debian/vmlinuz "
+				  "initrd=initrd console=ttyS0,115200 quiet || goto failed");
+	script_line(&r, "initrd ", line, sizeof(line));
+	assert_string_equal(line, "initrd --name initrd http://boot.test:8080/files/debian/initrd.img"
+				  " || goto failed");
+	script_line(&r, "boot", line, sizeof(line));
+	assert_string_equal(line, "boot || goto failed");
+	reply_free(&r);
+}
+
+static void
+boot_deploying_no_profile(void **state)
+{
+	struct fixture *fx = *state;
+	char reason[128];
+	int64_t id;
+	struct reply r;
+
+	id = machine_add(fx, "52:54:00:10:00:05", MACHINE_DEPLOYING, 0, "");
+	boot_get(fx, "52:54:00:10:00:05", NULL, "x86_64", "efi", &r);
+	snprintf(reason, sizeof(reason), "machine %" PRId64 " is deploying but has no profile", id);
+	assert_retry(&r, reason);
+	reply_free(&r);
+}
+
+static void
+boot_deploying_bad_kernel(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t profile;
+	struct reply r;
+
+	/* A reference that leaves the artifact store never becomes a URL. */
+	profile = profile_add(fx, "escape", "../secret", "debian/initrd.img", "");
+	machine_add(fx, "52:54:00:10:00:06", MACHINE_DEPLOYING, profile, "");
+	boot_get(fx, "52:54:00:10:00:06", NULL, "x86_64", "efi", &r);
+	assert_retry(&r, "profile escape has an invalid kernel reference");
+	reply_free(&r);
+}
+
+static void
+boot_deployed_local(void **state)
+{
+	struct fixture *fx = *state;
+	char line[256], expect[256];
+	int64_t id;
+	struct reply r;
+
+	id = machine_add(fx, "52:54:00:10:00:07", MACHINE_DEPLOYED, 0, "node07");
+	boot_get(fx, "52-54-00-10-00-07", NULL, "x86_64", "pcbios", &r);
+	assert_int_equal(r.status, 200);
+	script_line(&r, "echo Outpost: machine", line, sizeof(line));
+	snprintf(expect, sizeof(expect),
+		 "echo Outpost: machine %" PRId64 " node07 is deployed, booting from the local disk",
+		 id);
+	assert_string_equal(line, expect);
+	script_line(&r, "sanboot ", line, sizeof(line));
+	assert_string_equal(line, "sanboot --no-describe --drive 0x80 || goto failed");
+	script_line(&r, "iseq ", line, sizeof(line));
+	assert_string_equal(line, "iseq ${platform} efi && goto efi ||");
+	reply_free(&r);
+}
+
+static void
+boot_ready_discovery(void **state)
+{
+	struct fixture *fx = *state;
+	char line[256];
+	struct reply r;
+
+	machine_add(fx, "52:54:00:10:00:08", MACHINE_READY, 0, "");
+	boot_get(fx, "52:54:00:10:00:08", NULL, "x86_64", "efi", &r);
+	assert_int_equal(r.status, 200);
+	script_line(&r, "echo Outpost: machine", line, sizeof(line));
+	assert_non_null(strstr(line, "(52:54:00:10:00:08) is registered as ready"));
+	reply_free(&r);
+}
+
+/* A request with bad parameters and the reason its retry script must print. */
+struct bad_case {
+	const char *mac, *uuid, *arch, *platform;
+	const char *reason;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ NULL, NULL, "x86_64", "efi", "missing mac parameter" },
+	{ "", NULL, "x86_64", "efi", "missing mac parameter" },
+	{ "zz:54:00:10:00:09", NULL, "x86_64", "efi", "invalid mac parameter: zz:54:00:10:00:09" },
+	{ "52:54:00-10:00:09", NULL, "x86_64", "efi", "invalid mac parameter: 52:54:00-10:00:09" },
+	{ "52:54:00:10:00:09", "not-a-uuid", "x86_64", "efi",
+	  "invalid uuid parameter: not-a-uuid" },
+	{ "52:54:00:10:00:09", NULL, "mips", "efi", "unsupported buildarch: mips" },
+	{ "52:54:00:10:00:09", NULL, NULL, "efi", "missing buildarch parameter" },
+	{ "52:54:00:10:00:09", NULL, "x86_64", "ieee1275", "unsupported platform: ieee1275" },
+	{ "52:54:00:10:00:09", NULL, "x86_64", NULL, "missing platform parameter" },
+	/* Hostile values: iPXE must print them, never expand or parse them. */
+	{ "${net0/ip}", NULL, "x86_64", "efi", "invalid mac parameter: ??net0/ip?" },
+	{ "\"quoted\" 'x' `y` \\z", NULL, "x86_64", "efi",
+	  "invalid mac parameter: ?quoted? ?x? ?y? ?z" },
+	{ "a && reboot || shell; #", NULL, "x86_64", "efi",
+	  "invalid mac parameter: a ?? reboot ?? shell? ?" },
+	{ "line\nbreak\ttab\x7f", NULL, "x86_64", "efi", "invalid mac parameter: line?break?tab?" },
+	{ "52:54:00:10:00:09", NULL, "x86_64}${x", "efi", "unsupported buildarch: x86_64???x" },
+};
+
+static void
+boot_bad_requests(void **state)
+{
+	struct fixture *fx = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct reply r;
+
+		boot_get(fx, c->mac, c->uuid, c->arch, c->platform, &r);
+		if (r.body.data == NULL || strstr(r.body.data, c->reason) == NULL)
+			print_message("bad request case %zu: no \"%s\" in:\n%s\n", i, c->reason,
+				      r.body.data);
+		assert_retry(&r, c->reason);
+		reply_free(&r);
+	}
+
+	/* None of them registered a machine. */
+	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:09"), 0);
+}
+
+static void
+boot_reason_truncated(void **state)
+{
+	struct fixture *fx = *state;
+	char mac[301], line[512];
+	const char *reason;
+	struct reply r;
+
+	memset(mac, 'z', sizeof(mac) - 1);
+	mac[sizeof(mac) - 1] = '\0';
+	boot_get(fx, mac, NULL, "x86_64", "efi", &r);
+	assert_int_equal(r.status, 200);
+	script_line(&r, "echo Outpost: cannot boot this machine yet: ", line, sizeof(line));
+	reason = line + strlen("echo Outpost: cannot boot this machine yet: ");
+	assert_int_equal(strlen(reason), 120);
+	assert_int_equal(strncmp(reason, "invalid mac parameter: zzz", 26), 0);
+	assert_string_equal(reason + 117, "...");
+	reply_free(&r);
+}
+
+static void
+boot_files_served(void **state)
+{
+	struct fixture *fx = *state;
+	struct reply r;
+
+	request(fx, "GET", "/files/debian/vmlinuz", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/octet-stream");
+	assert_string_equal(r.body.data, "KERNEL BYTES");
+	reply_free(&r);
+
+	request(fx, "HEAD", "/files/debian/initrd.img", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body.len, 0);
+	reply_free(&r);
+
+	request(fx, "GET", "/files/debian/missing", &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+}
+
+static void
+boot_files_traversal(void **state)
+{
+	static const char *const targets[] = {
+		"/files/../secret",
+		"/files/%2e%2e/secret",
+		"/files/debian/../../secret",
+		"/files/debian/%2e%2e/%2e%2e/secret",
+		"/files//tmp/secret",
+		"/files/",
+		"/files/debian",
+		"/files/.hidden",
+	};
+	struct fixture *fx = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(targets); i++) {
+		struct reply r;
+
+		request(fx, "GET", targets[i], &r);
+		if (r.status != 404)
+			print_message("%s returned %ld\n", targets[i], r.status);
+		assert_int_equal(r.status, 404);
+		assert_null(r.body.data != NULL ? strstr(r.body.data, "OUTSIDE") : NULL);
+		reply_free(&r);
+	}
+}
+
+static void
+boot_other_paths(void **state)
+{
+	struct fixture *fx = *state;
+	struct reply r;
+
+	request(fx, "GET", "/", &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+
+	request(fx, "GET", "/boot/ipxe/extra?mac=52:54:00:10:00:0a", &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+
+	request(fx, "GET", "/api/v1/machines", &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+
+	/* HEAD would register a machine as a side effect; only GET may. */
+	request(fx, "HEAD", "/boot/ipxe?mac=52:54:00:10:00:0a&buildarch=x86_64&platform=efi", &r);
+	assert_int_equal(r.status, 405);
+	reply_free(&r);
+	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:0a"), 0);
+}
+
+/* Copy the shipped templates into a fresh directory, replacing `name` with `text`. */
+static void
+templates_copy(const char *dir, const char *name, const char *text)
+{
+	static const char *const files[] = { "discovery.ipxe", "deploy.ipxe", "local.ipxe",
+					     "retry.ipxe" };
+	char command[512];
+
+	snprintf(command, sizeof(command), "cp " TEMPLATE_DIR "/*.ipxe '%s'/", dir);
+	assert_int_equal(system(command), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char path[256];
+
+		if (strcmp(files[i], name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (text == NULL)
+			assert_int_equal(unlink(path), 0);
+		else
+			write_file(path, text);
+	}
+}
+
+static void
+boot_new_bad_templates(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf conf = fx->conf;
+	char dir[128], command[160];
+	struct boot *boot = NULL;
+	char *big;
+
+	snprintf(dir, sizeof(dir), "%s/templates", fx->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	conf.template_dir = dir;
+
+	templates_copy(dir, "", NULL);
+	assert_int_equal(boot_new(&conf, fx->pool, &boot), 0);
+	boot = boot_free(boot);
+
+	templates_copy(dir, "local.ipxe", NULL);
+	assert_int_equal(boot_new(&conf, fx->pool, &boot), -ENOENT);
+	assert_null(boot);
+
+	templates_copy(dir, "deploy.ipxe", "#!ipxe\nkernel {{kernel_url\n");
+	assert_int_equal(boot_new(&conf, fx->pool, &boot), -EINVAL);
+	assert_null(boot);
+
+	/* One byte over TEMPLATE_MAX_BYTES. */
+	big = malloc(TEMPLATE_MAX_BYTES + 2);
+	assert_non_null(big);
+	memset(big, '#', TEMPLATE_MAX_BYTES + 1);
+	big[TEMPLATE_MAX_BYTES + 1] = '\0';
+	templates_copy(dir, "retry.ipxe", big);
+	free(big);
+	assert_int_equal(boot_new(&conf, fx->pool, &boot), -EFBIG);
+	assert_null(boot);
+
+	conf.artifact_dir = "/nonexistent/outpost-artifacts";
+	templates_copy(dir, "", NULL);
+	assert_int_equal(boot_new(&conf, fx->pool, &boot), -ENOENT);
+	assert_null(boot);
+
+	snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+	assert_int_equal(system(command), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(template_render_table),
+		cmocka_unit_test(template_name_length),
+		cmocka_unit_test(template_nul_rejected),
+		cmocka_unit_test(template_length_bounded),
+		cmocka_unit_test(template_render_appends),
+		cmocka_unit_test(template_render_ceiling),
+		cmocka_unit_test(template_null_value),
+	};
+	const struct CMUnitTest handler_tests[] = {
+		cmocka_unit_test(boot_discover_unknown),
+		cmocka_unit_test(boot_mac_forms),
+		cmocka_unit_test(boot_discover_concurrent),
+		cmocka_unit_test(boot_deploying_profile),
+		cmocka_unit_test(boot_deploying_no_profile),
+		cmocka_unit_test(boot_deploying_bad_kernel),
+		cmocka_unit_test(boot_deployed_local),
+		cmocka_unit_test(boot_ready_discovery),
+		cmocka_unit_test(boot_bad_requests),
+		cmocka_unit_test(boot_reason_truncated),
+		cmocka_unit_test(boot_files_served),
+		cmocka_unit_test(boot_files_traversal),
+		cmocka_unit_test(boot_other_paths),
+		cmocka_unit_test(boot_new_bad_templates),
+	};
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests(handler_tests, fixture_setup, fixture_teardown);
+	curl_global_cleanup();
+	return failed;
+}

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Install the Debian 12 packages Outpost needs, by group, with apt-get.
+# Usage: tools/deps.sh [build] [test] [bench] [lab] ... (default: all groups)
+# Idempotent: packages already installed are left as they are. Needs root.
+set -eu
+
+build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
+libssl-dev libcurl4-openssl-dev libsystemd-dev"
+test="libcmocka-dev clang libclang-rt-14-dev curl jq openssl sqlite3 util-linux
+iproute2 procps"
+bench="wrk nginx-light"
+lab="kea-dhcp4-server kea-ctrl-agent pdns-server pdns-backend-sqlite3 tftpd-hpa ipxe
+qemu-system-x86 ovmf dnsutils tftp-hpa"
+
+groups="${*:-build test bench lab}"
+wanted=""
+for group in $groups; do
+	case "$group" in
+	build) wanted="$wanted $build" ;;
+	test) wanted="$wanted $test" ;;
+	bench) wanted="$wanted $bench" ;;
+	lab) wanted="$wanted $lab" ;;
+	*) echo "deps.sh: unknown group '$group'; use build, test, bench or lab" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for package in $wanted; do
+	status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+	case "$status" in
+	*" installed") ;;
+	*) missing="$missing $package" ;;
+	esac
+done
+
+if [ -z "$missing" ]; then
+	echo "deps.sh: all packages for '$groups' are installed"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing; run 'make deps' as root" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
