@@ -56,7 +56,7 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 .SECONDARY:
 JOBS ?= $(shell nproc)
 
-.PHONY: test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
+.PHONY: fuzz-binaries test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
 	clean demo
 all: $(BUILD)/outpost
 
@@ -121,12 +121,20 @@ check:
 	$(MAKE) check-san
 	@echo "check: plain and ASan+UBSan runs passed"
 
-# libFuzzer builds with clang; FUZZ_SECONDS bounds each target's run.
+# libFuzzer builds with clang into FUZZ_BUILD; FUZZ_SECONDS bounds each target's run.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/liboutpost.a
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz-binaries: $(FUZZ_BINS)
+
 fuzz:
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang SANITIZER=address,undefined \
-		CFLAGS="-g -fsanitize=fuzzer-no-link" NO_WERROR=1 $(FUZZ_BUILD)/liboutpost.a
+	$(MAKE) -j$(JOBS) BUILD=$(FUZZ_BUILD) CC=clang SANITIZER=address,undefined \
+		CFLAGS="-g -fsanitize=fuzzer-no-link" NO_WERROR=1 fuzz-binaries
 	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 bench: $(BUILD)/outpost
