@@ -375,9 +375,15 @@ authenticate_token(struct api_call *call, struct api_error *e)
 	char hash[SHA256_HEX_SIZE];
 	char name[API_QUOTE_MAX + 4];
 	struct token token;
-	size_t len;
+	size_t len, end;
 	int rc;
 
+	/* Two credentials are ambiguous: a proxy and the daemon might each use another one. */
+	if (http_header_count(call->req, "Authorization") > 1) {
+		api_fail(e, 400, "bad_request", "the request has more than one Authorization "
+			 "header; send one");
+		return -EACCES;
+	}
 	if (header == NULL) {
 		api_fail(e, 401, "unauthorized",
 			 "this request needs an \"Authorization: Bearer <token>\" header");
@@ -393,8 +399,11 @@ authenticate_token(struct api_call *call, struct api_error *e)
 	secret = header + sizeof(scheme) - 1;
 	while (*secret == ' ')
 		secret++;
+
+	/* The token is one word; trailing spaces and tabs are optional whitespace (RFC 9110). */
 	len = strcspn(secret, " \t");
-	if (len == 0 || len > API_TOKEN_MAX || secret[len] != '\0')
+	end = len + strspn(secret + len, " \t");
+	if (len == 0 || len > API_TOKEN_MAX || secret[end] != '\0')
 		goto err_invalid;
 
 	sha256_hex(secret, len, hash);
@@ -422,65 +431,92 @@ role_can_change(const char *role)
 	return strcmp(role, "admin") == 0 || strcmp(role, "operator") == 0;
 }
 
-void
-api_handle(struct http_request *req, void *ctx)
+/*
+ * Route the request and, for a route that is not public, authenticate the caller and
+ * check its role, replying on failure. Returns 0 and sets *ret_route when the route's
+ * function may run, or -EACCES after a reply. call->params point into `path`, so it
+ * must outlive the call. Needs nothing of the body, so it can run from api_precheck
+ * before the body is read.
+ */
+static int
+dispatch_check(struct api_call *call, struct api_path *path, const struct api_route **ret_route)
 {
-	struct api_call call = { .api = ctx, .req = req };
+	struct http_request *req = call->req;
 	const struct api_route *route;
 	struct api_error e;
-	struct api_path path;
 	char allow[64];
 	int rc;
 
 	/* Route first, so an unknown path is a 404 and a known one with the wrong method a 405. */
-	route = route_find(&call, &path, allow, sizeof(allow));
+	route = route_find(call, path, allow, sizeof(allow));
 	if (route == NULL && allow[0] != '\0') {
 		http_add_header(req, "Allow", allow);
 		http_reply_error(req, 405, "method_not_allowed",
 				 "%s is not allowed on this path; use %s", http_method(req), allow);
-		return;
+		return -EACCES;
 	}
 	if (route == NULL) {
 		http_reply_error(req, 404, "not_found",
 				 "no API route has this path; GET %s/openapi.json lists them",
 				 API_PREFIX);
-		return;
+		return -EACCES;
 	}
 
-	if (route->public) {
-		route->fn(&call);
-		return;
-	}
+	*ret_route = route;
+	if (route->public)
+		return 0;
 
-	call.st = store_pool_get(call.api->pool);
-	if (call.st == NULL) {
+	call->st = store_pool_get(call->api->pool);
+	if (call->st == NULL) {
 		http_reply_error(req, 503, "unavailable",
 				 "the store cannot be opened; the daemon log has the cause");
-		return;
+		return -EACCES;
 	}
 
 	/* Identify the caller, then check that its role may run this route. */
 	if (http_listener(req) == HTTP_LISTENER_UNIX)
-		rc = authenticate_peer(&call, &e);
+		rc = authenticate_peer(call, &e);
 	else
-		rc = authenticate_token(&call, &e);
+		rc = authenticate_token(call, &e);
 	if (rc == -EINVAL || rc == -EACCES) {
-		api_reply_error(&call, &e);
-		return;
+		api_reply_error(call, &e);
+		return -EACCES;
 	}
 	if (rc < 0) {
-		api_reply_errno(&call, rc, NULL, "token lookup");
-		return;
+		api_reply_errno(call, rc, NULL, "token lookup");
+		return -EACCES;
 	}
-	if (route->changes && !role_can_change(call.role)) {
-		log_info("api: change rejected actor=%s role=%s route=\"%s %s\"", call.actor,
-			 call.role, route->method, route->pattern);
+	if (route->changes && !role_can_change(call->role)) {
+		log_info("api: change rejected actor=%s role=%s route=\"%s %s\"", call->actor,
+			 call->role, route->method, route->pattern);
 		http_reply_error(req, 403, "forbidden",
 				 "role %s may only read; this request needs an admin or operator "
-				 "token", call.role);
-		return;
+				 "token", call->role);
+		return -EACCES;
 	}
+	return 0;
+}
 
+int
+api_precheck(struct http_request *req, void *ctx)
+{
+	struct api_call call = { .api = ctx, .req = req };
+	const struct api_route *route;
+	struct api_path path;
+
+	return dispatch_check(&call, &path, &route) < 0 ? 1 : 0;
+}
+
+void
+api_handle(struct http_request *req, void *ctx)
+{
+	struct api_call call = { .api = ctx, .req = req };
+	const struct api_route *route;
+	struct api_path path;
+
+	/* The checks run again here: api_handle also serves listeners without the precheck. */
+	if (dispatch_check(&call, &path, &route) < 0)
+		return;
 	route->fn(&call);
 }
 

@@ -26,6 +26,13 @@ int api_new(const struct conf *conf, struct store_pool *pool, struct api **ret);
 struct api *api_free(struct api *api);
 /* The API listeners' handler; ctx is the struct api. */
 void api_handle(struct http_request *req, void *ctx);
+/*
+ * The API listeners' precheck (an http_precheck; ctx is the struct api): route the
+ * request and authenticate its caller before its body is read, replying 404, 405,
+ * 400, 401, 403 or 503 and returning nonzero when the request cannot go on. api_handle
+ * repeats these checks, so the precheck only saves reading bodies of rejected requests.
+ */
+int api_precheck(struct http_request *req, void *ctx);
 
 /*
  * Create the first admin token when the store has none, writing the secret to

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +107,9 @@ parse_macs(const json_t *obj, struct api_machine_patch *p, struct api_error *e)
 		if (strlen(text) > API_MAC_TEXT_MAX || mac_parse(text, p->macs[i]) < 0) {
 			api_quote(text, quoted, sizeof(quoted));
 			return api_fail(e, 400, "invalid_field",
-					"field \"macs\" item %zu \"%s\" is not a MAC address; write "
-					"it as 52:54:00:12:34:56", i, quoted);
+					"field \"macs\" item %zu \"%s\" is not a unicast MAC address; "
+					"write a NIC's own address, such as 52:54:00:12:34:56", i,
+					quoted);
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(p->macs[i], p->macs[j]) == 0)
@@ -199,12 +201,17 @@ parse_hostname(const json_t *obj, struct api_machine_patch *p, struct api_error 
 	return 0;
 }
 
-/* IPv4 or IPv6, stored in inet_ntop's canonical form. */
+/*
+ * IPv4 or IPv6, stored in inet_ntop's canonical form. An IPv4-mapped IPv6 address
+ * ("::ffff:10.0.0.1") is the IPv4 address it maps, so it is stored in IPv4 form and
+ * collides with that address in the unique index.
+ */
 static int
 parse_ip(const json_t *obj, struct api_machine_patch *p, struct api_error *e)
 {
 	char text[IP_TEXT_SIZE], quoted[API_QUOTE_MAX + 4];
-	unsigned char addr[16];
+	struct in6_addr addr;
+	const void *bytes = &addr;
 	int found, family;
 
 	found = api_json_string(obj, "ip", IP_TEXT_SIZE - 1, text, sizeof(text), e);
@@ -218,14 +225,23 @@ parse_ip(const json_t *obj, struct api_machine_patch *p, struct api_error *e)
 		return 0;
 
 	family = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
-	if (inet_pton(family, text, addr) != 1 ||
-	    inet_ntop(family, addr, p->ip, sizeof(p->ip)) == NULL) {
-		api_quote(text, quoted, sizeof(quoted));
-		p->ip[0] = '\0';
-		return api_fail(e, 400, "invalid_field",
-				"field \"ip\" value \"%s\" is not an IPv4 or IPv6 address", quoted);
+	if (inet_pton(family, text, &addr) != 1)
+		goto err_invalid;
+
+	/* The last 4 bytes of ::ffff:a.b.c.d are the IPv4 address. */
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&addr)) {
+		family = AF_INET;
+		bytes = &addr.s6_addr[12];
 	}
+	if (inet_ntop(family, bytes, p->ip, sizeof(p->ip)) == NULL)
+		goto err_invalid;
 	return 0;
+
+err_invalid:
+	api_quote(text, quoted, sizeof(quoted));
+	p->ip[0] = '\0';
+	return api_fail(e, 400, "invalid_field",
+			"field \"ip\" value \"%s\" is not an IPv4 or IPv6 address", quoted);
 }
 
 static int
@@ -480,8 +496,12 @@ machine_resolve(struct api_call *call, const char *ref, struct machine *ret,
 	int rc;
 
 	api_quote(ref, quoted, sizeof(quoted));
-	if (strlen(ref) == 12 && strspn(ref, "0123456789abcdefABCDEF") == 12 &&
-	    mac_parse(ref, mac) == 0) {
+	if (strlen(ref) == 12 && strspn(ref, "0123456789abcdefABCDEF") == 12) {
+		/* Still a MAC, not an id, when mac_parse rejects it as multicast or zero. */
+		if (mac_parse(ref, mac) < 0)
+			return api_fail(e, 400, "invalid_field",
+					"machine reference \"%s\" is not a unicast MAC address, "
+					"so no machine has it", quoted);
 		rc = store_machine_get_by_mac(call->st, mac, ret);
 	} else if (uint_parse(ref, 1, INT64_MAX, &id) == 0) {
 		rc = store_machine_get(call->st, (int64_t)id, ret);
@@ -646,7 +666,8 @@ list_filter(struct api_call *call, struct machine_filter *f, char *mac, char *ho
 		if (strlen(value) > API_MAC_TEXT_MAX || mac_parse(value, mac) < 0) {
 			api_quote(value, quoted, sizeof(quoted));
 			return api_fail(e, 400, "invalid_field",
-					"query parameter mac=\"%s\" is not a MAC address", quoted);
+					"query parameter mac=\"%s\" is not a unicast MAC address",
+					quoted);
 		}
 		f->mac = mac;
 	}
@@ -779,9 +800,8 @@ create_op(struct store *st, void *arg, char *err, size_t errlen)
 		return api_store_failed(st, rc, err, errlen);
 
 	/*
-	 * The id exists only now. NOTE: gov_execute reads a->target when it writes the
-	 * entry after fn returns, so the entry names the new id, but governance.h does not
-	 * promise that order. A failed create is recorded as "machine:new".
+	 * The id exists only now. gov_execute reads the target after this returns, so the
+	 * entry names the new id. A failed create is recorded as "machine:new".
 	 */
 	snprintf(args->target, sizeof(args->target), "machine:%lld", (long long)m->id);
 	return 0;
@@ -867,6 +887,21 @@ struct update_args {
 	struct machine machine;
 };
 
+/* Check whether a PATCH's MAC list differs from the machine's, order included. */
+static bool
+macs_changed(const struct api_machine_patch *p, const struct machine *m)
+{
+	if (!(p->fields & API_MF_MACS))
+		return false;
+	if (p->mac_count != m->mac_count)
+		return true;
+	for (size_t i = 0; i < m->mac_count; i++) {
+		if (strcmp(p->macs[i], m->macs[i]) != 0)
+			return true;
+	}
+	return false;
+}
+
 static int
 update_op(struct store *st, void *arg, char *err, size_t errlen)
 {
@@ -876,6 +911,17 @@ update_op(struct store *st, void *arg, char *err, size_t errlen)
 	rc = machine_load(st, args->id, &args->machine, err, errlen);
 	if (rc < 0)
 		return rc;
+
+	/*
+	 * The booting server is found by its MAC. Changing the list mid-deployment would
+	 * make it register again as a new, discovered machine.
+	 */
+	if (args->machine.state == MACHINE_DEPLOYING && macs_changed(args->patch, &args->machine)) {
+		snprintf(err, errlen, "machine %lld is deploying; change its MACs once it is "
+			 "deployed or failed", (long long)args->id);
+		return -EEXIST;
+	}
+
 	rc = machine_patch_apply(args->patch, &args->machine);
 	if (rc < 0)
 		return rc;
@@ -948,27 +994,75 @@ api_machines_patch(struct api_call *call)
 
 /* DELETE /machines/{ref} */
 
+/*
+ * Room for the delete's audit detail: 8 MACs, a 253-byte host name, an IPv6 address,
+ * a UUID and the JSON around them come to about 600 bytes.
+ */
+#define DELETE_DETAIL_SIZE 1024
+
+struct delete_args {
+	int64_t id;
+	char detail[DELETE_DETAIL_SIZE];    /* the audit detail, which delete_op fills in */
+};
+
+/*
+ * Describe the machine being deleted in `out` as JSON: what identified it, so the
+ * audit trail still shows which server it was once the row is gone. Returns 0, or
+ * -ENOMEM when the JSON cannot be built or does not fit.
+ */
+static int
+delete_detail(const struct machine *m, char *out, size_t size)
+{
+	json_t *detail, *macs;
+	size_t len;
+
+	macs = json_array();
+	for (size_t i = 0; macs != NULL && i < m->mac_count; i++)
+		json_array_append_new(macs, json_string(m->macs[i]));
+	detail = json_pack("{s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)m->id, "macs", macs,
+			   "hostname", api_json_string_or_null(m->hostname),
+			   "ip", api_json_string_or_null(m->ip),
+			   "uuid", api_json_string_or_null(m->uuid));
+	if (detail == NULL)
+		return -ENOMEM;
+	len = json_dumpb(detail, out, size - 1, JSON_COMPACT);
+	json_decref(detail);
+	if (len == 0 || len >= size)
+		return -ENOMEM;
+	out[len] = '\0';
+	return 0;
+}
+
 static int
 delete_op(struct store *st, void *arg, char *err, size_t errlen)
 {
-	int64_t id = *(const int64_t *)arg;
+	struct delete_args *args = arg;
 	struct machine m = { 0 };
 	int rc;
 
-	rc = machine_load(st, id, &m, err, errlen);
+	rc = machine_load(st, args->id, &m, err, errlen);
 	if (rc < 0)
 		return rc;
+
+	/* gov_execute records the detail after this returns, failed deletes included. */
+	rc = delete_detail(&m, args->detail, sizeof(args->detail));
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot describe machine %lld for the audit trail",
+			 (long long)args->id);
+		machine_clear(&m);
+		return rc;
+	}
 
 	/* A deployment in flight still owns its DHCP reservation and boot files. */
 	if (m.state == MACHINE_DEPLOYING) {
 		snprintf(err, errlen, "machine %lld is deploying; delete it once it is deployed "
-			 "or failed", (long long)id);
+			 "or failed", (long long)args->id);
 		machine_clear(&m);
 		return -EEXIST;
 	}
 	machine_clear(&m);
 
-	rc = store_machine_delete(st, id);
+	rc = store_machine_delete(st, args->id);
 	if (rc < 0)
 		return api_store_failed(st, rc, err, errlen);
 	return 0;
@@ -978,18 +1072,20 @@ void
 api_machines_delete(struct api_call *call)
 {
 	char err[API_DETAIL_SIZE], target[API_TARGET_SIZE];
+	struct delete_args args;
 	struct machine m = { 0 };
-	int64_t id;
 	int rc;
 
 	if (machine_from_path(call, &m) < 0)
 		return;
-	id = m.id;
+	args.id = m.id;
 	machine_clear(&m);
 
-	snprintf(target, sizeof(target), "machine:%lld", (long long)id);
-	rc = api_execute(call, "machine.delete", target, RISK_DESTRUCTIVE, NULL, delete_op, &id,
-			 err, sizeof(err));
+	/* Until delete_op reads the row inside the gate, the detail names only the id. */
+	snprintf(args.detail, sizeof(args.detail), "{\"id\":%lld}", (long long)args.id);
+	snprintf(target, sizeof(target), "machine:%lld", (long long)args.id);
+	rc = api_execute(call, "machine.delete", target, RISK_DESTRUCTIVE, args.detail, delete_op,
+			 &args, err, sizeof(err));
 	if (rc < 0) {
 		api_reply_errno(call, rc, err, "machine.delete");
 		return;

@@ -32,11 +32,16 @@ api_profile_patch_clear(struct api_profile_patch *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Artifact references end up in boot script URLs, so they hold no whitespace. */
+/*
+ * An artifact reference: a path under the artifact store that the boot listener serves
+ * at /files/<path>, so it must pass the listener's own check. Null clears the field
+ * unless `required`: a deploy kernel and initrd are needed for every deployment.
+ */
 static int
-parse_reference(const json_t *obj, const char *key, char *out, unsigned bit,
+parse_reference(const json_t *obj, const char *key, bool required, char *out, unsigned bit,
 		struct api_profile_patch *p, struct api_error *e)
 {
+	char quoted[API_QUOTE_MAX + 4];
 	int found;
 
 	found = api_json_string(obj, key, STORE_PATH_SIZE - 1, out, STORE_PATH_SIZE, e);
@@ -44,13 +49,62 @@ parse_reference(const json_t *obj, const char *key, char *out, unsigned bit,
 		return found;
 	if (found == API_FIELD_ABSENT)
 		return 0;
-	if (strpbrk(out, " \t") != NULL) {
+
+	if (found == API_FIELD_NULL && required)
+		return api_fail(e, 400, "invalid_field",
+				"field \"%s\" cannot be null: every deployment boots it; give "
+				"an artifact reference instead", key);
+	if (found == API_FIELD_VALUE && http_path_check(out) < 0) {
+		api_quote(out, quoted, sizeof(quoted));
 		out[0] = '\0';
 		return api_fail(e, 400, "invalid_field",
-				"field \"%s\" contains a space; artifact references have none",
-				key);
+				"field \"%s\" value \"%s\" is not an artifact reference: use a "
+				"relative path in the artifact store, made of components of "
+				"letters, digits, '.', '_' and '-' that do not start with '.'",
+				key, quoted);
 	}
 	p->fields |= bit;
+	return 0;
+}
+
+/*
+ * "cmdline": extra kernel arguments, which the deploy script puts into an iPXE command
+ * line, so cmdline_check limits them to what iPXE passes on as plain text.
+ */
+static int
+parse_cmdline(const json_t *obj, struct api_profile_patch *p, struct api_error *e)
+{
+	size_t offset;
+	unsigned char c;
+	int found;
+
+	found = api_json_string(obj, "cmdline", STORE_CMDLINE_SIZE - 1, p->cmdline,
+				sizeof(p->cmdline), e);
+	if (found < 0)
+		return found;
+	if (found == API_FIELD_ABSENT)
+		return 0;
+
+	if (cmdline_check(p->cmdline, &offset) < 0) {
+		c = (unsigned char)p->cmdline[offset];
+		p->cmdline[0] = '\0';
+		if (c == ';')
+			return api_fail(e, 400, "invalid_field",
+					"field \"cmdline\" has \";\" as a word of its own at "
+					"byte %zu, which iPXE runs as a command separator; join "
+					"it to the argument it belongs to", offset);
+		if (c > 0x20 && c < 0x7f)
+			return api_fail(e, 400, "invalid_field",
+					"field \"cmdline\" contains character 0x%02x ('%c') at "
+					"byte %zu; use kernel arguments separated by spaces, made "
+					"of letters, digits and . _ , : = / + @ %% ~ ; -", c, c,
+					offset);
+		return api_fail(e, 400, "invalid_field",
+				"field \"cmdline\" contains character 0x%02x at byte %zu; use "
+				"kernel arguments separated by spaces, made of letters, digits and "
+				". _ , : = / + @ %% ~ ; -", c, offset);
+	}
+	p->fields |= API_PF_CMDLINE;
 	return 0;
 }
 
@@ -89,7 +143,7 @@ parse_profile_fields(json_t *obj, bool create, struct api_profile_patch *p,
 {
 	char quoted[API_QUOTE_MAX + 4];
 	const json_t *name;
-	int found, rc;
+	int rc;
 
 	if (create) {
 		name = json_object_get(obj, "name");
@@ -110,20 +164,15 @@ parse_profile_fields(json_t *obj, bool create, struct api_profile_patch *p,
 		p->fields |= API_PF_NAME;
 	}
 
-	rc = parse_reference(obj, "image", p->image, API_PF_IMAGE, p, e);
+	rc = parse_reference(obj, "image", false, p->image, API_PF_IMAGE, p, e);
 	if (rc == 0)
-		rc = parse_reference(obj, "kernel", p->kernel, API_PF_KERNEL, p, e);
+		rc = parse_reference(obj, "kernel", true, p->kernel, API_PF_KERNEL, p, e);
 	if (rc == 0)
-		rc = parse_reference(obj, "initrd", p->initrd, API_PF_INITRD, p, e);
+		rc = parse_reference(obj, "initrd", true, p->initrd, API_PF_INITRD, p, e);
+	if (rc == 0)
+		rc = parse_cmdline(obj, p, e);
 	if (rc < 0)
 		return rc;
-
-	found = api_json_string(obj, "cmdline", STORE_CMDLINE_SIZE - 1, p->cmdline,
-				sizeof(p->cmdline), e);
-	if (found < 0)
-		return found;
-	if (found != API_FIELD_ABSENT)
-		p->fields |= API_PF_CMDLINE;
 
 	return parse_templates(obj, p, e);
 }
@@ -148,6 +197,13 @@ api_profile_body_parse(const char *body, size_t len, bool create,
 		rc = api_json_keys(obj, create ? create_fields : patch_fields, readonly_fields, e);
 	if (rc == 0)
 		rc = parse_profile_fields(obj, create, ret, e);
+	/* A profile without a deploy kernel and initrd could never boot a deployment. */
+	if (rc == 0 && create && !(ret->fields & API_PF_KERNEL))
+		rc = api_fail(e, 400, "missing_field",
+			      "field \"kernel\" is required: the artifact reference of the deploy kernel");
+	if (rc == 0 && create && !(ret->fields & API_PF_INITRD))
+		rc = api_fail(e, 400, "missing_field",
+			      "field \"initrd\" is required: the artifact reference of the deploy initrd");
 	json_decref(obj);
 
 	if (rc < 0)
@@ -339,10 +395,24 @@ struct update_args {
 	struct profile profile;
 };
 
+/* store_machine_list callback: keep the first machine's id and stop. */
+static int
+first_machine_id(const struct machine *m, void *arg)
+{
+	*(int64_t *)arg = m->id;
+	return 1;
+}
+
 static int
 update_op(struct store *st, void *arg, char *err, size_t errlen)
 {
 	struct update_args *args = arg;
+	struct machine_filter deploying = {
+		.state = MACHINE_DEPLOYING,
+		.profile_id = args->id,
+		.limit = 1,
+	};
+	int64_t machine_id = 0;
 	int rc;
 
 	rc = store_profile_get(st, args->id, &args->profile);
@@ -352,6 +422,22 @@ update_op(struct store *st, void *arg, char *err, size_t errlen)
 	}
 	if (rc < 0)
 		return api_store_failed(st, rc, err, errlen);
+
+	/*
+	 * A deploying machine fetches the kernel, initrd and image this profile names, so
+	 * the profile stays as it is until no deployment uses it. NOTE: nothing moves a
+	 * machine out of deploying yet (the deploy agent's reports will), so for now a
+	 * profile stays locked once a machine deploys it.
+	 */
+	rc = store_machine_list(st, &deploying, first_machine_id, &machine_id);
+	if (rc < 0)
+		return api_store_failed(st, rc, err, errlen);
+	if (machine_id != 0) {
+		snprintf(err, errlen, "profile \"%s\" is used by machine %lld, which is deploying; "
+			 "change the profile once the machine is deployed or failed",
+			 args->profile.name, (long long)machine_id);
+		return -EEXIST;
+	}
 
 	rc = profile_patch_apply(args->patch, &args->profile);
 	if (rc < 0)

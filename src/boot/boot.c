@@ -62,6 +62,7 @@ enum boot_var {
 	VAR_UUID,
 	VAR_HOSTNAME,
 	VAR_MACHINE_ID,
+	VAR_MACHINE_NAME,
 	VAR_STATE,
 	VAR_ARCH,
 	VAR_PLATFORM,
@@ -79,6 +80,7 @@ static const char *const var_names[VAR_MAX] = {
 	[VAR_UUID] = "uuid",
 	[VAR_HOSTNAME] = "hostname",
 	[VAR_MACHINE_ID] = "machine_id",
+	[VAR_MACHINE_NAME] = "machine_name",
 	[VAR_STATE] = "state",
 	[VAR_ARCH] = "arch",
 	[VAR_PLATFORM] = "platform",
@@ -119,6 +121,7 @@ struct boot_request {
 	struct template_var vars[VAR_MAX];
 	char reason[BOOT_REASON_SIZE];
 	char machine_id[24];
+	char machine_name[24 + HOSTNAME_SIZE];   /* "12 web1", or "12" without a host name */
 	char kernel_url[BOOT_URL_SIZE];
 	char initrd_url[BOOT_URL_SIZE];
 };
@@ -199,9 +202,20 @@ name_find(const char *const *names, size_t count, const char *value)
 }
 
 /*
+ * Return true for a UUID that firmware reports when it has no real one: all zeros or
+ * all ones. Many servers share such a value, so it identifies none of them.
+ */
+static bool
+uuid_is_placeholder(const char *uuid)
+{
+	return strcmp(uuid, "00000000-0000-0000-0000-000000000000") == 0 ||
+	       strcmp(uuid, "ffffffff-ffff-ffff-ffff-ffffffffffff") == 0;
+}
+
+/*
  * Validate the query: mac required, uuid optional (iPXE sends it empty when the
- * firmware has none), buildarch and platform required and known. Returns 0, or
- * -EINVAL with r->reason naming the bad value.
+ * firmware has none, and a placeholder UUID counts as none), buildarch and platform
+ * required and known. Returns 0, or -EINVAL with r->reason naming the bad value.
  */
 static int
 request_parse(struct boot_request *r)
@@ -224,6 +238,8 @@ request_parse(struct boot_request *r)
 		request_fail(r, "invalid uuid parameter: %s", uuid);
 		return -EINVAL;
 	}
+	if (uuid_is_placeholder(r->uuid))
+		r->uuid[0] = '\0';
 	var_set(r, VAR_UUID, r->uuid);
 
 	arch = http_query(r->req, "buildarch");
@@ -253,100 +269,112 @@ request_parse(struct boot_request *r)
 	return 0;
 }
 
-/* gov_execute operation: insert the machine passed as arg. */
+/* A discovery's row and the audit target its insert fills in. */
+struct discover_args {
+	struct machine *machine;
+	char target[sizeof("machine:") + 20];
+};
+
+/* gov_execute operation: insert the machine and name it in the entry's target. */
 static int
 discover_insert(struct store *st, void *arg, char *err, size_t errlen)
 {
-	struct machine *m = arg;
+	struct discover_args *args = arg;
 	int rc;
 
-	rc = store_machine_insert(st, m);
-	if (rc < 0)
+	rc = store_machine_insert(st, args->machine);
+	if (rc < 0) {
 		snprintf(err, errlen, "%s", store_error(st));
-	return rc;
+		return rc;
+	}
+	snprintf(args->target, sizeof(args->target), "machine:%" PRId64, args->machine->id);
+	return 0;
+}
+
+/* The boot view of a machine that was just inserted as discovered. */
+static void
+machine_boot_from(const struct machine *m, struct machine_boot *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->id = m->id;
+	b->state = m->state;
+	memcpy(b->uuid, m->uuid, sizeof(b->uuid));
+	memcpy(b->arch, m->arch, sizeof(b->arch));
+	memcpy(b->platform, m->platform, sizeof(b->platform));
 }
 
 /*
  * Register the request's MAC as a discovered machine through the governance gate and
- * fill *m with the row. When another request registered the MAC first (-EEXIST),
- * read that row instead. Returns 0, or a negative errno with r->reason set.
+ * fill *b with its boot view. When another request registered the MAC first
+ * (-EEXIST), read that machine instead. Returns 0, or a negative errno with r->reason
+ * set and the failure logged within the boot log rate limit.
+ *
+ * NOTE: a known machine that boots from a NIC the store does not list registers as a
+ * second machine, with the same UUID when the firmware reports a real one. Matching
+ * on the UUID instead would let any host on the provisioning network claim a machine
+ * by sending its UUID, so an operator merges the two: PATCH the MAC onto the known
+ * machine and delete the new one.
  */
 static int
-machine_discover(struct boot_request *r, struct store *st, struct machine *m)
+machine_discover(struct boot_request *r, struct store *st, struct machine_boot *b)
 {
+	struct machine m = { 0 };
+	struct discover_args args = { .machine = &m, .target = "machine:new" };
 	char actor[sizeof("boot:") + MAC_TEXT_SIZE];
-	char target[sizeof("mac:") + MAC_TEXT_SIZE];
 	char detail[256];
 	char err[256] = "";
 	struct action action;
 	int rc;
 
-	memset(m, 0, sizeof(*m));
-	memcpy(m->macs[0], r->mac, MAC_TEXT_SIZE);
-	m->mac_count = 1;
-	memcpy(m->uuid, r->uuid, UUID_TEXT_SIZE);
-	snprintf(m->arch, sizeof(m->arch), "%s", r->arch);
-	snprintf(m->platform, sizeof(m->platform), "%s", r->platform);
-	m->state = MACHINE_DISCOVERED;
+	memcpy(m.macs[0], r->mac, MAC_TEXT_SIZE);
+	m.mac_count = 1;
+	memcpy(m.uuid, r->uuid, UUID_TEXT_SIZE);
+	snprintf(m.arch, sizeof(m.arch), "%s", r->arch);
+	snprintf(m.platform, sizeof(m.platform), "%s", r->platform);
+	m.state = MACHINE_DISCOVERED;
 
-	/* The values below were validated above and contain no JSON special characters. */
+	/*
+	 * The values below were validated above and contain no JSON special characters.
+	 * discover_insert writes the new machine's id into the target.
+	 */
 	snprintf(actor, sizeof(actor), "boot:%s", r->mac);
-	snprintf(target, sizeof(target), "mac:%s", r->mac);
 	snprintf(detail, sizeof(detail),
-		 "{\"uuid\":\"%s\",\"arch\":\"%s\",\"platform\":\"%s\",\"peer\":\"%s\"}", r->uuid,
-		 r->arch, r->platform, http_peer(r->req));
+		 "{\"mac\":\"%s\",\"uuid\":\"%s\",\"arch\":\"%s\",\"platform\":\"%s\","
+		 "\"peer\":\"%s\"}", r->mac, r->uuid, r->arch, r->platform, http_peer(r->req));
 	action = (struct action){
 		.actor = actor,
 		.name = "machine.discover",
-		.target = target,
+		.target = args.target,
 		.risk = RISK_CHANGE,
 		.detail = detail,
 	};
 
-	rc = gov_execute(st, &action, discover_insert, m, err, sizeof(err));
+	rc = gov_execute(st, &action, discover_insert, &args, err, sizeof(err));
 	if (rc == 0) {
 		log_info("boot: discovered machine=%" PRId64 " mac=%s uuid=%s arch=%s "
 			 "platform=%s peer=%s",
-			 m->id, r->mac, r->uuid[0] != '\0' ? r->uuid : "none", r->arch,
+			 m.id, r->mac, r->uuid[0] != '\0' ? r->uuid : "none", r->arch,
 			 r->platform, http_peer(r->req));
+		machine_boot_from(&m, b);
+		machine_clear(&m);
 		return 0;
 	}
+	machine_clear(&m);
 
 	/* A concurrent request for the same MAC won the insert: serve its row. */
 	if (rc == -EEXIST) {
-		machine_clear(m);
-		rc = store_machine_get_by_mac(st, r->mac, m);
+		rc = store_machine_boot_get(st, r->mac, b);
 		if (rc == 0)
 			return 0;
-		if (rc == -ENOENT) {
-			/*
-			 * The conflict was on another unique value, the UUID. NOTE: a known
-			 * machine booting from a second NIC ends here until the API can add a
-			 * MAC to a machine, and gets retry.ipxe until an operator does.
-			 */
-			log_warning("boot: cannot register mac=%s uuid=%s: %s", r->mac, r->uuid,
-				    err);
-			request_fail(r, "uuid %s already belongs to another machine", r->uuid);
-			return -EEXIST;
-		}
 		snprintf(err, sizeof(err), "%s", store_error(st));
 	}
 
-	log_err("boot: cannot register mac=%s: %s", r->mac,
-		err[0] != '\0' ? err : strerror(-rc));
+	/* A client can repeat this as often as it likes, so the line is rate-limited. */
+	if (boot_log_allowed(r->boot))
+		log_err("boot: cannot register mac=%s: %s", r->mac,
+			err[0] != '\0' ? err : strerror(-rc));
 	request_fail(r, "could not register mac %s, see the server log", r->mac);
 	return rc;
-}
-
-/* Check that every byte is printable ASCII, so a value cannot break a script line. */
-static bool
-text_printable(const char *text)
-{
-	for (; *text != '\0'; text++) {
-		if (*text < 0x20 || *text > 0x7e)
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -354,7 +382,7 @@ text_printable(const char *text)
  * the operator's, in the machine's profile.
  */
 static void __attribute__((format(printf, 3, 4)))
-deploy_fail(struct boot_request *r, const struct machine *m, const char *fmt, ...)
+deploy_fail(struct boot_request *r, const struct machine_boot *m, const char *fmt, ...)
 {
 	va_list args;
 
@@ -372,61 +400,57 @@ deploy_fail(struct boot_request *r, const struct machine *m, const char *fmt, ..
  * negative errno with r->reason set and the failure logged.
  */
 static int
-deploy_vars(struct boot_request *r, struct store *st, const struct machine *m,
-	    struct profile *p)
+deploy_vars(struct boot_request *r, const struct machine_boot *m)
 {
-	int rc, n;
+	size_t offset;
+	int n;
 
 	if (m->profile_id == 0) {
 		deploy_fail(r, m, "machine %" PRId64 " is deploying but has no profile", m->id);
 		return -ENOENT;
 	}
-
-	rc = store_profile_get(st, m->profile_id, p);
-	if (rc == -ENOENT) {
+	/* The lookup joins the profile, so an empty name means the row is gone. */
+	if (m->profile_name[0] == '\0') {
 		deploy_fail(r, m, "profile %" PRId64 " of machine %" PRId64 " not found",
 			    m->profile_id, m->id);
-		return rc;
-	}
-	if (rc < 0) {
-		if (boot_log_allowed(r->boot))
-			log_err("boot: cannot read profile=%" PRId64 " machine=%" PRId64 ": %s",
-				m->profile_id, m->id, store_error(st));
-		request_fail(r, "could not read the profile, see the server log");
-		return rc;
+		return -ENOENT;
 	}
 
 	/* Artifact references are paths under the artifact store for now. */
-	if (http_path_check(p->kernel) < 0) {
-		deploy_fail(r, m, "profile %s has an invalid kernel reference", p->name);
+	if (http_path_check(m->kernel) < 0) {
+		deploy_fail(r, m, "profile %s has an invalid kernel reference", m->profile_name);
 		return -EINVAL;
 	}
-	if (http_path_check(p->initrd) < 0) {
-		deploy_fail(r, m, "profile %s has an invalid initrd reference", p->name);
+	if (http_path_check(m->initrd) < 0) {
+		deploy_fail(r, m, "profile %s has an invalid initrd reference", m->profile_name);
 		return -EINVAL;
 	}
-	if (!text_printable(p->cmdline)) {
-		deploy_fail(r, m, "profile %s has a kernel command line with control bytes",
-			    p->name);
+
+	/* The API rejects such a command line, but a row it never checked may have one. */
+	if (cmdline_check(m->cmdline, &offset) < 0) {
+		/* In hex, because retry.ipxe would print most rejected characters as '?'. */
+		deploy_fail(r, m, "profile %s has an invalid kernel command line: "
+			    "character 0x%02x at byte %zu", m->profile_name,
+			    (unsigned char)m->cmdline[offset], offset);
 		return -EINVAL;
 	}
 
 	n = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s",
-		     r->boot->base_url, p->kernel);
+		     r->boot->base_url, m->kernel);
 	if (n < 0 || (size_t)n >= sizeof(r->kernel_url)) {
-		deploy_fail(r, m, "kernel URL of profile %s is too long", p->name);
+		deploy_fail(r, m, "kernel URL of profile %s is too long", m->profile_name);
 		return -ENAMETOOLONG;
 	}
 	n = snprintf(r->initrd_url, sizeof(r->initrd_url), "%s" FILES_PREFIX "%s",
-		     r->boot->base_url, p->initrd);
+		     r->boot->base_url, m->initrd);
 	if (n < 0 || (size_t)n >= sizeof(r->initrd_url)) {
-		deploy_fail(r, m, "initrd URL of profile %s is too long", p->name);
+		deploy_fail(r, m, "initrd URL of profile %s is too long", m->profile_name);
 		return -ENAMETOOLONG;
 	}
 
 	var_set(r, VAR_KERNEL_URL, r->kernel_url);
 	var_set(r, VAR_INITRD_URL, r->initrd_url);
-	var_set(r, VAR_CMDLINE, p->cmdline);
+	var_set(r, VAR_CMDLINE, m->cmdline);
 	return 0;
 }
 
@@ -480,10 +504,8 @@ retry_reply(struct boot_request *r, struct buf *out)
 
 /* Pick the script for the machine's state and fill the machine variables. */
 static int
-machine_render(struct boot_request *r, struct store *st, const struct machine *m,
-	       struct buf *out)
+machine_render(struct boot_request *r, const struct machine_boot *m, struct buf *out)
 {
-	struct profile profile = { 0 };
 	enum boot_script script;
 	int rc;
 
@@ -492,16 +514,23 @@ machine_render(struct boot_request *r, struct store *st, const struct machine *m
 	var_set(r, VAR_STATE, machine_state_name(m->state));
 	if (r->uuid[0] == '\0')
 		var_set(r, VAR_UUID, m->uuid);
+
 	/* Host names come from the API, which validates them; check again before use. */
-	if (hostname_valid(m->hostname))
+	if (hostname_valid(m->hostname)) {
 		var_set(r, VAR_HOSTNAME, m->hostname);
+		snprintf(r->machine_name, sizeof(r->machine_name), "%" PRId64 " %s", m->id,
+			 m->hostname);
+	} else {
+		memcpy(r->machine_name, r->machine_id, sizeof(r->machine_id));
+	}
+	var_set(r, VAR_MACHINE_NAME, r->machine_name);
 
 	switch (m->state) {
 	case MACHINE_DEPLOYING:
 		script = BOOT_SCRIPT_DEPLOY;
-		rc = deploy_vars(r, st, m, &profile);
+		rc = deploy_vars(r, m);
 		if (rc < 0)
-			goto err_vars;
+			return rc;
 		break;
 	case MACHINE_DEPLOYED:
 		script = BOOT_SCRIPT_LOCAL;
@@ -516,8 +545,7 @@ machine_render(struct boot_request *r, struct store *st, const struct machine *m
 		log_err("boot: machine=%" PRId64 " mac=%s has unknown state=%d", m->id, r->mac,
 			(int)m->state);
 		request_fail(r, "machine %" PRId64 " is in an unknown state", m->id);
-		rc = -EINVAL;
-		goto err_vars;
+		return -EINVAL;
 	}
 
 	rc = script_render(r, script, out);
@@ -525,17 +553,12 @@ machine_render(struct boot_request *r, struct store *st, const struct machine *m
 		log_err("boot: cannot render %s machine=%" PRId64 ": %s", script_files[script],
 			m->id, strerror(-rc));
 		request_fail(r, "could not render %s, see the server log", script_files[script]);
-		goto err_vars;
+		return rc;
 	}
 
 	log_debug("boot: serving %s machine=%" PRId64 " mac=%s state=%s", script_files[script],
 		  m->id, r->mac, machine_state_name(m->state));
-	profile_clear(&profile);
 	return 0;
-
-err_vars:
-	profile_clear(&profile);
-	return rc;
 }
 
 /* GET /boot/ipxe: the machine's script, or retry.ipxe with the reason. */
@@ -543,7 +566,7 @@ static void
 boot_ipxe(struct boot *boot, struct http_request *req)
 {
 	struct boot_request r;
-	struct machine m = { 0 };
+	struct machine_boot m;
 	struct buf out;
 	struct store *st;
 	int rc;
@@ -583,8 +606,8 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 		goto err_request;
 	}
 
-	/* One indexed lookup on the hot path; unknown MACs register as discovered. */
-	rc = store_machine_get_by_mac(st, r.mac, &m);
+	/* One cached lookup on the hot path; unknown MACs register as discovered. */
+	rc = store_machine_boot_get(st, r.mac, &m);
 	if (rc == -ENOENT) {
 		rc = machine_discover(&r, st, &m);
 	} else if (rc < 0) {
@@ -595,18 +618,16 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 	if (rc < 0)
 		goto err_request;
 
-	rc = machine_render(&r, st, &m, &out);
+	rc = machine_render(&r, &m, &out);
 	if (rc < 0)
 		goto err_request;
 
 	script_reply(&r, &out);
-	machine_clear(&m);
 	buf_free(&out);
 	return;
 
 err_request:
 	retry_reply(&r, &out);
-	machine_clear(&m);
 	buf_free(&out);
 }
 

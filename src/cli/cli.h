@@ -223,10 +223,12 @@ int cli_table_render(const struct cli_table *table, struct buf *out);
 void cli_table_free(struct cli_table *table);
 
 /*
- * Append `text` with every control character (C0, DEL, C1, and the bidirectional
- * overrides and isolates U+202A to U+202E and U+2066 to U+2069) and every byte that
- * is not part of valid UTF-8 replaced by '?'. Server data then cannot move the
- * cursor, change the terminal or reorder what is shown. Returns 0 or a buf error.
+ * Append `text` with these replaced by '?': control characters (C0, DEL, C1),
+ * bidirectional controls (the marks U+061C, U+200E and U+200F, the embeddings and
+ * overrides U+202A to U+202E, the isolates U+2066 to U+2069), the invisible U+200B
+ * and U+FEFF, the separators U+2028 and U+2029, and bytes that are not valid UTF-8.
+ * Server data then cannot move the cursor, change the terminal, reorder what is shown
+ * or hide characters in it. Returns 0 or a buf error.
  */
 int cli_sanitize(const char *text, struct buf *out);
 

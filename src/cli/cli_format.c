@@ -62,12 +62,20 @@ utf8_decode(const unsigned char *p, uint32_t *code_point)
 	return len;
 }
 
-/* True for code points that move the cursor or reorder text on a terminal. */
+/*
+ * True for code points that move the cursor, reorder text or show nothing on a
+ * terminal: C0, DEL and C1 controls, the bidirectional marks (U+061C, U+200E,
+ * U+200F), embeddings and overrides (U+202A to U+202E) and isolates (U+2066 to
+ * U+2069), the zero-width space U+200B and no-break space U+FEFF, and the line and
+ * paragraph separators U+2028 and U+2029.
+ */
 static bool
-code_point_is_control(uint32_t cp)
+code_point_is_unsafe(uint32_t cp)
 {
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+	       cp == 0x200b || cp == 0x200e || cp == 0x200f || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
 }
 
 int
@@ -80,7 +88,7 @@ cli_sanitize(const char *text, struct buf *out)
 		uint32_t cp = 0;
 		size_t len = utf8_decode(p, &cp);
 
-		if (len == 0 || code_point_is_control(cp)) {
+		if (len == 0 || code_point_is_unsafe(cp)) {
 			rc = buf_append(out, "?", 1);
 			p += len == 0 ? 1 : len;
 			continue;

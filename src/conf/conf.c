@@ -5,8 +5,10 @@
  */
 #include "conf/conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 
 enum conf_type {
 	CONF_STRING,
+	CONF_PATH,        /* a string; conf_load resolves it against the file's directory */
+	CONF_NAME_LIST,   /* char **: comma-separated DNS names and IP addresses */
 	CONF_UINT,
 	CONF_LOG_LEVEL,
 	CONF_LOG_TARGET,
@@ -41,17 +45,21 @@ static const struct conf_key keys[] = {
 	{ "store", "artifact_dir", CONF_STRING, FIELD(artifact_dir), "/var/lib/outpost/store", 0, 0 },
 	{ "boot", "listen", CONF_STRING, FIELD(boot_listen), "127.0.0.1:8080", 0, 0 },
 	{ "boot", "url", CONF_STRING, FIELD(boot_url), "http://127.0.0.1:8080", 0, 0 },
-	{ "boot", "templates", CONF_STRING, FIELD(template_dir), "/usr/share/outpost/bootenv/ipxe", 0, 0 },
+	{ "boot", "templates", CONF_PATH, FIELD(template_dir), "/usr/share/outpost/bootenv/ipxe", 0, 0 },
 	{ "boot", "retry_seconds", CONF_UINT, FIELD(boot_retry_seconds), "30", 1, 3600 },
 	{ "api", "listen", CONF_STRING, FIELD(api_listen), "127.0.0.1:8443", 0, 0 },
 	{ "api", "socket", CONF_STRING, FIELD(api_socket), "/run/outpost/outpost.sock", 0, 0 },
 	{ "api", "tls_cert", CONF_STRING, FIELD(tls_cert), "", 0, 0 },
 	{ "api", "tls_key", CONF_STRING, FIELD(tls_key), "", 0, 0 },
+	{ "api", "tls_names", CONF_NAME_LIST, FIELD(tls_names), "", 0, 0 },
 	{ "http", "threads", CONF_UINT, FIELD(http_threads), "0", 0, 256 },
 	{ "http", "max_connections", CONF_UINT, FIELD(http_max_connections), "4096", 16, 1000000 },
 	{ "http", "max_header_bytes", CONF_UINT, FIELD(http_max_header_bytes), "16384", 1024, 1048576 },
 	{ "http", "max_body_bytes", CONF_UINT, FIELD(http_max_body_bytes), "1048576", 1024, 268435456 },
 	{ "http", "timeout_seconds", CONF_UINT, FIELD(http_timeout_seconds), "60", 1, 3600 },
+	{ "http", "header_timeout_seconds", CONF_UINT, FIELD(http_header_timeout_seconds), "10", 1, 3600 },
+	{ "http", "max_connections_per_ip", CONF_UINT, FIELD(http_max_connections_per_ip), "64", 0, 1000000 },
+	{ "http", "max_buffered_body_bytes", CONF_UINT, FIELD(http_max_buffered_body_bytes), "67108864", 1024, 68719476736 },
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
@@ -66,6 +74,117 @@ set_error(char *err, size_t errlen, const char *fmt, ...)
 	va_end(args);
 }
 
+/* Trim spaces and tabs at both ends, in place. */
+static char *
+trim(char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* Free a NULL-terminated list of names. Accepts NULL. */
+static void
+names_free(char **names)
+{
+	if (names == NULL)
+		return;
+	for (size_t i = 0; names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * True for a DNS name or an IP address. A dotted name whose last label is all digits
+ * is not a host name (RFC 1123, section 2.1), so "10.0.0.256" is rejected instead of
+ * passing as a DNS name.
+ */
+static bool
+name_valid(const char *name)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *last;
+	size_t len;
+
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+		return true;
+	if (!hostname_valid(name))
+		return false;
+
+	/* Find the last label, ignoring the root's trailing dot. */
+	len = strlen(name);
+	if (name[len - 1] == '.')
+		len--;
+	last = name + len;
+	while (last > name && last[-1] != '.')
+		last--;
+	return strspn(last, "0123456789") < (size_t)(name + len - last);
+}
+
+/*
+ * Split a comma-separated list of DNS names and IP addresses into a NULL-terminated
+ * array (caller frees with names_free). Spaces around entries are ignored, and an
+ * empty value gives an empty list. Returns 0, -EINVAL with a message naming the
+ * entry, or -ENOMEM.
+ */
+static int
+names_parse(const struct conf_key *k, const char *value, char ***ret, char *err,
+	    size_t errlen)
+{
+	char **names;
+	char *copy, *cursor, *entry;
+	size_t count = 0;
+	int r = 0;
+
+	names = calloc(CONF_NAMES_MAX + 1, sizeof(*names));
+	copy = strdup(value);
+	if (names == NULL || copy == NULL) {
+		r = -ENOMEM;
+		goto done;
+	}
+
+	cursor = copy;
+	while (cursor != NULL && *value != '\0') {
+		entry = trim(strsep(&cursor, ","));
+		if (*entry == '\0') {
+			set_error(err, errlen, "%s.%s: empty entry in \"%s\"; separate names with "
+				  "single commas", k->section, k->key, value);
+			r = -EINVAL;
+			goto done;
+		}
+		if (!name_valid(entry)) {
+			set_error(err, errlen, "%s.%s: invalid entry \"%s\": expected a DNS name "
+				  "or an IP address", k->section, k->key, entry);
+			r = -EINVAL;
+			goto done;
+		}
+		if (count == CONF_NAMES_MAX) {
+			set_error(err, errlen, "%s.%s: more than %d entries", k->section, k->key,
+				  CONF_NAMES_MAX);
+			r = -EINVAL;
+			goto done;
+		}
+		names[count] = strdup(entry);
+		if (names[count] == NULL) {
+			r = -ENOMEM;
+			goto done;
+		}
+		count++;
+	}
+	*ret = names;
+	names = NULL;
+
+done:
+	names_free(names);
+	free(copy);
+	return r;
+}
+
 /* Store `value` into the field `k` describes; on error write a message about it. */
 static int
 set_value(struct conf *conf, const struct conf_key *k, const char *value, char *err,
@@ -74,13 +193,24 @@ set_value(struct conf *conf, const struct conf_key *k, const char *value, char *
 	char *field = (char *)conf + k->offset;
 
 	switch (k->type) {
-	case CONF_STRING: {
+	case CONF_STRING:
+	case CONF_PATH: {
 		char *copy = strdup(value);
 
 		if (copy == NULL)
 			return -ENOMEM;
 		free(*(char **)(void *)field);
 		*(char **)(void *)field = copy;
+		return 0;
+	}
+	case CONF_NAME_LIST: {
+		char **names;
+		int r = names_parse(k, value, &names, err, errlen);
+
+		if (r < 0)
+			return r;
+		names_free(*(char ***)(void *)field);
+		*(char ***)(void *)field = names;
 		return 0;
 	}
 	case CONF_UINT: {
@@ -150,24 +280,13 @@ section_known(const char *section)
 	return false;
 }
 
-/* Trim spaces and tabs at both ends, in place. */
-static char *
-trim(char *s)
-{
-	size_t len;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-		s[--len] = '\0';
-	return s;
-}
-
-/* Parse one line, already NUL-terminated, updating `section`. */
+/*
+ * Parse one line, already NUL-terminated, updating `section`. `key_lines` records, for
+ * each entry of keys[], the line that set it in this text, or 0.
+ */
 static int
-parse_line(struct conf *conf, char *line, unsigned lineno, char section[32], char *err,
-	   size_t errlen)
+parse_line(struct conf *conf, char *line, unsigned lineno, char section[32],
+	   unsigned key_lines[KEY_COUNT], char *err, size_t errlen)
 {
 	char *text = trim(line);
 	char *equals, *key, *value;
@@ -217,6 +336,15 @@ parse_line(struct conf *conf, char *line, unsigned lineno, char section[32], cha
 		return -EINVAL;
 	}
 
+	/* A second value would silently win over the first, so reject it. */
+	if (key_lines[k - keys] != 0) {
+		set_error(err, errlen,
+			  "line %u: duplicate key \"%s\" in [%s], first set on line %u; "
+			  "remove one of them", lineno, key, section, key_lines[k - keys]);
+		return -EINVAL;
+	}
+	key_lines[k - keys] = lineno;
+
 	r = set_value(conf, k, value, err, errlen);
 	if (r == -EINVAL) {
 		char detail[256];
@@ -230,6 +358,7 @@ parse_line(struct conf *conf, char *line, unsigned lineno, char section[32], cha
 int
 conf_parse(struct conf *conf, const char *text, size_t len, char *err, size_t errlen)
 {
+	unsigned key_lines[KEY_COUNT] = { 0 };
 	char section[32] = "";
 	char line[4096];
 	unsigned lineno = 0;
@@ -252,12 +381,74 @@ conf_parse(struct conf *conf, const char *text, size_t len, char *err, size_t er
 		}
 		memcpy(line, text + pos, line_len);
 		line[line_len] = '\0';
-		r = parse_line(conf, line, lineno, section, err, errlen);
+		r = parse_line(conf, line, lineno, section, key_lines, err, errlen);
 		if (r < 0)
 			return r;
 		pos += line_len + 1;
 	}
 	return 0;
+}
+
+/*
+ * Make every relative CONF_PATH value absolute by prefixing the canonical directory of
+ * the configuration file at `path`. A result that exists is canonicalised too, so logs
+ * show it without "..". Returns 0, or a negative errno with a message in `err`.
+ */
+static int
+paths_resolve(struct conf *conf, const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	char *slash, *base = NULL;
+	int r = 0;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir)) {
+		set_error(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		char **field = (char **)(void *)((char *)conf + keys[i].offset);
+		char *joined, *canonical;
+		size_t size;
+
+		if (keys[i].type != CONF_PATH || (*field)[0] == '\0' || (*field)[0] == '/')
+			continue;
+
+		/* The file was just opened, so its directory exists. */
+		if (base == NULL && (base = realpath(dir, NULL)) == NULL) {
+			r = -errno;
+			set_error(err, errlen, "failed to resolve the directory of %s: %s", path,
+				  strerror(errno));
+			break;
+		}
+		size = strlen(base) + 1 + strlen(*field) + 1;
+		joined = malloc(size);
+		if (joined == NULL) {
+			r = -ENOMEM;
+			set_error(err, errlen, "out of memory");
+			break;
+		}
+		snprintf(joined, size, "%s/%s", base, *field);
+
+		/* A path that does not exist yet stays as joined; its user reports it. */
+		canonical = realpath(joined, NULL);
+		if (canonical != NULL) {
+			free(joined);
+			joined = canonical;
+		}
+		free(*field);
+		*field = joined;
+	}
+
+	free(base);
+	return r;
 }
 
 int
@@ -303,7 +494,9 @@ conf_load(struct conf *conf, const char *path, int required, char *err, size_t e
 
 		snprintf(detail, sizeof(detail), "%s", err);
 		set_error(err, errlen, "%s: %s", path, detail);
+		goto done;
 	}
+	r = paths_resolve(conf, path, err, errlen);
 done:
 	buf_free(&text);
 	close(fd);
@@ -314,11 +507,14 @@ void
 conf_free(struct conf *conf)
 {
 	for (size_t i = 0; i < KEY_COUNT; i++) {
-		if (keys[i].type == CONF_STRING) {
-			char **field = (char **)(void *)((char *)conf + keys[i].offset);
+		void *field = (char *)conf + keys[i].offset;
 
-			free(*field);
-			*field = NULL;
+		if (keys[i].type == CONF_STRING || keys[i].type == CONF_PATH) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+		} else if (keys[i].type == CONF_NAME_LIST) {
+			names_free(*(char ***)field);
+			*(char ***)field = NULL;
 		}
 	}
 }

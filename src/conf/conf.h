@@ -16,6 +16,8 @@
 #define CONF_DEFAULT_PATH "/etc/outpost/outpost.conf"
 /* Largest configuration file read, in bytes. */
 #define CONF_MAX_FILE_BYTES (256 * 1024)
+/* Maximum number of entries in a list of names such as [api] tls_names. */
+#define CONF_NAMES_MAX 32
 
 struct conf {
 	/* [log] */
@@ -29,7 +31,7 @@ struct conf {
 	/* [boot] */
 	char *boot_listen;   /* owned; "address:port" of the plain-HTTP boot listener */
 	char *boot_url;      /* owned; base URL servers use to reach the boot listener */
-	char *template_dir;  /* owned; iPXE script templates */
+	char *template_dir;  /* owned; iPXE script templates, absolute after conf_load */
 	uint64_t boot_retry_seconds;
 
 	/* [api] */
@@ -37,6 +39,8 @@ struct conf {
 	char *api_socket;    /* owned; unix socket path for the local CLI */
 	char *tls_cert;      /* owned; PEM file, empty: generate under state_dir */
 	char *tls_key;       /* owned; PEM file, empty: generate under state_dir */
+	char **tls_names;    /* owned, NULL-terminated; extra DNS names and IP addresses
+				for the generated certificate, each checked */
 
 	/* [http] */
 	uint64_t http_threads;            /* 0: one per online CPU */
@@ -44,21 +48,27 @@ struct conf {
 	uint64_t http_max_header_bytes;
 	uint64_t http_max_body_bytes;
 	uint64_t http_timeout_seconds;
+	uint64_t http_header_timeout_seconds;  /* to receive a request line and headers */
+	uint64_t http_max_connections_per_ip;  /* 0: no limit */
+	uint64_t http_max_buffered_body_bytes; /* request bodies held at once, per listener */
 };
 
 /* Fill every field with its default. Returns 0 or -ENOMEM. */
 int conf_defaults(struct conf *conf);
 
 /*
- * Parse configuration text over the values already in `conf`. On error, writes a
- * message naming the line and key to `err` and returns -EINVAL (or -ENOMEM); fields
- * parsed before the bad line keep their new values, so callers discard `conf`.
+ * Parse configuration text over the values already in `conf`. A key set twice in the
+ * text is an error. On error, writes a message naming the line and key to `err` and
+ * returns -EINVAL (or -ENOMEM); fields parsed before the bad line keep their new
+ * values, so callers discard `conf`. Relative paths are left as written.
  */
 int conf_parse(struct conf *conf, const char *text, size_t len, char *err, size_t errlen);
 
 /*
  * Load defaults, then the file at `path`. A missing file is an error only when
- * `required` is nonzero (the operator named it with --config).
+ * `required` is nonzero (the operator named it with --config). A relative
+ * [boot] templates path is resolved against the directory that contains the file,
+ * so it does not depend on the daemon's working directory.
  */
 int conf_load(struct conf *conf, const char *path, int required, char *err, size_t errlen);
 

@@ -63,6 +63,24 @@ gov_set_error(char *err, size_t errlen, const char *fmt, ...)
 	va_end(args);
 }
 
+/* Check that an action's detail is absent or JSON text, explaining a failure in err. */
+static bool
+detail_valid(const struct action *a, char *err, size_t errlen)
+{
+	json_error_t json_error;
+	json_t *detail;
+
+	if (!a->detail)
+		return true;
+	detail = json_loads(a->detail, JSON_DECODE_ANY, &json_error);
+	if (!detail) {
+		gov_set_error(err, errlen, "detail is not valid JSON: %s", json_error.text);
+		return false;
+	}
+	json_decref(detail);
+	return true;
+}
+
 /*
  * Decide whether the action may run. Today this rejects malformed actions only.
  * TODO: approvals plug in here: ask the policy whether the action needs one (an
@@ -72,8 +90,7 @@ gov_set_error(char *err, size_t errlen, const char *fmt, ...)
 static int
 policy_check(const struct action *a, char *err, size_t errlen)
 {
-	json_error_t json_error;
-	json_t *detail;
+	char why[GOV_FN_ERROR_SIZE];
 
 	if (!a->actor || a->actor[0] == '\0') {
 		gov_set_error(err, errlen, "the action has no actor");
@@ -89,14 +106,9 @@ policy_check(const struct action *a, char *err, size_t errlen)
 	}
 
 	/* The detail is stored as JSON text and read back by the API as JSON. */
-	if (a->detail) {
-		detail = json_loads(a->detail, JSON_DECODE_ANY, &json_error);
-		if (!detail) {
-			gov_set_error(err, errlen, "action %s: detail is not valid JSON: %s", a->name,
-				      json_error.text);
-			return -EINVAL;
-		}
-		json_decref(detail);
+	if (!detail_valid(a, why, sizeof(why))) {
+		gov_set_error(err, errlen, "action %s: %s", a->name, why);
+		return -EINVAL;
 	}
 
 	return 0;
@@ -201,6 +213,10 @@ gov_record(struct store *st, const struct action *a, const char *outcome, char *
 	int64_t tail_seq;
 	int rc;
 
+	/* The operation may have rewritten the detail since policy_check read it. */
+	if (!detail_valid(a, err, errlen))
+		return -EINVAL;
+
 	rc = store_audit_tail(st, &tail_seq, e.prev_hash);
 	if (rc < 0) {
 		gov_set_error(err, errlen, "cannot read the audit tail: %s", store_error(st));
@@ -244,9 +260,18 @@ static void
 gov_record_failure(struct store *st, const struct action *a, const char *reason)
 {
 	char outcome[GOV_OUTCOME_SIZE], cause[GOV_CAUSE_SIZE];
+	struct action recorded = *a;
 	int rc;
 
 	snprintf(outcome, sizeof(outcome), "failed: %s", reason);
+
+	/* A detail the failed operation left invalid is dropped rather than the entry. */
+	if (!detail_valid(&recorded, NULL, 0)) {
+		log_warning("governance: action=%s target=\"%s\" left an invalid detail, "
+			    "recording the failure without it", a->name,
+			    a->target ? a->target : "");
+		recorded.detail = NULL;
+	}
 
 	rc = store_begin(st);
 	if (rc < 0) {
@@ -254,7 +279,7 @@ gov_record_failure(struct store *st, const struct action *a, const char *reason)
 		goto err_record;
 	}
 
-	rc = gov_record(st, a, outcome, cause, sizeof(cause));
+	rc = gov_record(st, &recorded, outcome, cause, sizeof(cause));
 	if (rc < 0)
 		goto err_rollback;
 

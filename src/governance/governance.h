@@ -29,9 +29,9 @@ const char *risk_name(enum risk risk);
 struct action {
 	const char *actor;   /* "token:admin", "local:uid=0", "boot:52:54:00:..." */
 	const char *name;    /* "machine.create", "machine.deploy", ... */
-	const char *target;  /* "machine:12", "profile:debian-12", ... */
+	const char *target;  /* "machine:12", "profile:debian-12", ... (fn may fill it in) */
 	enum risk risk;
-	const char *detail;  /* JSON text recorded with the entry, or NULL */
+	const char *detail;  /* JSON text recorded with the entry, or NULL (fn may fill it in) */
 };
 
 /*
@@ -46,6 +46,14 @@ typedef int (*action_fn)(struct store *st, void *arg, char *err, size_t errlen);
  * entry, commit. When fn fails, its changes are rolled back and a "failed: <err>"
  * entry is recorded in a transaction of its own. Returns fn's result, -EPERM when
  * policy rejects the action, or a store error; `err` explains any failure.
+ *
+ * The entry's target and detail are read from a->target and a->detail after fn
+ * returns, whether it succeeded or failed. So fn may fill in the text they point to,
+ * such as the id of the row it inserted ("machine:new" becomes "machine:12") or the
+ * row it deleted. The text must stay valid and NUL-terminated until gov_execute
+ * returns. The detail must be JSON before fn runs and after it. When fn leaves it
+ * invalid, a successful action fails with -EINVAL and its change is rolled back, and a
+ * failure entry is recorded without the detail.
  */
 int gov_execute(struct store *st, const struct action *a, action_fn fn, void *arg,
 		char *err, size_t errlen);

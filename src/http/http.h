@@ -9,6 +9,13 @@
  * Handlers run on MHD's worker threads, several at once; each must reply exactly once
  * through one of the http_reply_* functions. A handler that returns without replying
  * gets a 500 and a log line.
+ *
+ * Before a request reaches its handler, the module rejects what it can while only the
+ * request line and headers are in: a method the listener does not allow (405), an
+ * encoded NUL byte (%00) anywhere in the request target (400), a missing or repeated
+ * Host on HTTP/1.1, a Transfer-Encoding other than "chunked" or together with
+ * Content-Length (400), and whatever the listener's precheck rejects. Bodies are held
+ * in memory up to max_body_bytes each and max_buffered_body_bytes per listener.
  */
 #ifndef OUTPOST_HTTP_H
 #define OUTPOST_HTTP_H
@@ -31,6 +38,30 @@ struct http_server;
 
 typedef void (*http_handler)(struct http_request *req, void *ctx);
 
+/*
+ * An early check of a request, called once its headers are complete and before any
+ * body byte is stored. It returns 0 to let the request go on, or nonzero after it has
+ * replied (a nonzero return without a reply gets a 500 and a log line). The request
+ * accessors work here, except http_body, which still returns "". It runs on an MHD
+ * worker thread, like the handler.
+ */
+typedef int (*http_precheck)(struct http_request *req, void *ctx);
+
+/* Request methods, as bits of http_listener_config.methods. */
+enum http_method_bit {
+	HTTP_METHOD_GET = 1u << 0,
+	HTTP_METHOD_HEAD = 1u << 1,
+	HTTP_METHOD_POST = 1u << 2,
+	HTTP_METHOD_PUT = 1u << 3,
+	HTTP_METHOD_PATCH = 1u << 4,
+	HTTP_METHOD_DELETE = 1u << 5,
+};
+#define HTTP_METHODS_ALL 0x3fu
+
+/*
+ * A listener's settings. Fields added after the first version take 0 for their old
+ * behaviour, so a zero-initialised struct with the first fields set stays valid.
+ */
 struct http_listener_config {
 	enum http_listener_kind kind;
 	const char *listen;          /* "address:port", "[v6]:port", or a socket path */
@@ -38,11 +69,27 @@ struct http_listener_config {
 	const char *key_pem;         /* HTTPS only: private key, PEM text */
 	unsigned threads;            /* worker threads, at least 1 */
 	unsigned max_connections;
-	size_t max_header_bytes;     /* per-connection header memory; larger gets 431 */
+	size_t max_header_bytes;     /* request line and headers; larger gets 414 or 431 */
 	size_t max_body_bytes;       /* larger request bodies get 413 */
 	unsigned timeout_seconds;    /* idle connection timeout */
 	http_handler handler;
 	void *ctx;
+	/* HTTP_METHOD_* bits; other methods get 405 before the body. 0: all six. */
+	unsigned methods;
+	/*
+	 * Ceiling on the request body bytes held at once by all connections of the
+	 * listener; past it a request gets 503 with Retry-After. 0: no ceiling. When set,
+	 * it must be at least max_body_bytes.
+	 */
+	size_t max_buffered_body_bytes;
+	/*
+	 * Seconds a connection has to send a complete request line and headers, counted
+	 * from the accept and, on a keep-alive connection, from the end of the previous
+	 * reply. Past it the connection is closed. 0: no deadline.
+	 */
+	unsigned header_timeout_seconds;
+	unsigned max_connections_per_ip;  /* TCP only; 0: no limit */
+	http_precheck precheck;      /* optional, called with ctx */
 };
 
 /*
@@ -60,13 +107,24 @@ uint16_t http_port(const struct http_server *srv);
 const char *http_method(const struct http_request *req);
 /* Percent-decoded path without the query string. */
 const char *http_path(const struct http_request *req);
-/* A query argument's decoded value ("" for "?key" without "="), or NULL when absent. */
+/*
+ * A query argument's decoded value ("" for "?key" without "="), or NULL when absent or
+ * when the decoded value holds a NUL byte.
+ */
 const char *http_query(const struct http_request *req, const char *key);
-/* Call cb for each query argument; returns the first nonzero cb result. */
+/*
+ * Call cb for each query argument, skipping any whose decoded key or value holds a
+ * NUL byte; returns the first nonzero cb result.
+ */
 int http_query_each(const struct http_request *req,
 		    int (*cb)(const char *key, const char *value, void *arg), void *arg);
-/* A request header's value, or NULL. */
+/*
+ * A request header's value, or NULL when absent or when the value holds a NUL byte.
+ * With several headers of that name, the first one.
+ */
 const char *http_header(const struct http_request *req, const char *name);
+/* The number of request headers named `name` (compared without case). */
+unsigned http_header_count(const struct http_request *req, const char *name);
 /*
  * The whole request body, NUL-terminated, with its length in *ret_len (when not
  * NULL). Never NULL: a request without a body gives "" and 0.
@@ -127,8 +185,20 @@ int http_range_parse(const char *value, uint64_t size, uint64_t *first, uint64_t
  * use <state_dir>/tls/cert.pem and key.pem, generating a self-signed P-256
  * certificate valid for 10 years on first use (key mode 0600). Reads both files into
  * *ret_cert and *ret_key (caller frees). Returns 0 or a negative errno.
+ * Same as http_tls_load_names with no extra names.
  */
 int http_tls_load(const char *state_dir, const char *cert_path, const char *key_path,
 		  char **ret_cert, char **ret_key);
+
+/*
+ * As http_tls_load, and the generated certificate names, besides the host name,
+ * localhost and 127.0.0.1, each entry of `names`: a NULL-terminated list (NULL for
+ * none) of DNS names and IPv4 or IPv6 addresses. An entry that is neither gives
+ * -EINVAL. A generated certificate that lacks one of them is generated again for the
+ * same key, with a notice in the log. Configured certificates are never changed, and
+ * `names` does not apply to them.
+ */
+int http_tls_load_names(const char *state_dir, const char *cert_path, const char *key_path,
+			const char *const *names, char **ret_cert, char **ret_key);
 
 #endif

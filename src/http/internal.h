@@ -5,6 +5,8 @@
  *
  *   listen.c   listening sockets (TCP, unix) and the descriptor limit
  *   server.c   MHD daemon, request lifecycle, http_start/http_stop
+ *   check.c    checks of a request's line and headers before its body is read
+ *   deadline.c the deadline for a connection's request headers
  *   request.c  accessors and replies used by handlers
  *   file.c     http_reply_file and its path and Range parsers
  *   tls.c      http_tls_load: the HTTPS certificate and key
@@ -13,6 +15,7 @@
 #define OUTPOST_HTTP_INTERNAL_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +33,37 @@
 #define HTTP_NAME_MAX 255
 /* Headers a handler may add to one reply with http_add_header. */
 #define HTTP_MAX_EXTRA_HEADERS 8
+/*
+ * Query arguments plus header fields a request may have. MHD's connection memory pool
+ * is sized so that this many fit next to max_header_bytes of text. The connection of
+ * a request with more query arguments is closed at once.
+ */
+#define HTTP_MAX_FIELDS 512
+/* The Retry-After value, in seconds, of the 503 sent when the body ceiling is reached. */
+#define HTTP_RETRY_AFTER_SECONDS 5
+
+/* One connection, as MHD's socket context, while the header deadline is on. */
+struct http_conn {
+	struct http_conn *prev, *next;  /* in http_deadline's list while waiting */
+	int fd;
+	int64_t deadline_ms;        /* CLOCK_MONOTONIC milliseconds */
+	bool waiting;               /* in the list: its request headers are not all in */
+};
+
+/*
+ * The header deadline of one listener: connections waiting for their request
+ * headers, oldest first, and the thread that closes those past their deadline.
+ */
+struct http_deadline {
+	unsigned timeout_seconds;   /* 0: no deadline, nothing below is used */
+	pthread_mutex_t lock;       /* guards the list and `stopping` */
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started;               /* lock, wake and thread exist */
+	bool stopping;
+	struct http_conn *head, *tail;
+	const char *kind_name;      /* for logs */
+};
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -40,8 +74,15 @@ struct http_server {
 	struct stat socket_st;      /* unix only: the socket file we created */
 	size_t max_header_bytes;
 	size_t max_body_bytes;
+	size_t pool_bytes;          /* MHD's memory pool per connection */
+	unsigned methods;           /* HTTP_METHOD_* bits */
+	char allow[64];             /* the Allow header for `methods` */
+	size_t max_buffered_body_bytes;       /* 0: no ceiling */
+	atomic_size_t buffered_body_bytes;    /* reserved by requests of this listener */
 	http_handler handler;
+	http_precheck precheck;
 	void *ctx;
+	struct http_deadline deadline;
 	atomic_bool running;        /* set once MHD_start_daemon has returned */
 };
 
@@ -50,8 +91,10 @@ struct http_request {
 	struct MHD_Connection *conn;
 	const char *method;         /* MHD's; valid until the request completes */
 	const char *path;           /* MHD's, percent-decoded */
+	const char *version;        /* MHD's, "HTTP/1.1" or "HTTP/1.0" */
 	struct buf body;            /* owned; at most srv->max_body_bytes */
-	int body_error;             /* -E2BIG or -ENOMEM once the body is being discarded */
+	size_t body_reserved;       /* bytes counted in srv->buffered_body_bytes */
+	int body_error;             /* -E2BIG, -EBUSY or -ENOMEM once the body is discarded */
 	unsigned status;            /* status of the queued reply, 0 before one is queued */
 	unsigned header_count;
 	char *headers[HTTP_MAX_EXTRA_HEADERS]; /* owned; each "name\0value\0" */
@@ -103,6 +146,49 @@ int http_queue(struct http_request *req, unsigned status, struct MHD_Response *r
  * cannot block the open. Returns the descriptor or a negative errno.
  */
 int http_open_beneath(int root_fd, const char *relpath, bool use_openat2);
+
+/*
+ * Reject what can be rejected once the request line and headers are in. The checks
+ * are the listener's methods, an encoded NUL in the request target (`uri_nul`, found
+ * by the URI log callback), the header size and the Host, Content-Length and
+ * Transfer-Encoding headers. Then come the listener's precheck, the body size and the
+ * listener's body ceiling. Returns MHD_NO only when the connection must close.
+ */
+enum MHD_Result http_request_begin(struct http_request *req, bool uri_nul);
+
+/* Write the Allow header value for `methods` (HTTP_METHOD_* bits) into `out`. */
+void http_allow_header(unsigned methods, char *out, size_t size);
+
+/* Reply 503 with Retry-After: the listener's body ceiling is reached. */
+int http_reply_busy(struct http_request *req);
+
+/*
+ * Count a body of `total` bytes against the listener's ceiling before its bytes are
+ * stored, raising the request's reservation to the most memory the body buffer can
+ * take for them. Returns 0 or -EBUSY when the ceiling would be passed, leaving the
+ * reservation as it was.
+ */
+int http_body_reserve(struct http_request *req, size_t total);
+/* Return the request's reservation to the listener. */
+void http_body_release(struct http_request *req);
+
+/*
+ * Start the header deadline thread when srv->deadline.timeout_seconds is not 0.
+ * Returns 0 or a negative errno.
+ */
+int http_deadline_start(struct http_server *srv);
+/* Stop the thread and free its state. Safe on a deadline that never started. */
+void http_deadline_stop(struct http_server *srv);
+/*
+ * MHD's MHD_OPTION_NOTIFY_CONNECTION callback (cls is the server): start the deadline
+ * of a new connection and forget a closed one.
+ */
+void http_deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code);
+/* The connection's request headers are in: stop its deadline. */
+void http_deadline_disarm(struct http_server *srv, struct MHD_Connection *conn);
+/* A reply went out on a keep-alive connection: give the next request a new deadline. */
+void http_deadline_rearm(struct http_server *srv, struct MHD_Connection *conn);
 
 /*
  * Copy `text` into `out` (of `size` bytes, at least 1) for a log line, replacing

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -45,16 +46,31 @@ http_path(const struct http_request *req)
 	return req->path;
 }
 
+/*
+ * Look up a value of `kind` by key. MHD stores the decoded length next to each value,
+ * so a value holding a NUL byte (decoded from %00) is told apart and reported absent:
+ * as a C string it would be silently shorter.
+ */
+static const char *
+lookup_value(const struct http_request *req, enum MHD_ValueKind kind, const char *key)
+{
+	const char *value = NULL;
+	size_t len = 0;
+
+	if (MHD_lookup_connection_value_n(req->conn, kind, key, strlen(key), &value, &len) !=
+	    MHD_YES)
+		return NULL;
+
+	/* "?flag" has a key and no value; return "" so presence can be tested. */
+	if (value == NULL)
+		return "";
+	return strlen(value) == len ? value : NULL;
+}
+
 const char *
 http_query(const struct http_request *req, const char *key)
 {
-	const char *value = NULL;
-
-	/* "?flag" has a key and no value; return "" so presence can be tested. */
-	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
-					  &value, NULL) != MHD_YES)
-		return NULL;
-	return value != NULL ? value : "";
+	return lookup_value(req, MHD_GET_ARGUMENT_KIND, key);
 }
 
 struct query_walk {
@@ -64,11 +80,14 @@ struct query_walk {
 };
 
 static enum MHD_Result
-query_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+query_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+	       const char *value, size_t value_size)
 {
 	struct query_walk *walk = cls;
 
 	(void)kind;
+	if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size))
+		return MHD_YES;
 	walk->result = walk->cb(key, value != NULL ? value : "", walk->arg);
 	return walk->result == 0 ? MHD_YES : MHD_NO;
 }
@@ -79,14 +98,40 @@ http_query_each(const struct http_request *req,
 {
 	struct query_walk walk = { .cb = cb, .arg = arg, .result = 0 };
 
-	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_walk_one, &walk);
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, query_walk_one, &walk);
 	return walk.result;
 }
 
 const char *
 http_header(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	return lookup_value(req, MHD_HEADER_KIND, name);
+}
+
+struct header_walk {
+	const char *name;
+	unsigned count;
+};
+
+static enum MHD_Result
+header_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_walk *walk = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, walk->name) == 0)
+		walk->count++;
+	return MHD_YES;
+}
+
+unsigned
+http_header_count(const struct http_request *req, const char *name)
+{
+	struct header_walk walk = { .name = name, .count = 0 };
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_walk_one, &walk);
+	return walk.count;
 }
 
 const char *

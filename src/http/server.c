@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +30,21 @@
 
 /*
  * MHD keeps the request line, the headers and the reply's header block in one memory
- * pool per connection. Headers are parsed in place in the read buffer, but each one
- * also costs a small descriptor from the same pool, and the reply's headers are
- * written there too, so the pool is the header ceiling plus this much room.
- * Headers that do not fit in the pool get MHD 0.9.75's own 431 with an HTML body and
- * the connection closed. Headers between max_header_bytes and that size reach
- * request_begin, which replies 431 in JSON.
+ * pool per connection. The text of the request line and headers is parsed in place
+ * in the read buffer. Each query argument and each header field also costs a record
+ * from the same pool, and the reply's header block is written there too. When
+ * the records do not fit, MHD 0.9.75 logs "Not enough memory in pool to allocate
+ * header record!" and sends no reply at all. So the pool is max_header_bytes of text,
+ * HTTP_MAX_FIELDS records and room for the reply. Headers between max_header_bytes and
+ * that size reach http_request_begin, which replies 431 in JSON; larger ones get MHD's
+ * own 431.
+ *
+ * NOTE: the record size is measured, not read from MHD's headers: with a 32 KiB pool
+ * MHD 0.9.75 parsed at most 475 query arguments "a=1", and with 64 KiB 957, so about
+ * 64 bytes per argument beyond its text.
  */
-#define HTTP_POOL_EXTRA_BYTES (16 * 1024)
+#define HTTP_FIELD_RECORD_BYTES 64
+#define HTTP_POOL_REPLY_BYTES (4 * 1024)
 
 /* Longest MHD log message we keep; longer ones are truncated. */
 #define HTTP_MHD_LOG_MAX 512
@@ -47,11 +55,12 @@
  */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-/* Methods the listeners accept; anything else gets 405 before the handler runs. */
-static const char *const allowed_methods[] = {
-	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-};
-#define HTTP_ALLOW_HEADER "GET, HEAD, POST, PUT, PATCH, DELETE"
+/*
+ * Marker the URI log callback passes on as the request's first *con_cls for a request
+ * target with an encoded NUL. Only its address matters: it is never written, freed or
+ * taken for a struct http_request.
+ */
+static char uri_has_nul;
 
 const char *const http_kind_names[] = {
 	[HTTP_LISTENER_BOOT] = "boot",
@@ -124,7 +133,7 @@ request_identify_peer(struct http_request *req)
 
 static struct http_request *
 request_new(struct http_server *srv, struct MHD_Connection *conn, const char *url,
-	    const char *method)
+	    const char *method, const char *version)
 {
 	struct http_request *req;
 
@@ -135,7 +144,9 @@ request_new(struct http_server *srv, struct MHD_Connection *conn, const char *ur
 	req->conn = conn;
 	req->method = method;
 	req->path = url;
+	req->version = version;
 	buf_init(&req->body, srv->max_body_bytes);
+	req->body_reserved = 0;
 	req->body_error = 0;
 	req->status = 0;
 	req->header_count = 0;
@@ -148,113 +159,57 @@ static void
 request_free(struct http_request *req)
 {
 	buf_free(&req->body);
+	http_body_release(req);
 	for (unsigned i = 0; i < req->header_count; i++)
 		free(req->headers[i]);
 	free(req);
 }
 
-static bool
-method_allowed(const char *method)
+int
+http_body_reserve(struct http_request *req, size_t total)
 {
-	for (size_t i = 0; i < sizeof(allowed_methods) / sizeof(allowed_methods[0]); i++) {
-		if (strcmp(method, allowed_methods[i]) == 0)
-			return true;
-	}
-	return false;
-}
+	struct http_server *srv = req->srv;
+	size_t bound, extra, before;
 
-struct length_walk {
-	const char *first;          /* the value MHD uses */
-	bool conflict;
-};
-
-static enum MHD_Result
-length_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct length_walk *walk = cls;
-
-	(void)kind;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
-		return MHD_YES;
-	if (value == NULL || strcmp(value, walk->first) != 0) {
-		walk->conflict = true;
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
-/*
- * Return true when the request has several Content-Length headers that disagree.
- * MHD 0.9.75 silently uses the first, but RFC 9112 section 6.3 makes such a message
- * invalid, and a proxy in front might have used another one.
- */
-static bool
-content_length_conflicts(struct MHD_Connection *conn, const char *first)
-{
-	struct length_walk walk = { .first = first, .conflict = false };
-
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, length_walk_one, &walk);
-	return walk.conflict;
-}
-
-/*
- * First call for a request, once its headers are in: reject what we can reject
- * before reading a body byte. Returns MHD_NO only when the connection must close.
- */
-static enum MHD_Result
-request_begin(struct http_request *req)
-{
-	const union MHD_ConnectionInfo *info;
-	const char *length;
-	uint64_t body_len;
-	int rc = 0;
-
-	if (!method_allowed(req->method)) {
-		rc = http_add_header(req, MHD_HTTP_HEADER_ALLOW, HTTP_ALLOW_HEADER);
-		if (rc == 0)
-			rc = http_reply_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-					      "allowed methods are %s", HTTP_ALLOW_HEADER);
-		return rc == 0 ? MHD_YES : MHD_NO;
-	}
+	if (srv->max_buffered_body_bytes == 0)
+		return 0;
 
 	/*
-	 * MHD's pool is a little larger than max_header_bytes (see HTTP_POOL_EXTRA_BYTES),
-	 * so headers just past the ceiling reach us and get 431 here.
+	 * struct buf doubles its capacity from 256 bytes and never goes past max + 1, so a
+	 * body of `total` bytes (and its NUL) takes less than this.
 	 */
-	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	if (info != NULL && info->header_size > req->srv->max_header_bytes) {
-		rc = http_reply_error(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
-				      "headers_too_large",
-				      "request headers are %zu bytes, the limit is %zu",
-				      info->header_size, req->srv->max_header_bytes);
-		return rc == 0 ? MHD_YES : MHD_NO;
-	}
+	bound = total < SIZE_MAX / 2 - 1 ? 2 * (total + 1) : SIZE_MAX;
+	if (bound < 512)
+		bound = 512;
+	if (bound > srv->max_body_bytes + 1)
+		bound = srv->max_body_bytes + 1;
+	if (bound <= req->body_reserved)
+		return 0;
 
-	/* MHD has already replied 400 to a Content-Length that is not a number. */
-	length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-					     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (length == NULL)
-		return MHD_YES;
-	if (content_length_conflicts(req->conn, length)) {
-		rc = http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
-				      "conflicting Content-Length headers");
-		return rc == 0 ? MHD_YES : MHD_NO;
+	extra = bound - req->body_reserved;
+	before = atomic_fetch_add(&srv->buffered_body_bytes, extra);
+	if (before + extra > srv->max_buffered_body_bytes || before + extra < before) {
+		atomic_fetch_sub(&srv->buffered_body_bytes, extra);
+		return -EBUSY;
 	}
-	if (uint_parse(length, 0, UINT64_MAX, &body_len) == 0 &&
-	    body_len > req->srv->max_body_bytes) {
-		rc = http_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-				      "Content-Length is %llu bytes, the limit is %zu",
-				      (unsigned long long)body_len, req->srv->max_body_bytes);
-		return rc == 0 ? MHD_YES : MHD_NO;
-	}
-	return MHD_YES;
+	req->body_reserved = bound;
+	return 0;
+}
+
+void
+http_body_release(struct http_request *req)
+{
+	if (req->body_reserved == 0)
+		return;
+	atomic_fetch_sub(&req->srv->buffered_body_bytes, req->body_reserved);
+	req->body_reserved = 0;
 }
 
 /*
  * Add a piece of the body. Past the ceiling (a chunked body, whose size is not known
- * up front) or after a failed allocation, the rest is read and dropped. MHD 0.9.75
- * cannot queue a reply while it is still passing body data, so the error reply goes
- * out once the body has ended.
+ * up front), past the listener's body ceiling or after a failed allocation, the rest
+ * is read and dropped. MHD 0.9.75 cannot queue a reply while it is still passing body
+ * data, so the error reply goes out once the body has ended.
  */
 static void
 request_append_body(struct http_request *req, const char *data, size_t len)
@@ -263,12 +218,18 @@ request_append_body(struct http_request *req, const char *data, size_t len)
 
 	if (req->body_error != 0)
 		return;
-	rc = buf_append(&req->body, data, len);
+	if (len > req->srv->max_body_bytes || req->body.len > req->srv->max_body_bytes - len)
+		rc = -E2BIG;
+	else
+		rc = http_body_reserve(req, req->body.len + len);
+	if (rc == 0)
+		rc = buf_append(&req->body, data, len);
 	if (rc == 0)
 		return;
 
 	req->body_error = rc;
 	buf_free(&req->body);
+	http_body_release(req);
 }
 
 /* Last call for a request: the whole body is in, so run the handler once. */
@@ -284,6 +245,11 @@ request_dispatch(struct http_request *req)
 				      "the body exceeds the limit of %zu bytes",
 				      srv->max_body_bytes);
 		return rc == 0 ? MHD_YES : MHD_NO;
+	}
+	if (req->body_error == -EBUSY) {
+		log_info("http body ceiling reached listener=%s peer=%s max_buffered_body_bytes=%zu",
+			 http_kind_names[srv->kind], req->peer, srv->max_buffered_body_bytes);
+		return http_reply_busy(req) == 0 ? MHD_YES : MHD_NO;
 	}
 	if (req->body_error != 0) {
 		log_warning("http cannot store a request body listener=%s peer=%s: %s",
@@ -306,6 +272,61 @@ request_dispatch(struct http_request *req)
 	return rc == 0 ? MHD_YES : MHD_NO;
 }
 
+static bool
+uri_marked(const void *con_cls)
+{
+	return con_cls == &uri_has_nul;
+}
+
+/* Count the query arguments MHD will make records for: one per '&'-separated piece. */
+static size_t
+query_argument_count(const char *uri)
+{
+	const char *query = strchr(uri, '?');
+	size_t count;
+
+	if (query == NULL || query[1] == '\0')
+		return 0;
+	count = 1;
+	for (const char *p = query + 1; *p != '\0'; p++)
+		count += *p == '&';
+	return count;
+}
+
+/*
+ * MHD's URI log callback, called with the raw request target once the request line is
+ * in, before MHD decodes it and splits the query into arguments. Its return value is
+ * the request's first *con_cls, here a marker when the target must be rejected.
+ */
+static void *
+mhd_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *srv = cls;
+	size_t args;
+
+	/*
+	 * MHD's pool has room for HTTP_MAX_FIELDS records next to the text. With more query
+	 * arguments MHD may fail to parse the request and then send nothing, so close the
+	 * connection now: this thread owns it, and its descriptor stays open until MHD's
+	 * close notification.
+	 */
+	args = query_argument_count(uri);
+	if (args > HTTP_MAX_FIELDS) {
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		log_info("http closing a connection whose request has %zu query arguments, "
+			 "more than %d listener=%s", args, HTTP_MAX_FIELDS,
+			 http_kind_names[srv->kind]);
+		if (info != NULL)
+			shutdown(info->connect_fd, SHUT_RDWR);
+		return NULL;
+	}
+
+	/* "%00" would decode to a NUL byte that silently cuts the path or a value short. */
+	return strstr(uri, "%00") != NULL ? &uri_has_nul : NULL;
+}
+
 /*
  * MHD's access handler. MHD calls it once when the headers are in, once per piece of
  * body, and once more when the request is complete (upload_data_size 0), unless a
@@ -319,17 +340,20 @@ mhd_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct http_server *srv = cls;
 	struct http_request *req = *con_cls;
 
-	(void)version;
+	if (req == NULL || uri_marked(req)) {
+		bool uri_nul = uri_marked(req);
 
-	if (req == NULL) {
-		req = request_new(srv, conn, url, method);
+		/* The request line and headers are in: the header deadline no longer applies. */
+		http_deadline_disarm(srv, conn);
+		req = request_new(srv, conn, url, method, version);
 		if (req == NULL) {
 			log_warning("http out of memory for a request listener=%s, closing",
 				    http_kind_names[srv->kind]);
+			*con_cls = NULL;
 			return MHD_NO;
 		}
 		*con_cls = req;
-		return request_begin(req);
+		return http_request_begin(req, uri_nul);
 	}
 
 	if (*upload_data_size > 0) {
@@ -348,13 +372,18 @@ static void
 mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	      enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *srv = cls;
 	struct http_request *req = *con_cls;
 
-	(void)cls;
-	(void)conn;
+	/* A reply went out and the connection stays open for the next request. */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		http_deadline_rearm(srv, conn);
 
-	if (req == NULL)
+	/* A marker means MHD ended the request before the access handler saw it. */
+	if (req == NULL || uri_marked(req)) {
+		*con_cls = NULL;
 		return;
+	}
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		char path[256];
 
@@ -383,15 +412,10 @@ close_listen_fd_if_open(int fd, const struct stat *before)
 		close(fd);
 }
 
-int
-http_start(const struct http_listener_config *cfg, struct http_server **ret)
+/* Check the parts of a listener configuration that http_start cannot do without. */
+static int
+config_check(const struct http_listener_config *cfg)
 {
-	struct http_server *srv;
-	struct stat listen_st;
-	unsigned flags;
-	bool tls = cfg->kind == HTTP_LISTENER_API;
-	int rc;
-
 	if (cfg->listen == NULL || cfg->handler == NULL || cfg->threads == 0 ||
 	    cfg->max_connections == 0 || cfg->max_header_bytes == 0 ||
 	    (unsigned)cfg->kind > HTTP_LISTENER_UNIX) {
@@ -399,26 +423,130 @@ http_start(const struct http_listener_config *cfg, struct http_server **ret)
 			"max_connections and max_header_bytes are required");
 		return -EINVAL;
 	}
-	if (tls && (cfg->cert_pem == NULL || cfg->key_pem == NULL)) {
+	if (cfg->kind == HTTP_LISTENER_API && (cfg->cert_pem == NULL || cfg->key_pem == NULL)) {
 		log_err("http listener=api listen=%s needs a certificate and a key", cfg->listen);
 		return -EINVAL;
 	}
+	if (cfg->max_header_bytes > SIZE_MAX / 4) {
+		log_err("http max_header_bytes=%zu is too large", cfg->max_header_bytes);
+		return -EINVAL;
+	}
+
+	/* Below max_body_bytes, a body of the largest allowed size could never be taken. */
+	if (cfg->max_buffered_body_bytes != 0 &&
+	    cfg->max_buffered_body_bytes < cfg->max_body_bytes) {
+		log_err("http listener=%s max_buffered_body_bytes=%zu is less than "
+			"max_body_bytes=%zu; raise it", http_kind_names[cfg->kind],
+			cfg->max_buffered_body_bytes, cfg->max_body_bytes);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Allocate a server and copy the configuration into it. */
+static int
+server_new(const struct http_listener_config *cfg, struct http_server **ret)
+{
+	struct http_server *srv;
 
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return -ENOMEM;
 	srv->listen = strdup(cfg->listen);
 	if (srv->listen == NULL) {
-		rc = -ENOMEM;
-		goto err_alloc;
+		free(srv);
+		return -ENOMEM;
 	}
 	srv->kind = cfg->kind;
 	srv->listen_fd = -1;
 	srv->max_header_bytes = cfg->max_header_bytes;
 	srv->max_body_bytes = cfg->max_body_bytes;
+	srv->pool_bytes = cfg->max_header_bytes + (size_t)HTTP_MAX_FIELDS * HTTP_FIELD_RECORD_BYTES +
+			  HTTP_POOL_REPLY_BYTES;
+	srv->methods = cfg->methods != 0 ? cfg->methods & HTTP_METHODS_ALL : HTTP_METHODS_ALL;
+	http_allow_header(srv->methods, srv->allow, sizeof(srv->allow));
+	srv->max_buffered_body_bytes = cfg->max_buffered_body_bytes;
+	atomic_init(&srv->buffered_body_bytes, 0);
 	srv->handler = cfg->handler;
+	srv->precheck = cfg->precheck;
 	srv->ctx = cfg->ctx;
+	srv->deadline.timeout_seconds = cfg->header_timeout_seconds;
 	atomic_init(&srv->running, false);
+	*ret = srv;
+	return 0;
+}
+
+/*
+ * Start MHD on srv->listen_fd. One epoll loop per worker thread; workers share the
+ * listening socket. MHD takes the socket over and closes it in MHD_stop_daemon.
+ */
+static int
+daemon_start(struct http_server *srv, const struct http_listener_config *cfg)
+{
+	struct MHD_OptionItem optional[8];
+	unsigned flags;
+	size_t n = 0;
+
+	/*
+	 * Options that depend on the configuration go in an array. MHD 0.9.75 logs an
+	 * error for a thread pool of size 0 or 1, so one thread means no pool option.
+	 */
+	if (cfg->threads > 1)
+		optional[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+							 (intptr_t)cfg->threads, NULL };
+	if (cfg->kind != HTTP_LISTENER_UNIX && cfg->max_connections_per_ip > 0)
+		optional[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+							 (intptr_t)cfg->max_connections_per_ip,
+							 NULL };
+	if (srv->deadline.timeout_seconds > 0)
+		optional[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+							 (intptr_t)http_deadline_notify, srv };
+	if (cfg->kind == HTTP_LISTENER_API) {
+		/* MHD only reads these strings; its option array has no const pointer. */
+		optional[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+							 (void *)(uintptr_t)cfg->cert_pem };
+		optional[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+							 (void *)(uintptr_t)cfg->key_pem };
+		optional[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+							 (void *)(uintptr_t)HTTP_TLS_PRIORITIES };
+	}
+	optional[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	flags = MHD_USE_ERROR_LOG | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	if (cfg->kind == HTTP_LISTENER_API)
+		flags |= MHD_USE_TLS;
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, mhd_access, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_seconds,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->pool_bytes,
+		MHD_OPTION_URI_LOG_CALLBACK, mhd_uri_log, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, mhd_completed, srv,
+		MHD_OPTION_ARRAY, optional,
+		MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		log_err("http cannot start listener=%s listen=%s (see the MHD messages above)",
+			http_kind_names[cfg->kind], cfg->listen);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+http_start(const struct http_listener_config *cfg, struct http_server **ret)
+{
+	struct http_server *srv;
+	struct stat listen_st;
+	int rc;
+
+	rc = config_check(cfg);
+	if (rc < 0)
+		return rc;
+	rc = server_new(cfg, &srv);
+	if (rc < 0)
+		return rc;
 
 	http_raise_fd_limit(cfg->max_connections);
 
@@ -437,50 +565,33 @@ http_start(const struct http_listener_config *cfg, struct http_server **ret)
 		goto err_fstat;
 	}
 
-	/*
-	 * One epoll loop per worker thread; workers share the listening socket. MHD takes
-	 * the socket over and closes it in MHD_stop_daemon. When tls is false the
-	 * MHD_OPTION_END in place of MHD_OPTION_HTTPS_MEM_CERT ends the list there.
-	 */
-	flags = MHD_USE_ERROR_LOG | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
-	if (tls)
-		flags |= MHD_USE_TLS;
-	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, mhd_access, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads > 1 ? cfg->threads : 0u,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_seconds,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		cfg->max_header_bytes + (size_t)HTTP_POOL_EXTRA_BYTES,
-		MHD_OPTION_NOTIFY_COMPLETED, mhd_completed, srv,
-		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->cert_pem,
-		MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
-		MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-		MHD_OPTION_END);
-	if (srv->daemon == NULL) {
-		rc = -EIO;
-		log_err("http cannot start listener=%s listen=%s (see the MHD messages above)",
-			http_kind_names[cfg->kind], cfg->listen);
-		goto err_daemon;
+	/* The deadline thread must run before MHD can report a first connection. */
+	rc = http_deadline_start(srv);
+	if (rc < 0) {
+		close(srv->listen_fd);
+		goto err_fstat;
 	}
+
+	rc = daemon_start(srv, cfg);
+	if (rc < 0)
+		goto err_daemon;
 	atomic_store(&srv->running, true);
 
 	log_info("http listening listener=%s listen=%s port=%u threads=%u "
-		 "max_connections=%u", http_kind_names[cfg->kind], cfg->listen, srv->port,
-		 cfg->threads, cfg->max_connections);
+		 "max_connections=%u max_connections_per_ip=%u header_timeout_seconds=%u",
+		 http_kind_names[cfg->kind], cfg->listen, srv->port, cfg->threads,
+		 cfg->max_connections, cfg->max_connections_per_ip, cfg->header_timeout_seconds);
 	*ret = srv;
 	return 0;
 
 err_daemon:
+	http_deadline_stop(srv);
 	close_listen_fd_if_open(srv->listen_fd, &listen_st);
 err_fstat:
 	if (srv->kind == HTTP_LISTENER_UNIX)
 		http_unlink_socket(srv->listen, &srv->socket_st);
 err_listen:
 	free(srv->listen);
-err_alloc:
 	free(srv);
 	return rc;
 }
@@ -491,11 +602,16 @@ http_stop(struct http_server *srv)
 	if (srv == NULL)
 		return NULL;
 
-	/* Joins the worker threads; every completion callback has run when it returns. */
+	/*
+	 * Joins the worker threads; every completion and close notification has run when
+	 * it returns, so the deadline thread has no connection left and can stop.
+	 */
 	MHD_stop_daemon(srv->daemon);
+	http_deadline_stop(srv);
 	if (srv->kind == HTTP_LISTENER_UNIX)
 		http_unlink_socket(srv->listen, &srv->socket_st);
-	log_info("http stopped listener=%s listen=%s", http_kind_names[srv->kind], srv->listen);
+	log_info("http stopped listener=%s listen=%s port=%u", http_kind_names[srv->kind],
+		 srv->listen, srv->port);
 	free(srv->listen);
 	free(srv);
 	return NULL;

@@ -2,11 +2,14 @@
 /*
  * The HTTPS listener's certificate and key. An operator may configure both files;
  * otherwise the first start generates a self-signed P-256 certificate under
- * <state_dir>/tls/ and later starts reuse it. The key is written once, with mode 0600,
- * and never replaced; the certificate is replaced atomically.
+ * <state_dir>/tls/ and later starts reuse it, until the caller asks for a name it
+ * lacks. The key is written once, with mode 0600, and never replaced; the certificate
+ * is replaced atomically.
  */
 #include "http/http.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -253,13 +256,128 @@ cert_set_serial(X509 *cert)
 }
 
 /*
- * Build the self-signed certificate: CN and a DNS name for the host, plus localhost
- * and 127.0.0.1 for the local CLI and tests, signed with SHA-256.
+ * Write `name` for a certificate: lower case, without the root's trailing dot. Returns
+ * false when it is neither a DNS name nor an IP address.
+ */
+static bool
+name_normalize(const char *name, char out[HOSTNAME_SIZE])
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t len;
+
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1) {
+		snprintf(out, HOSTNAME_SIZE, "%s", name);
+		return true;
+	}
+	if (!hostname_valid(name))
+		return false;
+
+	len = strlen(name);
+	if (name[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[len] = '\0';
+	return true;
+}
+
+/*
+ * Append `name` (a normalised DNS name or IP address) to `names` as a DNS or IP
+ * subject alternative name, unless it is there already. Returns 0 or -ENOMEM.
+ */
+static int
+san_add(GENERAL_NAMES *names, const char *name)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	ASN1_OCTET_STRING *ip;
+	ASN1_IA5STRING *dns;
+	GENERAL_NAME *gen;
+	int addr_len = 0;
+
+	gen = GENERAL_NAME_new();
+	if (gen == NULL)
+		return -ENOMEM;
+
+	/* Addresses go in binary form, so "::1" and "0:0::1" are the same entry. */
+	if (inet_pton(AF_INET, name, addr) == 1)
+		addr_len = 4;
+	else if (inet_pton(AF_INET6, name, addr) == 1)
+		addr_len = 16;
+	if (addr_len > 0) {
+		ip = ASN1_OCTET_STRING_new();
+		if (ip == NULL || ASN1_OCTET_STRING_set(ip, addr, addr_len) != 1) {
+			ASN1_OCTET_STRING_free(ip);
+			goto err_value;
+		}
+		GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
+	} else {
+		dns = ASN1_IA5STRING_new();
+		if (dns == NULL || ASN1_STRING_set(dns, name, -1) != 1) {
+			ASN1_IA5STRING_free(dns);
+			goto err_value;
+		}
+		GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
+	}
+
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		if (GENERAL_NAME_cmp(sk_GENERAL_NAME_value(names, i), gen) == 0) {
+			GENERAL_NAME_free(gen);
+			return 0;
+		}
+	}
+	if (sk_GENERAL_NAME_push(names, gen) <= 0)
+		goto err_value;
+	return 0;
+
+err_value:
+	GENERAL_NAME_free(gen);
+	return -ENOMEM;
+}
+
+/*
+ * Add the subject alternative names: a DNS name for the host, localhost and 127.0.0.1
+ * for the local CLI and tests, then each of `names` (NULL-terminated; -EINVAL for an
+ * entry that is neither a DNS name nor an IP address). They are encoded directly
+ * instead of through OpenSSL's "DNS:a,IP:b" text form, so no name can add entries of
+ * its own.
+ */
+static int
+cert_add_san(X509 *cert, const char *hostname, const char *const *names)
+{
+	char normalized[HOSTNAME_SIZE];
+	GENERAL_NAMES *sans;
+	int rc;
+
+	sans = sk_GENERAL_NAME_new_null();
+	if (sans == NULL)
+		return -ENOMEM;
+
+	rc = san_add(sans, hostname);
+	if (rc == 0)
+		rc = san_add(sans, "localhost");
+	if (rc == 0)
+		rc = san_add(sans, "127.0.0.1");
+	for (size_t i = 0; rc == 0 && names != NULL && names[i] != NULL; i++) {
+		if (!name_normalize(names[i], normalized))
+			rc = -EINVAL;
+		else
+			rc = san_add(sans, normalized);
+	}
+	if (rc == 0 && X509_add1_ext_i2d(cert, NID_subject_alt_name, sans, 0,
+					 X509V3_ADD_DEFAULT) != 1)
+		rc = -EIO;
+
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+/*
+ * Build the self-signed certificate: CN for the host, the subject alternative names
+ * of cert_add_san, signed with SHA-256.
  */
 static X509 *
-cert_build(EVP_PKEY *pkey, const char *hostname)
+cert_build(EVP_PKEY *pkey, const char *hostname, const char *const *names)
 {
-	char san[HOSTNAME_SIZE + 64];
 	X509V3_CTX ctx;
 	X509_NAME *name;
 	X509 *cert;
@@ -279,15 +397,11 @@ cert_build(EVP_PKEY *pkey, const char *hostname)
 	    X509_set_issuer_name(cert, name) != 1)
 		goto err_build;
 
-	if (strcmp(hostname, "localhost") == 0)
-		snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1");
-	else
-		snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1", hostname);
 	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
 	if (cert_add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    cert_add_ext(cert, &ctx, NID_ext_key_usage, "serverAuth") < 0 ||
 	    cert_add_ext(cert, &ctx, NID_subject_key_identifier, "hash") < 0 ||
-	    cert_add_ext(cert, &ctx, NID_subject_alt_name, san) < 0)
+	    cert_add_san(cert, hostname, names) < 0)
 		goto err_build;
 
 	if (X509_sign(cert, pkey, EVP_sha256()) <= 0)
@@ -299,9 +413,13 @@ err_build:
 	return NULL;
 }
 
-/* Generate a certificate for the key at `key_path` and write it to `cert_path`. */
+/*
+ * Generate a certificate for the key at `key_path` that also names each of `names`,
+ * and write it to `cert_path`.
+ */
 static int
-cert_create(const char *dir, const char *cert_path, const char *key_path)
+cert_create(const char *dir, const char *cert_path, const char *key_path,
+	    const char *const *names)
 {
 	char hostname[HOSTNAME_SIZE] = "";
 	EVP_PKEY *pkey;
@@ -327,7 +445,7 @@ cert_create(const char *dir, const char *cert_path, const char *key_path)
 		log_err("http cannot read the private key %s", key_path);
 		return -EINVAL;
 	}
-	cert = cert_build(pkey, hostname);
+	cert = cert_build(pkey, hostname, names);
 	if (cert == NULL) {
 		rc = -EIO;
 		log_err("http cannot build a certificate for %s", hostname);
@@ -355,9 +473,85 @@ err_build:
 	return rc;
 }
 
-/* Make sure <state_dir>/tls/key.pem and cert.pem exist; fill the two paths. */
+/* True when `cert` has a subject alternative name that matches `name`. */
+static bool
+cert_names(X509 *cert, const char *name)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char normalized[HOSTNAME_SIZE];
+
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+		return X509_check_ip_asc(cert, name, 0) == 1;
+	if (!name_normalize(name, normalized))
+		return false;
+	return X509_check_host(cert, normalized, 0,
+			       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_WILDCARDS,
+			       NULL) == 1;
+}
+
+/*
+ * Generate the certificate at `cert_path` again when it lacks one of `names`, for
+ * the same key. A certificate that the key at `key_path` did not sign is not ours to
+ * replace: it is left as it is, with a warning.
+ */
 static int
-tls_generated_ensure(const char *state_dir, char *cert_path, char *key_path, size_t size)
+cert_refresh(const char *dir, const char *cert_path, const char *key_path,
+	     const char *const *names)
+{
+	const char *missing = NULL;
+	EVP_PKEY *pkey;
+	FILE *file;
+	X509 *cert;
+	bool ours;
+
+	file = fopen(cert_path, "re");
+	if (file == NULL) {
+		int rc = -errno;
+
+		log_err("http cannot open %s: %s", cert_path, strerror(errno));
+		return rc;
+	}
+	cert = PEM_read_X509(file, NULL, NULL, NULL);
+	fclose(file);
+	if (cert == NULL) {
+		log_err("http %s is not a PEM certificate; remove it to generate a new one",
+			cert_path);
+		return -EINVAL;
+	}
+
+	for (size_t i = 0; missing == NULL && names != NULL && names[i] != NULL; i++) {
+		if (!cert_names(cert, names[i]))
+			missing = names[i];
+	}
+	if (missing == NULL) {
+		X509_free(cert);
+		return 0;
+	}
+
+	pkey = key_load(key_path);
+	ours = pkey != NULL && X509_check_private_key(cert, pkey) == 1 &&
+	       X509_verify(cert, pkey) == 1;
+	EVP_PKEY_free(pkey);
+	X509_free(cert);
+	if (!ours) {
+		log_warning("http certificate %s does not name \"%s\" but is not self-signed by "
+			    "%s, so it is left as it is, ignoring", cert_path, missing, key_path);
+		return 0;
+	}
+
+	/* Clients that pinned the old certificate with --cacert need the new one. */
+	log_notice("http certificate path=%s does not name \"%s\", generating a new one for "
+		   "the same key", cert_path, missing);
+	return cert_create(dir, cert_path, key_path, names);
+}
+
+/*
+ * Make sure <state_dir>/tls/key.pem and cert.pem exist and the certificate names each
+ * of `names`; fill the two paths.
+ */
+static int
+tls_generated_ensure(const char *state_dir, const char *const *names, char *cert_path,
+		     char *key_path, size_t size)
 {
 	char dir[PATH_MAX];
 	bool key_new = false;
@@ -388,13 +582,20 @@ tls_generated_ensure(const char *state_dir, char *cert_path, char *key_path, siz
 
 	/* A new key needs a new certificate, even if an old certificate is still there. */
 	if (key_new || access(cert_path, F_OK) < 0)
-		return cert_create(dir, cert_path, key_path);
-	return 0;
+		return cert_create(dir, cert_path, key_path, names);
+	return cert_refresh(dir, cert_path, key_path, names);
 }
 
 int
 http_tls_load(const char *state_dir, const char *cert_path, const char *key_path,
 	      char **ret_cert, char **ret_key)
+{
+	return http_tls_load_names(state_dir, cert_path, key_path, NULL, ret_cert, ret_key);
+}
+
+int
+http_tls_load_names(const char *state_dir, const char *cert_path, const char *key_path,
+		    const char *const *names, char **ret_cert, char **ret_key)
 {
 	char generated_cert[PATH_MAX], generated_key[PATH_MAX];
 	bool have_cert = cert_path != NULL && cert_path[0] != '\0';
@@ -407,10 +608,19 @@ http_tls_load(const char *state_dir, const char *cert_path, const char *key_path
 			"tls_key=\"%s\")", have_cert ? cert_path : "", have_key ? key_path : "");
 		return -EINVAL;
 	}
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		char normalized[HOSTNAME_SIZE];
+
+		if (!name_normalize(names[i], normalized)) {
+			log_err("http invalid certificate name \"%s\": expected a DNS name or an "
+				"IP address", names[i]);
+			return -EINVAL;
+		}
+	}
 
 	/* Configured files are only read; generating them is the operator's business. */
 	if (!have_cert) {
-		rc = tls_generated_ensure(state_dir, generated_cert, generated_key,
+		rc = tls_generated_ensure(state_dir, names, generated_cert, generated_key,
 					  sizeof(generated_cert));
 		if (rc < 0)
 			return rc;

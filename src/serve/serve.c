@@ -7,7 +7,9 @@
  */
 #include "serve/serve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +27,10 @@
 #include "http/http.h"
 #include "log/log.h"
 #include "store/store.h"
+#include "util/util.h"
 
+/* The file in state_dir whose lock marks the daemon that owns the directory. */
+#define STATE_LOCK_FILE "outpost.lock"
 
 struct daemon {
 	struct conf conf;
@@ -37,6 +43,7 @@ struct daemon {
 	struct http_server *unix_http;
 	char *tls_cert;
 	char *tls_key;
+	int lock_fd;                   /* locked STATE_LOCK_FILE, or -1 */
 };
 
 static void
@@ -88,6 +95,162 @@ ensure_parent_dir(const char *path)
 	return ensure_dir(parent, 0755);
 }
 
+/*
+ * Check that the state directory belongs to the daemon's user or root. Its owner can
+ * swap the store or the admin token, and a directory under a shared path such as
+ * /tmp may have been created by another user first.
+ */
+static int
+state_dir_check(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		int r = -errno;
+
+		log_err("failed to stat state directory %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		log_err("state directory %s is owned by uid %u, not by the daemon's uid %u; "
+			"chown it or set another state_dir", path, (unsigned)st.st_uid,
+			(unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Log the daemon that holds the state lock, by the pid it wrote into the lock file. */
+static void
+state_lock_report(int fd, const char *state_dir)
+{
+	char text[32];
+	uint64_t pid;
+	ssize_t n;
+
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	if (n > 0) {
+		text[n] = '\0';
+		text[strcspn(text, "\n")] = '\0';
+	}
+
+	/* The holder writes its pid just after it takes the lock, so the file may be empty. */
+	if (n > 0 && uint_parse(text, 1, INT32_MAX, &pid) == 0)
+		log_err("another outpost daemon (pid %llu) is using %s; stop it first",
+			(unsigned long long)pid, state_dir);
+	else
+		log_err("another outpost daemon is using %s; stop it first", state_dir);
+}
+
+/*
+ * Take an exclusive lock on <state_dir>/outpost.lock and keep it until the daemon
+ * stops, so two daemons never share a store, a token or a socket. The lock belongs to
+ * the open file, so the kernel releases it when the process dies, even on SIGKILL, and
+ * the file is never removed. The file contains the holder's pid for a second daemon's
+ * message.
+ */
+static int
+state_dir_lock(struct daemon *d)
+{
+	char path[PATH_MAX], pid_text[32];
+	int fd, len, r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->conf.state_dir,
+			     STATE_LOCK_FILE) >= sizeof(path)) {
+		log_err("state directory path too long: %s", d->conf.state_dir);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0) {
+		r = -errno;
+		log_err("failed to open lock file %s: %s", path, strerror(errno));
+		return r;
+	}
+
+	/* Fail at once instead of waiting: the other daemon may run for months. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		if (r == -EWOULDBLOCK)
+			state_lock_report(fd, d->conf.state_dir);
+		else
+			log_err("failed to lock %s: %s", path, strerror(errno));
+		close(fd);
+		return r == -EWOULDBLOCK ? -EBUSY : r;
+	}
+
+	/* Replace the pid that an earlier daemon left in the file. */
+	len = snprintf(pid_text, sizeof(pid_text), "%ld\n", (long)getpid());
+	errno = 0;
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid_text, (size_t)len, 0) != len) {
+		r = errno != 0 ? -errno : -EIO;
+		log_err("failed to write lock file %s: %s", path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	d->lock_fd = fd;
+	return 0;
+}
+
+/*
+ * Copy the address of an "address:port" or "[address]:port" listen address to `out`
+ * when it is one specific IP address, not the wildcard 0.0.0.0 or ::. A zone such as
+ * "%eth0" is dropped, because certificates name addresses without one.
+ */
+static bool
+listen_specific_address(const char *listen, char out[INET6_ADDRSTRLEN])
+{
+	const char *start = listen, *end, *zone;
+	struct in6_addr addr6;
+	struct in_addr addr4;
+	size_t len;
+
+	if (listen[0] == '[') {
+		start = listen + 1;
+		end = strchr(start, ']');
+	} else {
+		end = strrchr(listen, ':');
+	}
+	if (end == NULL)
+		return false;
+	len = (size_t)(end - start);
+	zone = memchr(start, '%', len);
+	if (zone != NULL)
+		len = (size_t)(zone - start);
+	if (len == 0 || len >= INET6_ADDRSTRLEN)
+		return false;
+	memcpy(out, start, len);
+	out[len] = '\0';
+
+	if (inet_pton(AF_INET, out, &addr4) == 1)
+		return addr4.s_addr != htonl(INADDR_ANY);
+	if (inet_pton(AF_INET6, out, &addr6) == 1)
+		return !IN6_IS_ADDR_UNSPECIFIED(&addr6);
+	return false;
+}
+
+/*
+ * Load the API's certificate and key. A generated certificate also names the API
+ * listen address, when it is a specific one, and every [api] tls_names entry, so
+ * remote clients can verify it by the name or address they connect to.
+ */
+static int
+tls_load(struct daemon *d)
+{
+	const char *names[CONF_NAMES_MAX + 2];
+	char address[INET6_ADDRSTRLEN];
+	size_t count = 0;
+
+	if (listen_specific_address(d->conf.api_listen, address))
+		names[count++] = address;
+	for (size_t i = 0; d->conf.tls_names != NULL && d->conf.tls_names[i] != NULL &&
+			   i < CONF_NAMES_MAX; i++)
+		names[count++] = d->conf.tls_names[i];
+	names[count] = NULL;
+
+	return http_tls_load_names(d->conf.state_dir, d->conf.tls_cert, d->conf.tls_key,
+				   names, &d->tls_cert, &d->tls_key);
+}
+
 static unsigned
 worker_threads(const struct conf *conf)
 {
@@ -101,7 +264,7 @@ worker_threads(const struct conf *conf)
 
 static int
 start_listener(struct daemon *d, enum http_listener_kind kind, const char *listen,
-	       http_handler handler, void *ctx, struct http_server **ret)
+	       http_handler handler, http_precheck precheck, void *ctx, struct http_server **ret)
 {
 	struct http_listener_config cfg = {
 		.kind = kind,
@@ -115,12 +278,21 @@ start_listener(struct daemon *d, enum http_listener_kind kind, const char *liste
 		.timeout_seconds = (unsigned)d->conf.http_timeout_seconds,
 		.handler = handler,
 		.ctx = ctx,
+		.methods = HTTP_METHODS_ALL,
+		.max_buffered_body_bytes = d->conf.http_max_buffered_body_bytes,
+		.header_timeout_seconds = (unsigned)d->conf.http_header_timeout_seconds,
+		.max_connections_per_ip = (unsigned)d->conf.http_max_connections_per_ip,
+		.precheck = precheck,
 	};
 	int r;
 
 	/* The unix socket only serves the local CLI, so one thread is plenty. */
 	if (kind == HTTP_LISTENER_UNIX)
 		cfg.threads = 1;
+
+	/* Boot clients only fetch scripts and files, so a body is never needed there. */
+	if (kind == HTTP_LISTENER_BOOT)
+		cfg.methods = HTTP_METHOD_GET | HTTP_METHOD_HEAD;
 
 	r = http_start(&cfg, ret);
 	if (r < 0)
@@ -137,6 +309,15 @@ daemon_start(struct daemon *d)
 	r = ensure_dir(d->conf.state_dir, 0700);
 	if (r < 0)
 		return r;
+	r = state_dir_check(d->conf.state_dir);
+	if (r < 0)
+		return r;
+
+	/* The lock comes before the store and the socket, which belong to its holder. */
+	r = state_dir_lock(d);
+	if (r < 0)
+		return r;
+
 	r = ensure_dir(d->conf.artifact_dir, 0755);
 	if (r < 0)
 		return r;
@@ -160,8 +341,7 @@ daemon_start(struct daemon *d)
 		return r;
 	}
 
-	r = http_tls_load(d->conf.state_dir, d->conf.tls_cert, d->conf.tls_key, &d->tls_cert,
-			  &d->tls_key);
+	r = tls_load(d);
 	if (r < 0)
 		return r;
 
@@ -172,19 +352,19 @@ daemon_start(struct daemon *d)
 	if (r < 0)
 		return r;
 
-	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, d->boot,
+	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, NULL, d->boot,
 			   &d->boot_http);
 	if (r < 0)
 		return r;
-	r = start_listener(d, HTTP_LISTENER_API, d->conf.api_listen, api_handle, d->api,
-			   &d->api_http);
+	r = start_listener(d, HTTP_LISTENER_API, d->conf.api_listen, api_handle, api_precheck,
+			   d->api, &d->api_http);
 	if (r < 0)
 		return r;
 	r = ensure_parent_dir(d->conf.api_socket);
 	if (r < 0)
 		return r;
-	return start_listener(d, HTTP_LISTENER_UNIX, d->conf.api_socket, api_handle, d->api,
-			      &d->unix_http);
+	return start_listener(d, HTTP_LISTENER_UNIX, d->conf.api_socket, api_handle, api_precheck,
+			      d->api, &d->unix_http);
 }
 
 /* Stop listeners first so no handler runs while the modules behind them are freed. */
@@ -202,6 +382,11 @@ daemon_stop(struct daemon *d)
 	if (d->tls_key != NULL)
 		explicit_bzero(d->tls_key, strlen(d->tls_key));
 	free(d->tls_key);
+
+	/* Released last, once the socket is gone and the store is closed. */
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = -1;
 	conf_free(&d->conf);
 }
 
@@ -215,7 +400,7 @@ serve_main(int argc, char **argv)
 	};
 	const char *config_path = CONF_DEFAULT_PATH;
 	int config_required = 0;
-	struct daemon d = { 0 };
+	struct daemon d = { .lock_fd = -1 };
 	char err[512];
 	sigset_t signals;
 	int opt, signo, r;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Machines and their MAC addresses. Every call here writes a machine row and its
- * machine_macs rows atomically. A MAC, UUID, IP or hostname that already belongs to
- * another machine is -EEXIST, and store_error() names the owner.
+ * machine_macs rows atomically. A MAC, IP or hostname that already belongs to another
+ * machine is -EEXIST, and store_error() names the owner. A UUID may be shared, because
+ * some firmware reports the same placeholder UUID on every server.
  */
 #include "store/store_internal.h"
 
@@ -84,7 +85,7 @@ machine_clear(struct machine *m)
 	m->inventory = NULL;
 }
 
-/* Check what the schema cannot: canonical, distinct MACs and terminated strings. */
+/* Check what the schema cannot: canonical unicast, distinct MACs and terminated strings. */
 static int
 machine_validate(struct store *st, const struct machine *m)
 {
@@ -122,7 +123,8 @@ machine_validate(struct store *st, const struct machine *m)
 		if (!store_text_fits(m->macs[i], MAC_TEXT_SIZE))
 			return store_errorf(st, -EINVAL, "MAC %zu is not NUL-terminated", i);
 		if (mac_parse(m->macs[i], canonical) < 0 || strcmp(canonical, m->macs[i]) != 0)
-			return store_errorf(st, -EINVAL, "MAC \"%s\" is not in canonical form",
+			return store_errorf(st, -EINVAL,
+					    "MAC \"%s\" is not a unicast MAC in canonical form",
 					    m->macs[i]);
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(m->macs[i], m->macs[j]) == 0)
@@ -153,17 +155,6 @@ machine_describe_conflict(struct store *st, const struct machine *m, int64_t sel
 		if (found)
 			return store_errorf(st, -EEXIST, "MAC %s already belongs to machine %" PRId64,
 					    m->macs[i], owner);
-	}
-
-	if (m->uuid[0] != '\0') {
-		found = store_find_owner(st, STMT_MACHINE_UUID_OWNER,
-					 "SELECT id FROM machines WHERE uuid = :value AND id <> :self",
-					 m->uuid, self, &owner);
-		if (found < 0)
-			return found;
-		if (found)
-			return store_errorf(st, -EEXIST, "UUID %s already belongs to machine %" PRId64,
-					    m->uuid, owner);
 	}
 
 	if (m->hostname[0] != '\0') {

@@ -125,8 +125,21 @@ static const char migration_1[] =
 
 	"PRAGMA user_version = 1;";
 
+/*
+ * Version 2: a machine's UUID is no longer unique. Firmware without a real SMBIOS UUID
+ * reports a placeholder (all zeros or all ones) or the same value on every board of a
+ * model, so several servers share it. With a unique index, the second of them could
+ * never be registered. The index stays, without UNIQUE, for lookups by UUID.
+ */
+static const char migration_2[] =
+	"DROP INDEX machines_uuid;"
+	"CREATE INDEX machines_uuid ON machines (uuid);"
+
+	"PRAGMA user_version = 2;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema", migration_1 },
+	{ 2, "machines.uuid not unique", migration_2 },
 };
 
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))

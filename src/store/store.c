@@ -7,11 +7,52 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log/log.h"
+
+/* Checkpoint the WAL into the database once it holds this many pages (SQLite's default). */
+#define STORE_WAL_CHECKPOINT_PAGES 1000
+
+static _Atomic uint64_t generation = 1;
+
+uint64_t
+store_generation(void)
+{
+	return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
+/*
+ * Called by SQLite after each commit of this connection, once the write lock is
+ * released, so a read that starts after the bump sees the commit. It replaces
+ * SQLite's own auto-checkpoint hook, which is why it checkpoints as that one would.
+ */
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)arg;
+	atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+	if (pages >= STORE_WAL_CHECKPOINT_PAGES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/*
+ * Turn off SQLite's allocation statistics before the library initialises: they take
+ * a global mutex on every malloc and free, from every thread.
+ */
+static void
+store_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 /* Run a PRAGMA and, when `expect` is set, check the text of its single result row. */
 static int
@@ -64,6 +105,7 @@ store_configure(struct store *st)
 		err = store_pragma(st, "PRAGMA journal_mode = WAL", "wal");
 		if (err < 0)
 			return err;
+		sqlite3_wal_hook(st->db, store_wal_hook, NULL);
 	}
 
 	err = store_pragma(st, "PRAGMA synchronous = FULL", NULL);
@@ -92,12 +134,31 @@ store_check_readonly_version(struct store *st)
 	return 0;
 }
 
+/*
+ * SQLite reports a directory it cannot write as SQLITE_CANTOPEN with a stale errno
+ * (often ENOENT from probing for the journal), so check the directory ourselves.
+ */
+static int
+store_open_errno(struct store *st, const char *path)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!st->readonly && access(dirname(dir), W_OK | X_OK) < 0)
+		return -errno;
+	if (st->db && sqlite3_system_errno(st->db))
+		return -sqlite3_system_errno(st->db);
+	return -EIO;
+}
+
 int
 store_open(const char *path, bool readonly, struct store **ret)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *st;
 	int flags, rc, err;
 
+	pthread_once(&once, store_global_init);
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
@@ -108,9 +169,9 @@ store_open(const char *path, bool readonly, struct store **ret)
 	flags |= readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		err = st->db && sqlite3_system_errno(st->db) ? -sqlite3_system_errno(st->db) : -EIO;
-		log_err("store: cannot open database path=\"%s\": %s", path,
-			st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		err = store_open_errno(st, path);
+		log_err("store: cannot open database path=\"%s\": %s (%s)", path,
+			st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), strerror(-err));
 		goto err_open;
 	}
 
@@ -142,6 +203,7 @@ store_close(struct store *st)
 
 	for (size_t i = 0; i < STMT_MAX; i++)
 		sqlite3_finalize(st->stmts[i]);
+	boot_cache_free(st->boot_cache);
 
 	/* Every statement is finalized, so close cannot be left pending. */
 	rc = sqlite3_close(st->db);

@@ -8,7 +8,7 @@
  * that read concurrently open their own. Writers wait up to STORE_BUSY_TIMEOUT_MS for
  * the write lock. Functions return 0 or a negative errno:
  *   -ENOENT  no such row
- *   -EEXIST  a unique value (MAC, UUID, hostname, name) already belongs to another row;
+ *   -EEXIST  a unique value (MAC, IP, hostname, name) already belongs to another row;
  *            store_error() names the value and the owner
  *   -EBUSY   the database stayed locked past the timeout
  *   -ENOSPC  the disk is full; the transaction was rolled back
@@ -172,6 +172,34 @@ int store_machine_delete(struct store *st, int64_t id);
 /* Rows matching the filter in id order; returns the callback's nonzero value if any. */
 int store_machine_list(struct store *st, const struct machine_filter *f, machine_cb cb, void *arg);
 int store_machine_count(struct store *st, const struct machine_filter *f, int64_t *ret);
+
+/*
+ * What the boot endpoint needs to render a machine's script: the machine's identity
+ * and state and, when it has one, its profile's boot references. Read with one query
+ * and served from a per-connection cache while nothing was committed since.
+ */
+struct machine_boot {
+	int64_t id;
+	enum machine_state state;
+	int64_t profile_id;                 /* 0: none; then the profile fields are empty */
+	char uuid[UUID_TEXT_SIZE];
+	char hostname[HOSTNAME_SIZE];
+	char arch[16];
+	char platform[16];
+	char profile_name[STORE_NAME_SIZE];
+	char kernel[STORE_PATH_SIZE];
+	char initrd[STORE_PATH_SIZE];
+	char cmdline[STORE_CMDLINE_SIZE];
+};
+
+/*
+ * Look up the machine that owns `mac` (canonical form) for booting. Returns 0, -ENOENT
+ * or a store error. Hits cost no SQLite call: every commit through any connection of
+ * this process invalidates the cache.
+ * NOTE: a change written by another process (the sqlite3 shell) is not seen until
+ * this process commits something, so edit the database only through the daemon.
+ */
+int store_machine_boot_get(struct store *st, const char *mac, struct machine_boot *ret);
 
 /* Profiles. Delete returns -EBUSY while a machine uses the profile. */
 int store_profile_insert(struct store *st, struct profile *p);

@@ -36,7 +36,6 @@ enum store_stmt {
 	STMT_MACHINE_MACS_DELETE,
 	STMT_MACHINE_MAC_INSERT,
 	STMT_MACHINE_MAC_OWNER,
-	STMT_MACHINE_UUID_OWNER,
 	STMT_MACHINE_IP_OWNER,
 	STMT_MACHINE_HOSTNAME_OWNER,
 	STMT_MACHINE_LIST,
@@ -72,8 +71,12 @@ enum store_stmt {
 	STMT_TOKEN_NAME_OWNER,
 	STMT_TOKEN_HASH_OWNER,
 
+	STMT_MACHINE_BOOT_GET,
+
 	STMT_MAX,
 };
+
+struct boot_cache;
 
 struct store {
 	sqlite3 *db;
@@ -81,7 +84,13 @@ struct store {
 	int schema_version;
 	sqlite3_stmt *stmts[STMT_MAX];      /* owned, prepared on first use */
 	char error[STORE_ERROR_SIZE];
+	struct boot_cache *boot_cache;      /* owned, created on first boot lookup */
 };
+
+/* Bumped after every commit of this process; cached reads are valid for one value. */
+uint64_t store_generation(void);
+/* Free a connection's boot cache. Accepts NULL. */
+void boot_cache_free(struct boot_cache *cache);
 
 /*
  * Return in *ret the statement for slot `id`, compiled from `sql` on first use and

@@ -186,8 +186,49 @@ mac_parse(const char *text, char out[MAC_TEXT_SIZE])
 		canonical[i * 3 + 2] = i < 5 ? ':' : '\0';
 	}
 
+	/*
+	 * The group bit marks multicast and broadcast addresses, and all zeros is no
+	 * address at all; neither can be the source address of a NIC.
+	 */
+	if (hex_value(canonical[1]) & 1)
+		return -EINVAL;
+	if (strcmp(canonical, "00:00:00:00:00:00") == 0)
+		return -EINVAL;
+
 	memcpy(out, canonical, MAC_TEXT_SIZE);
 	return 0;
+}
+
+/* Characters a kernel argument may contain besides letters and digits. */
+static bool
+cmdline_char_allowed(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("._,:=/+@%~;-", c) != NULL);
+}
+
+int
+cmdline_check(const char *text, size_t *ret_offset)
+{
+	size_t i, word = 0;
+
+	for (i = 0; text[i] != '\0'; i++) {
+		if (text[i] == ' ') {
+			word = i + 1;
+			continue;
+		}
+		if (!cmdline_char_allowed(text[i]))
+			goto err_reject;
+
+		/* ";" as a whole word separates two iPXE commands, but inside a word it is text. */
+		if (text[i] == ';' && i == word && (text[i + 1] == ' ' || text[i + 1] == '\0'))
+			goto err_reject;
+	}
+	return 0;
+
+err_reject:
+	*ret_offset = i;
+	return -EINVAL;
 }
 
 int

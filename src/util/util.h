@@ -54,9 +54,23 @@ char *buf_steal(struct buf *b);
 /*
  * Parse a MAC address written with colons, hyphens or no separator, in either case
  * ("52:54:00:AB:CD:EF", "52-54-00-ab-cd-ef", "525400abcdef"), into lower-case colon
- * form. Mixed separators are rejected. Returns 0 or -EINVAL.
+ * form. Mixed separators are rejected, and so are addresses no NIC uses as its own:
+ * multicast and broadcast (group bit, the lowest bit of the first octet, set) and
+ * all zeros. Returns 0 or -EINVAL.
  */
 int mac_parse(const char *text, char out[MAC_TEXT_SIZE]);
+
+/*
+ * Check extra kernel arguments that go into an iPXE "kernel" command line. The text
+ * must be words separated by spaces, each made of letters, digits and the characters
+ * . _ , : = / + @ % ~ ; - and no word may be ";" alone. iPXE splits a command line at
+ * whitespace, runs "&&", "||" and ";" words as command separators, starts a comment at
+ * a word that begins with "#" and expands "${...}" in each word (system() in iPXE's
+ * src/core/exec.c), so none of that can get through.
+ * Returns 0, or -EINVAL with the byte offset of the first rejected character, or of a
+ * lone ";", in *ret_offset.
+ */
+int cmdline_check(const char *text, size_t *ret_offset);
 
 /*
  * Parse an SMBIOS UUID in the 8-4-4-4-12 form, either case, optionally in braces, into

@@ -2,8 +2,9 @@
 /*
  * Fuzz the API's request body validators: arbitrary bytes go through the machine
  * create and PATCH decoders and the profile create and PATCH decoders. Each must
- * accept or reject without crashing or leaking, and an accepted machine body must
- * hold only canonical values.
+ * accept or reject without crashing or leaking. An accepted machine body must hold only
+ * canonical values, and an accepted profile body only artifact references the boot
+ * listener serves and a kernel command line iPXE cannot run as a command.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,13 +40,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (create && machine.mac_count == 0)
 				abort();
+
+			/* IPv4-mapped IPv6 addresses are stored in their IPv4 form. */
+			if (strncmp(machine.ip, "::ffff:", 7) == 0 && strchr(machine.ip, '.') != NULL)
+				abort();
 			api_machine_patch_clear(&machine);
 		} else if (e.status < 400 || e.status > 599 || e.code == NULL) {
 			abort();
 		}
 
 		if (api_profile_body_parse(body, size, create, &profile, &e) == 0) {
+			size_t offset;
+
 			if (create && !api_profile_name_valid(profile.name))
+				abort();
+
+			/* The image may be cleared; the kernel and initrd may not. */
+			if ((profile.fields & API_PF_IMAGE) && profile.image[0] != '\0' &&
+			    http_path_check(profile.image) < 0)
+				abort();
+			if ((profile.fields & API_PF_KERNEL) && http_path_check(profile.kernel) < 0)
+				abort();
+			if ((profile.fields & API_PF_INITRD) && http_path_check(profile.initrd) < 0)
+				abort();
+			if (cmdline_check(profile.cmdline, &offset) < 0)
 				abort();
 			api_profile_patch_clear(&profile);
 		} else if (e.status < 400 || e.status > 599 || e.code == NULL) {

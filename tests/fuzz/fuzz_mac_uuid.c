@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz the identifier parsers in util.h. The input becomes one NUL-terminated string for
- * mac_parse, uuid_parse, hostname_valid and uint_parse. Each success is checked against
- * the documented canonical form, and parsing that form again must return it unchanged.
+ * mac_parse, uuid_parse, hostname_valid, uint_parse and cmdline_check. Each success is
+ * checked against the documented canonical form, and parsing that form again must return
+ * it unchanged.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,10 @@ check_mac(const char *text)
 		if (out[i] != ':')
 			abort();
 	if (mac_parse(out, again) != 0 || strcmp(out, again) != 0)
+		abort();
+
+	/* Unicast: the group bit of the first octet is clear, and the address is not zero. */
+	if (strchr("13579bdf", out[1]) != NULL || strcmp(out, "00:00:00:00:00:00") == 0)
 		abort();
 }
 
@@ -82,6 +88,37 @@ check_uint(const char *text)
 		abort();
 }
 
+/* An accepted command line has only allowed bytes and no ";" word; a rejected one names one. */
+static void
+check_cmdline(const char *text)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789._,:=/+@%~;- ";
+	size_t len = strlen(text), offset = len + 1;
+	bool lone;
+
+	if (cmdline_check(text, &offset) == 0) {
+		if (offset != len + 1 || strspn(text, allowed) != len)
+			abort();
+		for (size_t i = 0; i < len; i++) {
+			lone = text[i] == ';' && (i == 0 || text[i - 1] == ' ') &&
+			       (text[i + 1] == ' ' || text[i + 1] == '\0');
+			if (lone)
+				abort();
+		}
+		return;
+	}
+
+	if (offset >= len)
+		abort();
+	lone = text[offset] == ';' && (offset == 0 || text[offset - 1] == ' ') &&
+	       (text[offset + 1] == ' ' || text[offset + 1] == '\0');
+	if (strchr(allowed, text[offset]) != NULL && !lone)
+		abort();
+	if (strspn(text, allowed) < offset)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -101,6 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_uuid(text);
 	check_hostname(text);
 	check_uint(text);
+	check_cmdline(text);
 
 	free(text);
 	return 0;

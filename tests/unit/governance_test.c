@@ -301,6 +301,93 @@ execute_failure_rolls_back(void **state)
 	entries_clear(&list);
 }
 
+/* An operation that inserts a machine, then writes its id into the action's target. */
+struct rewrite_op {
+	struct insert_op insert;
+	char target[64];
+	char detail[128];
+	const char *new_detail;             /* written to detail after the insert */
+};
+
+static int
+insert_and_rewrite(struct store *st, void *arg, char *err, size_t errlen)
+{
+	struct rewrite_op *op = arg;
+	int rc;
+
+	rc = insert_machine(st, &op->insert, err, errlen);
+	if (op->insert.m.id > 0)
+		snprintf(op->target, sizeof(op->target), "machine:%lld", (long long)op->insert.m.id);
+	if (op->new_detail)
+		snprintf(op->detail, sizeof(op->detail), "%s", op->new_detail);
+	return rc;
+}
+
+static void
+execute_reads_rewritten_target(void **state)
+{
+	struct fixture *f = *state;
+	struct rewrite_op op = { .target = "machine:new", .detail = "{}" };
+	struct action action = create_action;
+	struct entries list = { 0 };
+	char err[256] = "", expected[64];
+	int64_t count = -1;
+
+	action.target = op.target;
+	action.detail = op.detail;
+
+	/* Success: the entry has what the operation left in the target and detail. */
+	machine_fill(&op.insert.m, 1);
+	op.new_detail = "{\"macs\":[\"52:54:00:00:00:01\"]}";
+	assert_int_equal(gov_execute(f->st, &action, insert_and_rewrite, &op, err, sizeof(err)), 0);
+	snprintf(expected, sizeof(expected), "machine:%lld", (long long)op.insert.m.id);
+	assert_int_equal(store_audit_list(f->st, 0, 0, collect_entry, &list), 0);
+	assert_int_equal(list.count, 1);
+	assert_string_equal(list.e[0].target, expected);
+	assert_string_equal(list.e[0].detail, "{\"macs\":[\"52:54:00:00:00:01\"]}");
+	entries_clear(&list);
+
+	/* Failure after the rewrite: the failure entry has the rewritten target too. */
+	machine_fill(&op.insert.m, 2);
+	op.insert.fail_with = -EIO;
+	snprintf(op.target, sizeof(op.target), "machine:new");
+	assert_int_equal(gov_execute(f->st, &action, insert_and_rewrite, &op, err, sizeof(err)),
+			 -EIO);
+	snprintf(expected, sizeof(expected), "machine:%lld", (long long)op.insert.m.id);
+	assert_int_equal(store_audit_list(f->st, 1, 0, collect_entry, &list), 0);
+	assert_int_equal(list.count, 1);
+	assert_string_equal(list.e[0].target, expected);
+	assert_string_equal(list.e[0].outcome, "failed: power controller did not answer");
+	entries_clear(&list);
+
+	/* An invalid detail left by a successful operation fails it and rolls it back. */
+	machine_fill(&op.insert.m, 3);
+	op.insert.fail_with = 0;
+	op.new_detail = "{not json";
+	snprintf(op.detail, sizeof(op.detail), "{}");
+	assert_int_equal(gov_execute(f->st, &action, insert_and_rewrite, &op, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "detail is not valid JSON"));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM machines"
+				 " WHERE id IN (SELECT machine_id FROM machine_macs"
+				 " WHERE mac = '52:54:00:00:00:03')"), 0);
+	assert_int_equal(store_machine_count(f->st, NULL, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit"), 2);
+
+	/* A failed operation that left an invalid detail is recorded without it. */
+	machine_fill(&op.insert.m, 4);
+	op.insert.fail_with = -EIO;
+	snprintf(op.detail, sizeof(op.detail), "{}");
+	assert_int_equal(gov_execute(f->st, &action, insert_and_rewrite, &op, err, sizeof(err)),
+			 -EIO);
+	assert_int_equal(store_audit_list(f->st, 2, 0, collect_entry, &list), 0);
+	assert_int_equal(list.count, 1);
+	assert_null(list.e[0].detail);
+	assert_string_equal(list.e[0].outcome, "failed: power controller did not answer");
+	entries_clear(&list);
+}
+
 struct policy_case {
 	const char *name;
 	struct action action;
@@ -741,6 +828,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(execute_commits_change_and_entry, test_setup,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(execute_failure_rolls_back, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(execute_reads_rewritten_target, test_setup,
+						test_teardown),
 		cmocka_unit_test_setup_teardown(policy_rejects_malformed, test_setup, test_teardown),
 		cmocka_unit_test(risk_names),
 		cmocka_unit_test(hash_is_unambiguous),

@@ -172,8 +172,8 @@ open_creates_schema(void **state)
 	struct fixture *f = *state;
 	char text[64];
 
-	assert_int_equal(store_schema_version(f->st), 1);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(store_schema_version(f->st), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 
 	raw_query(f->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
@@ -195,8 +195,8 @@ reopen_is_idempotent(void **state)
 
 	f->st = store_close(f->st);
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 1);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(store_schema_version(f->st), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 
 	assert_int_equal(store_profile_get(f->st, p.id, &got), 0);
 	assert_string_equal(got.name, "debian-12");
@@ -221,6 +221,43 @@ newer_version_rejected(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
 	raw_exec(f->path, "PRAGMA user_version = 1");
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
+}
+
+/* A version 1 database, with a unique index on machines.uuid, is upgraded in place. */
+static void
+migration_2_uuid_not_unique(void **state)
+{
+	struct fixture *f = *state;
+	struct machine m, got;
+
+	/* Turn the new file back into version 1 and give it a machine with a UUID. */
+	f->st = store_close(f->st);
+	raw_exec(f->path, "DROP INDEX machines_uuid;"
+		 " CREATE UNIQUE INDEX machines_uuid ON machines (uuid);"
+		 " INSERT INTO machines (uuid, serial, vendor, model, arch, platform, state,"
+		 " created_at, updated_at) VALUES ('00000000-0000-0000-0000-000000000000', '', '',"
+		 " '', 'x86_64', 'efi', 'discovered', 1, 1);"
+		 " INSERT INTO machine_macs (mac, machine_id, position)"
+		 " VALUES ('52:54:00:00:00:01', last_insert_rowid(), 0);"
+		 " PRAGMA user_version = 1");
+	assert_int_equal(raw_int(f->path, "SELECT \"unique\" FROM pragma_index_list('machines')"
+				 " WHERE name = 'machines_uuid'"), 1);
+
+	assert_int_equal(store_open(f->path, false, &f->st), 0);
+	assert_int_equal(store_schema_version(f->st), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('machines')"
+				 " WHERE name = 'machines_uuid' AND \"unique\" = 0"), 1);
+
+	/* The old row survived, and a second machine may now share its UUID. */
+	assert_int_equal(store_machine_get_by_mac(f->st, "52:54:00:00:00:01", &got), 0);
+	assert_string_equal(got.uuid, "00000000-0000-0000-0000-000000000000");
+	machine_clear(&got);
+	machine_fill(&m, 2);
+	snprintf(m.uuid, sizeof(m.uuid), "00000000-0000-0000-0000-000000000000");
+	assert_int_equal(store_machine_insert(f->st, &m), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM machines"
+				 " WHERE uuid = '00000000-0000-0000-0000-000000000000'"), 2);
 }
 
 static void
@@ -348,12 +385,6 @@ same_hostname_other_case(struct machine *m)
 }
 
 static void
-same_uuid(struct machine *m)
-{
-	snprintf(m->uuid, sizeof(m->uuid), "4c4c4544-0042-3510-8052-b4c04f4e3632");
-}
-
-static void
 same_ip(struct machine *m)
 {
 	snprintf(m->ip, sizeof(m->ip), "10.0.0.5");
@@ -362,7 +393,6 @@ same_ip(struct machine *m)
 static const struct duplicate_case duplicate_cases[] = {
 	{ "mac", same_mac, "MAC 52:54:00:12:34:56" },
 	{ "hostname", same_hostname_other_case, "hostname \"WEB1\"" },
-	{ "uuid", same_uuid, "UUID 4c4c4544-0042-3510-8052-b4c04f4e3632" },
 	{ "ip", same_ip, "IP 10.0.0.5" },
 };
 
@@ -421,6 +451,35 @@ machine_duplicates(void **state)
 	assert_int_equal(store_machine_insert(f->st, &other), 0);
 }
 
+/* Servers whose firmware reports one placeholder UUID are still separate machines. */
+static void
+machine_uuid_shared(void **state)
+{
+	struct fixture *f = *state;
+	struct machine first, second, got;
+
+	machine_fill(&first, 1);
+	snprintf(first.uuid, sizeof(first.uuid), "4c4c4544-0042-3510-8052-b4c04f4e3632");
+	assert_int_equal(store_machine_insert(f->st, &first), 0);
+
+	machine_fill(&second, 2);
+	snprintf(second.uuid, sizeof(second.uuid), "4c4c4544-0042-3510-8052-b4c04f4e3632");
+	assert_int_equal(store_machine_insert(f->st, &second), 0);
+	assert_int_not_equal(second.id, first.id);
+
+	/* An update to a UUID another machine has is no conflict either. */
+	machine_fill(&second, 3);
+	assert_int_equal(store_machine_insert(f->st, &second), 0);
+	snprintf(second.uuid, sizeof(second.uuid), "4c4c4544-0042-3510-8052-b4c04f4e3632");
+	assert_int_equal(store_machine_update(f->st, &second), 0);
+	assert_int_equal(store_machine_get(f->st, second.id, &got), 0);
+	assert_string_equal(got.uuid, "4c4c4544-0042-3510-8052-b4c04f4e3632");
+	machine_clear(&got);
+
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM machines"
+				 " WHERE uuid = '4c4c4544-0042-3510-8052-b4c04f4e3632'"), 3);
+}
+
 static void
 machine_invalid_input(void **state)
 {
@@ -429,6 +488,17 @@ machine_invalid_input(void **state)
 
 	machine_fill(&m, 1);
 	snprintf(m.macs[0], MAC_TEXT_SIZE, "52:54:00:AB:CD:EF");
+	assert_int_equal(store_machine_insert(f->st, &m), -EINVAL);
+
+	/* Multicast, broadcast and all-zero MACs are no NIC's own address. */
+	machine_fill(&m, 1);
+	snprintf(m.macs[0], MAC_TEXT_SIZE, "01:00:5e:00:00:01");
+	assert_int_equal(store_machine_insert(f->st, &m), -EINVAL);
+	assert_string_equal(store_error(f->st),
+			    "MAC \"01:00:5e:00:00:01\" is not a unicast MAC in canonical form");
+	snprintf(m.macs[0], MAC_TEXT_SIZE, "ff:ff:ff:ff:ff:ff");
+	assert_int_equal(store_machine_insert(f->st, &m), -EINVAL);
+	snprintf(m.macs[0], MAC_TEXT_SIZE, "00:00:00:00:00:00");
 	assert_int_equal(store_machine_insert(f->st, &m), -EINVAL);
 
 	machine_fill(&m, 1);
@@ -1323,10 +1393,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(open_creates_schema, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(reopen_is_idempotent, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(newer_version_rejected, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(migration_2_uuid_not_unique, test_setup,
+						test_teardown),
 		cmocka_unit_test_setup_teardown(readonly_open, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(machine_roundtrip, test_setup, test_teardown),
 		cmocka_unit_test(machine_state_names),
 		cmocka_unit_test_setup_teardown(machine_duplicates, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(machine_uuid_shared, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(machine_invalid_input, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(machine_list_filters, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(machine_list_reentrant, test_setup, test_teardown),

