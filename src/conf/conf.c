@@ -54,7 +54,7 @@ static const struct conf_key keys[] = {
 	{ "api", "tls_names", CONF_NAME_LIST, FIELD(tls_names), "", 0, 0 },
 	{ "http", "threads", CONF_UINT, FIELD(http_threads), "0", 0, 256 },
 	{ "http", "max_connections", CONF_UINT, FIELD(http_max_connections), "4096", 16, 1000000 },
-	{ "http", "max_header_bytes", CONF_UINT, FIELD(http_max_header_bytes), "16384", 1024, 1048576 },
+	{ "http", "max_header_bytes", CONF_UINT, FIELD(http_max_header_bytes), "8192", 1024, 1048576 },
 	{ "http", "max_body_bytes", CONF_UINT, FIELD(http_max_body_bytes), "1048576", 1024, 268435456 },
 	{ "http", "timeout_seconds", CONF_UINT, FIELD(http_timeout_seconds), "60", 1, 3600 },
 	{ "http", "header_timeout_seconds", CONF_UINT, FIELD(http_header_timeout_seconds), "10", 1, 3600 },

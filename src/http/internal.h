@@ -38,7 +38,7 @@
  * is sized so that this many fit next to max_header_bytes of text. The connection of
  * a request with more query arguments is closed at once.
  */
-#define HTTP_MAX_FIELDS 512
+#define HTTP_MAX_FIELDS 128
 /* The Retry-After value, in seconds, of the 503 sent when the body ceiling is reached. */
 #define HTTP_RETRY_AFTER_SECONDS 5
 
