@@ -2,7 +2,7 @@
 /*
  * The boot lookup and its per-connection cache. Netbooting servers ask for their
  * script far more often than anything changes, so each connection keeps the last
- * answer per MAC, tagged with the store generation it was read under. A commit
+ * lookup result per MAC, tagged with the store generation it was read under. A commit
  * anywhere in the process bumps the generation, which retires every entry at once.
  *
  * Entries are packed (fixed fields, then the strings one after another) so that
@@ -31,7 +31,7 @@ struct boot_cache {
 	size_t count;
 };
 
-/* The packed record; `text` holds the strings in the order of boot_strings(). */
+/* The packed record; `text` contains the strings in the order of boot_strings(). */
 struct boot_record {
 	int64_t id;
 	int64_t profile_id;
@@ -298,7 +298,7 @@ store_machine_boot_get(struct store *st, const char *mac, struct machine_boot *r
 	}
 
 	/*
-	 * Inside a transaction the query sees this connection's uncommitted writes, which
+	 * Inside a transaction the query reads this connection's uncommitted writes, which
 	 * a rollback would undo without bumping the generation, so nothing is cached.
 	 */
 	err = boot_query(st, mac, ret);
