@@ -18,7 +18,7 @@
 
 #include "log/log.h"
 
-/* Checkpoint the WAL into the database once it holds this many pages (SQLite's default). */
+/* Checkpoint the WAL into the database once it contains this many pages (SQLite's default). */
 #define STORE_WAL_CHECKPOINT_PAGES 1000
 
 static _Atomic uint64_t generation = 1;

@@ -174,9 +174,9 @@ int store_machine_list(struct store *st, const struct machine_filter *f, machine
 int store_machine_count(struct store *st, const struct machine_filter *f, int64_t *ret);
 
 /*
- * What the boot endpoint needs to render a machine's script: the machine's identity
- * and state and, when it has one, its profile's boot references. Read with one query
- * and served from a per-connection cache while nothing was committed since.
+ * The fields the boot endpoint renders a machine's script from: the machine's identity
+ * and state and, when it has one, its profile's boot references. They are read with
+ * one query and served from a per-connection cache until the next commit.
  */
 struct machine_boot {
 	int64_t id;
