@@ -466,15 +466,22 @@ script_render(struct boot_request *r, enum boot_script script, struct buf *out)
 	return template_render(r->boot->scripts[script], r->vars, VAR_MAX, out);
 }
 
-/* Send the rendered script. It follows live state, so no cache may reuse it. */
+/*
+ * Send the rendered script. The reply takes over out's buffer. The script follows live
+ * state, so no cache may reuse it.
+ */
 static void
 script_reply(struct boot_request *r, struct buf *out)
 {
+	size_t len;
+	char *body;
 	int rc;
 
 	/* The script is correct without the header, so a failure to add it is ignored. */
 	http_add_header(r->req, "Cache-Control", "no-store");
-	rc = http_reply(r->req, 200, "text/plain", out->data, out->len);
+	len = out->len;
+	body = buf_steal(out);
+	rc = body != NULL ? http_reply_take(r->req, 200, "text/plain", body, len) : -ENOMEM;
 	if (rc < 0 && boot_log_allowed(r->boot))
 		log_warning("boot: cannot queue the reply mac=%s peer=%s: %s", r->mac,
 			    http_peer(r->req), strerror(-rc));

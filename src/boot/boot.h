@@ -20,6 +20,12 @@
 #include "store/store.h"
 #include "util/util.h"
 
+/*
+ * Query arguments plus header fields a request to the boot listener may have: iPXE
+ * sends four arguments and about five headers, curl and wget fewer than ten.
+ */
+#define BOOT_MAX_FIELDS 32
+
 /* Largest template file read, in bytes. */
 #define TEMPLATE_MAX_BYTES (64 * 1024)
 /* Largest rendered script, in bytes. */

@@ -193,8 +193,10 @@ err_copy:
 static const char *
 var_find(const struct template_var *vars, size_t count, const char *name, size_t len)
 {
+	/* Names are never empty, so the first byte rules out most names without a call. */
 	for (size_t i = 0; i < count; i++) {
-		if (strncmp(vars[i].name, name, len) == 0 && vars[i].name[len] == '\0')
+		if (vars[i].name[0] == name[0] && strncmp(vars[i].name, name, len) == 0 &&
+		    vars[i].name[len] == '\0')
 			return vars[i].value;
 	}
 	return NULL;

@@ -47,6 +47,7 @@ static const struct conf_key keys[] = {
 	{ "boot", "url", CONF_STRING, FIELD(boot_url), "http://127.0.0.1:8080", 0, 0 },
 	{ "boot", "templates", CONF_PATH, FIELD(template_dir), "/usr/share/outpost/bootenv/ipxe", 0, 0 },
 	{ "boot", "retry_seconds", CONF_UINT, FIELD(boot_retry_seconds), "30", 1, 3600 },
+	{ "boot", "max_header_bytes", CONF_UINT, FIELD(boot_max_header_bytes), "2048", 1024, 1048576 },
 	{ "api", "listen", CONF_STRING, FIELD(api_listen), "127.0.0.1:8443", 0, 0 },
 	{ "api", "socket", CONF_STRING, FIELD(api_socket), "/run/outpost/outpost.sock", 0, 0 },
 	{ "api", "tls_cert", CONF_STRING, FIELD(tls_cert), "", 0, 0 },

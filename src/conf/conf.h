@@ -33,6 +33,7 @@ struct conf {
 	char *boot_url;      /* owned; base URL servers use to reach the boot listener */
 	char *template_dir;  /* owned; iPXE script templates, absolute after conf_load */
 	uint64_t boot_retry_seconds;
+	uint64_t boot_max_header_bytes;
 
 	/* [api] */
 	char *api_listen;    /* owned; "address:port" of the HTTPS API listener */

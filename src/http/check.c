@@ -85,6 +85,29 @@ content_length_conflicts(struct MHD_Connection *conn, const char *first)
 	return walk.conflict;
 }
 
+/* The framing headers of a request, counted in one walk over its headers. */
+struct framing_counts {
+	unsigned hosts;
+	unsigned codings;
+	unsigned lengths;
+};
+
+static enum MHD_Result
+framing_count_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing_counts *counts = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		counts->hosts++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		counts->codings++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		counts->lengths++;
+	return MHD_YES;
+}
+
 /*
  * Check the headers that decide where the request and its body end, as RFC 9112
  * requires of a server. HTTP/1.1 needs exactly one Host (section 3.2). The only
@@ -95,22 +118,22 @@ content_length_conflicts(struct MHD_Connection *conn, const char *first)
 static const char *
 framing_problem(struct http_request *req)
 {
-	unsigned hosts = http_header_count(req, MHD_HTTP_HEADER_HOST);
-	unsigned codings = http_header_count(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	struct framing_counts counts = { 0 };
 	const char *coding;
 
-	if (hosts > 1)
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, framing_count_one, &counts);
+	if (counts.hosts > 1)
 		return "the request has more than one Host header";
-	if (hosts == 0 && strcmp(req->version, MHD_HTTP_VERSION_1_1) == 0)
+	if (counts.hosts == 0 && strcmp(req->version, MHD_HTTP_VERSION_1_1) == 0)
 		return "an HTTP/1.1 request needs a Host header";
-	if (codings == 0)
+	if (counts.codings == 0)
 		return NULL;
 
 	coding = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	/* MHD 0.9.75 decodes a body as chunked only for exactly this value, in any case. */
-	if (codings > 1 || coding == NULL || strcasecmp(coding, "chunked") != 0)
+	if (counts.codings > 1 || coding == NULL || strcasecmp(coding, "chunked") != 0)
 		return "Transfer-Encoding must be \"chunked\" alone";
-	if (http_header_count(req, MHD_HTTP_HEADER_CONTENT_LENGTH) > 0)
+	if (counts.lengths > 0)
 		return "a request must not have both Transfer-Encoding and Content-Length";
 	return NULL;
 }

@@ -90,6 +90,12 @@ struct http_listener_config {
 	unsigned header_timeout_seconds;
 	unsigned max_connections_per_ip;  /* TCP only; 0: no limit */
 	http_precheck precheck;      /* optional, called with ctx */
+	/*
+	 * Query arguments plus header fields a request may have; 0: 128. MHD keeps each in
+	 * a record of about 64 bytes in the connection's memory, which it clears after
+	 * every request, so a small limit makes small requests cheaper.
+	 */
+	unsigned max_fields;
 };
 
 /*
@@ -133,9 +139,9 @@ const char *http_body(const struct http_request *req, size_t *ret_len);
 /* The kind of listener the request arrived on. */
 enum http_listener_kind http_listener(const struct http_request *req);
 /* The peer's uid on the unix socket, -1 elsewhere. */
-int64_t http_peer_uid(const struct http_request *req);
+int64_t http_peer_uid(struct http_request *req);
 /* The peer's address as text ("127.0.0.1", "unix"), for logs. */
-const char *http_peer(const struct http_request *req);
+const char *http_peer(struct http_request *req);
 
 /*
  * Reply with a copy of `len` bytes. Returns 0 or a negative errno, such as -EALREADY
@@ -143,6 +149,12 @@ const char *http_peer(const struct http_request *req);
  */
 int http_reply(struct http_request *req, unsigned status, const char *content_type,
 	       const void *body, size_t len);
+/*
+ * Reply with `len` bytes of `body`, a malloc'd buffer the reply takes over without a
+ * copy: it is freed once sent, or at once on error.
+ */
+int http_reply_take(struct http_request *req, unsigned status, const char *content_type,
+		    char *body, size_t len);
 /* Reply with `json` serialised compactly; takes ownership of json. */
 int http_reply_json(struct http_request *req, unsigned status, json_t *json);
 /* Reply {"error": error, "detail": <formatted>}. */

@@ -34,11 +34,14 @@
 /* Headers a handler may add to one reply with http_add_header. */
 #define HTTP_MAX_EXTRA_HEADERS 8
 /*
- * Query arguments plus header fields a request may have. MHD's connection memory pool
- * is sized so that this many fit next to max_header_bytes of text. The connection of
- * a request with more query arguments is closed at once.
+ * Query arguments plus header fields a request may have when the listener's
+ * max_fields is 0. MHD's connection memory pool is sized so that max_fields records
+ * fit next to max_header_bytes of text. The connection of a request with more query
+ * arguments is closed at once.
  */
-#define HTTP_MAX_FIELDS 128
+#define HTTP_DEFAULT_MAX_FIELDS 128
+/* The largest max_fields a listener accepts. */
+#define HTTP_MAX_FIELDS_LIMIT 65536
 /* The Retry-After value, in seconds, of the 503 sent when the body ceiling is reached. */
 #define HTTP_RETRY_AFTER_SECONDS 5
 
@@ -73,6 +76,7 @@ struct http_server {
 	int listen_fd;              /* given to MHD, which closes it when stopped */
 	struct stat socket_st;      /* unix only: the socket file we created */
 	size_t max_header_bytes;
+	unsigned max_fields;        /* query arguments plus header fields */
 	size_t max_body_bytes;
 	size_t pool_bytes;          /* MHD's memory pool per connection */
 	unsigned methods;           /* HTTP_METHOD_* bits */
@@ -98,6 +102,7 @@ struct http_request {
 	unsigned status;            /* status of the queued reply, 0 before one is queued */
 	unsigned header_count;
 	char *headers[HTTP_MAX_EXTRA_HEADERS]; /* owned; each "name\0value\0" */
+	bool peer_known;            /* peer and peer_uid are filled in */
 	int64_t peer_uid;           /* unix socket only, else -1 */
 	char peer[INET6_ADDRSTRLEN];
 };
@@ -155,6 +160,9 @@ int http_open_beneath(int root_fd, const char *relpath, bool use_openat2);
  * listener's body ceiling. Returns MHD_NO only when the connection must close.
  */
 enum MHD_Result http_request_begin(struct http_request *req, bool uri_nul);
+
+/* Fill req->peer and req->peer_uid. http_peer and http_peer_uid call it on first use. */
+void http_request_identify_peer(struct http_request *req);
 
 /* Write the Allow header value for `methods` (HTTP_METHOD_* bits) into `out`. */
 void http_allow_header(unsigned methods, char *out, size_t size);

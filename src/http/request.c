@@ -149,14 +149,18 @@ http_listener(const struct http_request *req)
 }
 
 int64_t
-http_peer_uid(const struct http_request *req)
+http_peer_uid(struct http_request *req)
 {
+	if (!req->peer_known)
+		http_request_identify_peer(req);
 	return req->peer_uid;
 }
 
 const char *
-http_peer(const struct http_request *req)
+http_peer(struct http_request *req)
 {
+	if (!req->peer_known)
+		http_request_identify_peer(req);
 	return req->peer;
 }
 
@@ -225,9 +229,36 @@ http_reply(struct http_request *req, unsigned status, const char *content_type,
 }
 
 int
-http_reply_json(struct http_request *req, unsigned status, json_t *json)
+http_reply_take(struct http_request *req, unsigned status, const char *content_type,
+		char *body, size_t len)
 {
 	struct MHD_Response *response;
+
+	if (req->status != 0) {
+		free(body);
+		log_err("http second reply to one request status=%u first_status=%u", status,
+			req->status);
+		return -EALREADY;
+	}
+
+	/* MHD frees the body with the response; no copy is made. */
+	response = MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	if (response == NULL) {
+		free(body);
+		return -ENOMEM;
+	}
+	if (content_type != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
+		    MHD_YES) {
+		MHD_destroy_response(response);
+		return -ENOMEM;
+	}
+	return http_queue(req, status, response);
+}
+
+int
+http_reply_json(struct http_request *req, unsigned status, json_t *json)
+{
 	char *text;
 
 	if (json == NULL)
@@ -236,20 +267,7 @@ http_reply_json(struct http_request *req, unsigned status, json_t *json)
 	json_decref(json);
 	if (text == NULL)
 		return -ENOMEM;
-
-	/* MHD frees the serialised text with the response; no copy is made. */
-	response = MHD_create_response_from_buffer_with_free_callback(strlen(text), text,
-								      free);
-	if (response == NULL) {
-		free(text);
-		return -ENOMEM;
-	}
-	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    "application/json") != MHD_YES) {
-		MHD_destroy_response(response);
-		return -ENOMEM;
-	}
-	return http_queue(req, status, response);
+	return http_reply_take(req, status, "application/json", text, strlen(text));
 }
 
 /*
