@@ -15,7 +15,7 @@ ifneq ($(V),1)
 Q := @
 quiet = @printf '  %-6s %s\n' $(1) $(2);
 endif
-PKGS := libmicrohttpd sqlite3 jansson libcrypto libcurl libsystemd
+PKGS := libmicrohttpd sqlite3 jansson libcrypto libcurl libsystemd libzstd
 
 ifeq ($(SANITIZER),)
 BUILD ?= build

@@ -19,6 +19,7 @@ usage(FILE *out)
 	      "  profile   list, show, add, set and remove deployment profiles\n"
 	      "  audit     show the audit trail or verify its hash chain\n"
 	      "  status    show the daemon's status\n"
+	      "  bundle    make keys, create, inspect and verify offline bundles\n"
 	      "\n"
 	      "Run `outpost COMMAND --help` for a command's options.\n",
 	      out);
@@ -45,6 +46,8 @@ main(int argc, char **argv)
 	if (strcmp(command, "machine") == 0 || strcmp(command, "profile") == 0 ||
 	    strcmp(command, "audit") == 0 || strcmp(command, "status") == 0)
 		return cli_main(argc - 1, argv + 1);
+	if (strcmp(command, "bundle") == 0)
+		return cli_bundle_main(argc - 1, argv + 1);
 
 	fprintf(stderr, "outpost: unknown command \"%s\"\n", command);
 	usage(stderr);

@@ -5,9 +5,9 @@
 set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-libssl-dev libcurl4-openssl-dev libsystemd-dev"
+libssl-dev libcurl4-openssl-dev libsystemd-dev libzstd-dev"
 test="libcmocka-dev clang libclang-rt-14-dev curl jq openssl sqlite3 util-linux
-iproute2 procps"
+iproute2 procps libarchive-tools"
 bench="wrk nginx-light"
 lab="kea-dhcp4-server kea-ctrl-agent pdns-server pdns-backend-sqlite3 tftpd-hpa ipxe
 qemu-system-x86 ovmf dnsutils tftp-hpa"

@@ -60,38 +60,12 @@ static int
 secret_file_write(const char *path, const char *secret)
 {
 	char line[2 * API_TOKEN_BYTES + 2];
-	size_t len, done = 0;
-	int fd, rc = 0;
+	size_t len;
+	int rc;
 
 	len = (size_t)snprintf(line, sizeof(line), "%s\n", secret);
-	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-
-	while (done < len) {
-		ssize_t n = write(fd, line + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto err_write;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) < 0) {
-		rc = -errno;
-		goto err_write;
-	}
+	rc = file_write_new(path, 0600, line, len);
 	explicit_bzero(line, sizeof(line));
-	if (close(fd) < 0)
-		return -errno;
-	return 0;
-
-err_write:
-	explicit_bzero(line, sizeof(line));
-	close(fd);
-	unlink(path);
 	return rc;
 }
 

@@ -31,6 +31,12 @@
  */
 int cli_main(int argc, char **argv);
 
+/*
+ * Run `outpost bundle VERB ...` (argv[0] is "bundle"): keygen, create, inspect and
+ * verify, which need no daemon. Returns the process exit code.
+ */
+int cli_bundle_main(int argc, char **argv);
+
 /* Exit codes, listed the same way in --help and docs/cli.md. */
 enum cli_exit {
 	CLI_EXIT_OK = 0,

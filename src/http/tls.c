@@ -96,22 +96,6 @@ err_read:
 	return rc;
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Write `path` through "<path>.tmp" (created with O_EXCL and `mode`, then fsynced)
  * and a rename, so a crash never leaves a partial file. With `keep_existing` an

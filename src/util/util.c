@@ -7,12 +7,15 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -430,4 +433,54 @@ time_format(int64_t seconds, char out[21])
 
 	gmtime_r(&t, &utc);
 	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &utc);
+}
+
+int
+err_set(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list args;
+
+	if (err != NULL && errlen > 0) {
+		va_start(args, fmt);
+		vsnprintf(err, errlen, fmt, args);
+		va_end(args);
+	}
+	return rc;
+}
+
+int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+file_write_new(const char *path, unsigned mode, const void *data, size_t len)
+{
+	int fd, rc;
+
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len);
+	/* The umask may have cleared bits that `mode` asks for. */
+	if (rc == 0 && (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0))
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(path);
+	return rc;
 }

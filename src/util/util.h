@@ -112,4 +112,22 @@ int64_t time_now(void);
 /* Format Unix seconds as RFC 3339 UTC ("2026-12-04T20:09:23Z"); out holds 21 bytes. */
 void time_format(int64_t seconds, char out[21]);
 
+/* Write all `len` bytes, retrying after EINTR and short writes. Returns 0 or -errno. */
+int write_all(int fd, const void *data, size_t len);
+
+/*
+ * Create the file `path` with `mode` and write `len` bytes to it, then fsync it.
+ * O_EXCL and O_NOFOLLOW make sure it is a file this call created and not a link
+ * planted in its place. On error the file is removed. Returns 0 or -errno (-EEXIST
+ * when the path exists).
+ */
+int file_write_new(const char *path, unsigned mode, const void *data, size_t len);
+
+/*
+ * Write a formatted message to `err` when it is not NULL and errlen > 0, and return
+ * rc, so that an error path reads `return err_set(-EINVAL, err, errlen, "...")`.
+ */
+int err_set(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Offline bundles, as docs/bundle-format.md describes them: the manifest, Ed25519
+ * keys and signatures, a strict streaming reader and a reproducible writer for the pax
+ * tar container (optionally zstd-compressed), and the walk that checks a whole bundle
+ * while reading it once.
+ *
+ * Everything here treats the bundle as hostile. Functions return 0 or a negative errno
+ * and write the error to an `err` buffer as one sentence that names the entry, the
+ * value and the reason.
+ */
+#ifndef OUTPOST_BUNDLE_H
+#define OUTPOST_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "util/util.h"
+
+#define BUNDLE_FORMAT_VERSION 1
+/* Largest manifest.json, in bytes. */
+#define BUNDLE_MANIFEST_MAX (1024 * 1024)
+/* Most payload files one bundle may list. */
+#define BUNDLE_FILES_MAX 100000
+/* Longest path inside a bundle, in bytes, plus the NUL. */
+#define BUNDLE_PATH_SIZE 256
+/* Name and version, plus the NUL. */
+#define BUNDLE_NAME_SIZE 65
+#define BUNDLE_VERSION_SIZE 72
+/* A key id: 16 bytes in hex, plus the NUL. */
+#define BUNDLE_KEY_ID_SIZE 33
+#define BUNDLE_SIG_BYTES 64
+/* Zero bytes accepted after the end-of-archive blocks. */
+#define BUNDLE_TRAILER_MAX 10240
+/* Error messages are cut at this many bytes. */
+#define BUNDLE_ERR_SIZE 512
+
+enum bundle_kind {
+	BUNDLE_KIND_OS,
+	BUNDLE_KIND_FIRMWARE,
+	BUNDLE_KIND_RAMDISK,
+	BUNDLE_KIND_PLATFORM,
+	BUNDLE_KIND_MAX,
+};
+
+enum bundle_role {
+	BUNDLE_ROLE_KERNEL,
+	BUNDLE_ROLE_INITRD,
+	BUNDLE_ROLE_DISK_IMAGE,
+	BUNDLE_ROLE_ISO,
+	BUNDLE_ROLE_FIRMWARE_IMAGE,
+	BUNDLE_ROLE_TEMPLATE,
+	BUNDLE_ROLE_MAX,
+};
+
+const char *bundle_kind_name(enum bundle_kind kind);
+const char *bundle_role_name(enum bundle_role role);
+
+struct bundle_file {
+	char path[BUNDLE_PATH_SIZE];
+	uint64_t size;
+	char sha256[SHA256_HEX_SIZE];
+	enum bundle_role role;
+	json_t *metadata;            /* owned; an object, NULL when absent */
+};
+
+struct bundle_manifest {
+	int format_version;
+	char name[BUNDLE_NAME_SIZE];
+	char version[BUNDLE_VERSION_SIZE];
+	enum bundle_kind kind;
+	char key_id[BUNDLE_KEY_ID_SIZE];
+	char *description;           /* owned; NULL when absent */
+	size_t file_count;
+	struct bundle_file *files;   /* owned; sorted by path */
+};
+
+/*
+ * Parse and check a manifest (every rule of docs/bundle-format.md). Returns 0 and sets
+ * *ret, or -EINVAL with the reason in err, or -ENOMEM.
+ */
+int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest **ret,
+			  char *err, size_t errlen);
+/*
+ * Check a manifest built in memory and serialise it canonically: sorted keys, two-space
+ * indent, a final newline. Returns the text (caller frees) with its length in *ret_len,
+ * or NULL with the reason in err.
+ */
+char *bundle_manifest_dump(const struct bundle_manifest *m, size_t *ret_len, char *err,
+			   size_t errlen);
+/* The file listed at `path`, or NULL. Binary search: files are sorted. */
+const struct bundle_file *bundle_manifest_find(const struct bundle_manifest *m,
+					       const char *path);
+/* Accepts NULL; returns NULL. */
+struct bundle_manifest *bundle_manifest_free(struct bundle_manifest *m);
+
+/* Check a bundle name, version or in-bundle path. Return 0 or -EINVAL. */
+int bundle_name_check(const char *name);
+int bundle_version_check(const char *version);
+int bundle_path_check(const char *path);
+/* Compare two valid versions: negative, 0 or positive, as strcmp. */
+int bundle_version_compare(const char *a, const char *b);
+
+/* Keys (keys.c). EVP_PKEY is OpenSSL's; callers free keys with EVP_PKEY_free. */
+struct evp_pkey_st;
+struct bundle_keyring;
+
+/*
+ * Write a new Ed25519 key pair: `prefix`.key (PKCS #8 PEM, mode 0600) and `prefix`.pub
+ * (SubjectPublicKeyInfo PEM, mode 0644), refusing to replace either file. With
+ * `test_only`, both files carry the outpost-test-key mark. Sets key_id.
+ */
+int bundle_keygen(const char *prefix, bool test_only, char key_id[BUNDLE_KEY_ID_SIZE],
+		  char *err, size_t errlen);
+/* Load a private key from a PEM file and compute its id. */
+int bundle_key_load_private(const char *path, struct evp_pkey_st **ret,
+			    char key_id[BUNDLE_KEY_ID_SIZE], char *err, size_t errlen);
+/* Sign `len` bytes with an Ed25519 private key. */
+int bundle_sign(struct evp_pkey_st *key, const void *data, size_t len,
+		unsigned char sig[BUNDLE_SIG_BYTES], char *err, size_t errlen);
+
+/* An empty keyring; add keys with bundle_keyring_add_file or _add_dir. */
+int bundle_keyring_new(bool allow_test_keys, struct bundle_keyring **ret);
+/* Add the public key in one PEM file. Refuses test keys unless the keyring allows them. */
+int bundle_keyring_add_file(struct bundle_keyring *ring, const char *path, char *err,
+			    size_t errlen);
+/* Add every *.pub file of a directory. A missing directory adds nothing. */
+int bundle_keyring_add_dir(struct bundle_keyring *ring, const char *dir, char *err,
+			   size_t errlen);
+size_t bundle_keyring_count(const struct bundle_keyring *ring);
+/*
+ * Check that `sig` is the signature of `data` by the keyring's key `key_id`. Returns
+ * 0, -ENOKEY when no trusted key has that id, or -EBADMSG for a bad signature.
+ */
+int bundle_keyring_verify(const struct bundle_keyring *ring, const char *key_id,
+			  const void *data, size_t len, const unsigned char *sig, size_t sig_len,
+			  char *err, size_t errlen);
+struct bundle_keyring *bundle_keyring_free(struct bundle_keyring *ring);
+
+/*
+ * Byte sources (source.c): the bundle file, decompressed on the fly when it starts
+ * with the zstd magic number.
+ */
+struct bundle_source;
+
+/* Read from `fd` (not owned). */
+int bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen);
+/*
+ * Read up to `len` bytes. Returns the count, 0 at the end of the (decompressed)
+ * stream, or a negative errno with the reason in err (a truncated or corrupt zstd
+ * stream, a read error).
+ */
+ssize_t bundle_source_read(struct bundle_source *src, void *buf, size_t len, char *err,
+			   size_t errlen);
+/* Bytes read from the file so far (compressed bytes for a zstd bundle). */
+uint64_t bundle_source_file_bytes(const struct bundle_source *src);
+bool bundle_source_compressed(const struct bundle_source *src);
+struct bundle_source *bundle_source_free(struct bundle_source *src);
+
+/* The strict pax tar reader (tar_read.c). */
+struct tar_reader;
+
+struct tar_entry {
+	char path[BUNDLE_PATH_SIZE];
+	uint64_t size;
+	uint64_t offset;             /* of its header in the tar stream */
+};
+
+int tar_reader_new(struct bundle_source *src, struct tar_reader **ret);
+/*
+ * Move to the next entry, skipping what is left of the current one. Returns 1 with
+ * *entry filled, 0 at a well-formed end of the archive (trailer checked), or a
+ * negative errno with the reason in err.
+ */
+int tar_next(struct tar_reader *tr, struct tar_entry *entry, char *err, size_t errlen);
+/*
+ * Read the current entry's data: up to `len` bytes, 0 when the entry is done, or a
+ * negative errno (a truncated archive, a read error).
+ */
+ssize_t tar_read(struct tar_reader *tr, void *buf, size_t len, char *err, size_t errlen);
+struct tar_reader *tar_reader_free(struct tar_reader *tr);
+
+/* The reproducible tar writer (tar_write.c), optionally compressing with zstd. */
+struct tar_writer;
+
+int tar_writer_new(int fd, bool zstd, uint64_t mtime, struct tar_writer **ret, char *err,
+		   size_t errlen);
+/* Start an entry of `size` bytes; then write exactly that many with tar_write. */
+int tar_begin(struct tar_writer *tw, const char *path, uint64_t size, char *err,
+	      size_t errlen);
+int tar_write(struct tar_writer *tw, const void *data, size_t len, char *err, size_t errlen);
+/* Write the end-of-archive blocks and padding and flush. */
+int tar_writer_finish(struct tar_writer *tw, char *err, size_t errlen);
+struct tar_writer *tar_writer_free(struct tar_writer *tw);
+
+/*
+ * The walk (walk.c): read a bundle once, check the manifest, its signature and every
+ * payload entry, and hand each payload's bytes to a sink while they are hashed.
+ */
+struct bundle_sink {
+	/* A payload entry starts; `file` is its manifest entry. */
+	int (*begin)(void *ctx, const struct bundle_file *file, char *err, size_t errlen);
+	/* Its bytes, in order. */
+	int (*data)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+	/* Its bytes ended and matched the manifest's size and hash. */
+	int (*end)(void *ctx, const struct bundle_file *file, char *err, size_t errlen);
+	/*
+	 * The manifest is signed and checked; return nonzero to stop before any payload
+	 * byte is read (a downgrade, no free space). Optional.
+	 */
+	int (*manifest)(void *ctx, const struct bundle_manifest *m, char *err, size_t errlen);
+	/* Progress: bytes of the file read so far. Optional. */
+	void (*progress)(void *ctx, uint64_t file_bytes);
+	void *ctx;
+};
+
+/*
+ * Walk the bundle on `fd`. Returns 0 and sets *ret_manifest (caller frees) once every
+ * rule holds, or a negative errno with the reason in err. A NULL sink checks only.
+ */
+int bundle_walk(int fd, const struct bundle_keyring *ring, const struct bundle_sink *sink,
+		struct bundle_manifest **ret_manifest, char *err, size_t errlen);
+
+/*
+ * Read only the manifest and its signature, for showing a bundle. Returns 0 and sets
+ * *ret (caller frees) when both entries are well formed, and *ret_sig to the result
+ * of bundle_keyring_verify, with its reason in sig_err.
+ */
+int bundle_inspect(int fd, const struct bundle_keyring *ring, struct bundle_manifest **ret,
+		   int *ret_sig, char *sig_err, size_t sig_errlen, char *err, size_t errlen);
+
+/* `bundle create` (create.c). */
+struct bundle_create_opts {
+	const char *spec_path;       /* JSON: name, version, kind, description, files */
+	const char *base_dir;        /* sources are relative to it; NULL: the spec's folder */
+	const char *key_path;        /* the Ed25519 private key, PEM */
+	const char *output_path;     /* NULL: NAME-VERSION.bundle in the working folder */
+	bool zstd;                   /* compress the whole archive */
+	bool replace;                /* replace an existing output file */
+	uint64_t mtime;              /* modification time of every entry */
+	/* Called after each chunk copied into the archive. Optional. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
+
+/*
+ * Build a signed bundle from a spec. The output appears whole or not at all. Returns
+ * 0 and sets *ret_manifest when not NULL (caller frees), or a negative errno with the
+ * reason in err.
+ */
+int bundle_create(const struct bundle_create_opts *opts, struct bundle_manifest **ret_manifest,
+		  char *err, size_t errlen);
+
+#endif

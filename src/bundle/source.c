@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The bytes of a bundle file, decompressed on the fly when the file starts with the
+ * zstd magic number. The decompressor's window is capped, so a hostile frame cannot
+ * make the reader allocate more than about 16 MiB.
+ */
+#include "bundle/bundle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+/* 2^24 bytes: `bundle create` writes level 3 frames, whose window is at most 2^21. */
+#define ZSTD_WINDOW_LOG_MAX 24
+
+static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+
+struct bundle_source {
+	int fd;                      /* not owned */
+	uint64_t file_bytes;
+	bool eof;                    /* the file has no more bytes */
+	ZSTD_DCtx *dctx;             /* owned; NULL for a plain tar */
+	ZSTD_inBuffer in;
+	unsigned char *in_buf;       /* owned */
+	size_t in_cap;
+	size_t frame_left;           /* last ZSTD_decompressStream hint; 0 between frames */
+	unsigned char head[4];       /* plain tar: the bytes read to detect the format */
+	size_t head_len;
+	size_t head_pos;
+};
+
+/* read(2) that retries EINTR and fills as much as it can. Returns bytes or -errno. */
+static ssize_t
+read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int
+bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
+{
+	struct bundle_source *src;
+	ssize_t n;
+
+	src = calloc(1, sizeof(*src));
+	if (src == NULL)
+		return -ENOMEM;
+	src->fd = fd;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+	n = read_full(fd, src->head, sizeof(src->head));
+	if (n < 0) {
+		free(src);
+		return err_set((int)n, err, errlen, "cannot read the bundle: %s",
+			       strerror((int)-n));
+	}
+	src->file_bytes = (uint64_t)n;
+	src->head_len = (size_t)n;
+	if ((size_t)n < sizeof(src->head))
+		src->eof = true;
+	if ((size_t)n < sizeof(zstd_magic) ||
+	    memcmp(src->head, zstd_magic, sizeof(zstd_magic)) != 0) {
+		*ret = src;
+		return 0;
+	}
+
+	src->dctx = ZSTD_createDCtx();
+	src->in_cap = ZSTD_DStreamInSize();
+	src->in_buf = malloc(src->in_cap);
+	if (src->dctx == NULL || src->in_buf == NULL ||
+	    ZSTD_isError(ZSTD_DCtx_setParameter(src->dctx, ZSTD_d_windowLogMax,
+						ZSTD_WINDOW_LOG_MAX))) {
+		bundle_source_free(src);
+		return -ENOMEM;
+	}
+	/* The magic number is the start of the first frame. */
+	memcpy(src->in_buf, src->head, sizeof(src->head));
+	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = sizeof(src->head), .pos = 0 };
+	src->head_len = 0;
+	src->frame_left = 1;
+	*ret = src;
+	return 0;
+}
+
+static ssize_t
+plain_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t errlen)
+{
+	ssize_t n;
+
+	if (src->head_pos < src->head_len) {
+		size_t take = src->head_len - src->head_pos;
+
+		if (take > len)
+			take = len;
+		memcpy(buf, src->head + src->head_pos, take);
+		src->head_pos += take;
+		return (ssize_t)take;
+	}
+	if (src->eof)
+		return 0;
+	for (;;) {
+		n = read(src->fd, buf, len);
+		if (n >= 0)
+			break;
+		if (errno != EINTR)
+			return err_set(-errno, err, errlen, "cannot read the bundle: %s",
+				       strerror(errno));
+	}
+	if (n == 0)
+		src->eof = true;
+	src->file_bytes += (uint64_t)n;
+	return n;
+}
+
+/* Refill the zstd input buffer. Returns bytes read, 0 at the end of the file, or -errno. */
+static ssize_t
+zstd_refill(struct bundle_source *src, char *err, size_t errlen)
+{
+	ssize_t n = read_full(src->fd, src->in_buf, src->in_cap);
+
+	if (n < 0)
+		return err_set((int)n, err, errlen, "cannot read the bundle: %s",
+			       strerror((int)-n));
+	if (n == 0)
+		src->eof = true;
+	src->file_bytes += (uint64_t)n;
+	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = (size_t)n, .pos = 0 };
+	return n;
+}
+
+static ssize_t
+zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t errlen)
+{
+	ZSTD_outBuffer out = { .dst = buf, .size = len, .pos = 0 };
+
+	while (out.pos == 0) {
+		size_t hint;
+
+		if (src->in.pos == src->in.size) {
+			ssize_t n;
+
+			if (src->eof)
+				break;
+			n = zstd_refill(src, err, errlen);
+			if (n < 0)
+				return n;
+			if (n == 0)
+				break;
+		}
+		hint = ZSTD_decompressStream(src->dctx, &out, &src->in);
+		if (ZSTD_isError(hint))
+			return err_set(-EBADMSG, err, errlen, "the bundle's zstd data is "
+				       "corrupt near byte %llu of the file: %s",
+				       (unsigned long long)src->file_bytes,
+				       ZSTD_getErrorName(hint));
+		src->frame_left = hint;
+	}
+	if (out.pos == 0 && src->frame_left != 0)
+		return err_set(-EBADMSG, err, errlen, "the bundle's zstd data ends in the "
+			       "middle of a frame after %llu bytes: the file is truncated",
+			       (unsigned long long)src->file_bytes);
+	return (ssize_t)out.pos;
+}
+
+ssize_t
+bundle_source_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t errlen)
+{
+	if (len == 0)
+		return 0;
+	return src->dctx != NULL ? zstd_read(src, buf, len, err, errlen)
+				 : plain_read(src, buf, len, err, errlen);
+}
+
+uint64_t
+bundle_source_file_bytes(const struct bundle_source *src)
+{
+	return src->file_bytes;
+}
+
+bool
+bundle_source_compressed(const struct bundle_source *src)
+{
+	return src->dctx != NULL;
+}
+
+struct bundle_source *
+bundle_source_free(struct bundle_source *src)
+{
+	if (src == NULL)
+		return NULL;
+	ZSTD_freeDCtx(src->dctx);
+	free(src->in_buf);
+	free(src);
+	return NULL;
+}
