@@ -25,7 +25,7 @@
 /* Largest manifest.json, in bytes. */
 #define BUNDLE_MANIFEST_MAX (1024 * 1024)
 /* Most payload files one bundle may list. */
-#define BUNDLE_FILES_MAX 100000
+#define BUNDLE_FILES_MAX 4096
 /* Longest path inside a bundle, in bytes, plus the NUL. */
 #define BUNDLE_PATH_SIZE 256
 /* Name and version, plus the NUL. */
@@ -74,6 +74,7 @@ struct bundle_manifest {
 	char version[BUNDLE_VERSION_SIZE];
 	enum bundle_kind kind;
 	char key_id[BUNDLE_KEY_ID_SIZE];
+	char sha256[SHA256_HEX_SIZE];   /* of the manifest's bytes; set by the parser */
 	char *description;           /* owned; NULL when absent */
 	size_t file_count;
 	struct bundle_file *files;   /* owned; sorted by path */
@@ -86,8 +87,8 @@ struct bundle_manifest {
 int bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest **ret,
 			  char *err, size_t errlen);
 /*
- * Check a manifest built in memory and serialise it canonically: sorted keys, two-space
- * indent, a final newline. Returns the text (caller frees) with its length in *ret_len,
+ * Check a manifest built in memory and serialise it canonically: sorted keys, no
+ * whitespace, a final newline. Returns the text (caller frees) with its length in *ret_len,
  * or NULL with the reason in err.
  */
 char *bundle_manifest_dump(const struct bundle_manifest *m, size_t *ret_len, char *err,

@@ -524,15 +524,20 @@ bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest **ret
 		return err_set(-EINVAL, err, errlen, "manifest.json is %zu bytes, more than "
 			       "the maximum of %d", len, BUNDLE_MANIFEST_MAX);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return err_set(-EINVAL, err, errlen, "manifest.json is not valid JSON: %s at "
-			       "line %d column %d", jerr.text, jerr.line, jerr.column);
+	if (root == NULL) {
+		err_set(-EINVAL, err, errlen, "manifest.json is not valid JSON: %s at line %d "
+			"column %d", jerr.text, jerr.line, jerr.column);
+		if (err != NULL && errlen > 0)
+			text_sanitize(err);
+		return -EINVAL;
+	}
 
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
 		json_decref(root);
 		return -ENOMEM;
 	}
+	sha256_hex(text, len, m->sha256);
 	rc = header_parse(root, m, err, errlen);
 	if (rc == 0)
 		rc = files_parse(json_object_get(root, "files"), m, err, errlen);
@@ -541,6 +546,8 @@ bundle_manifest_parse(const char *text, size_t len, struct bundle_manifest **ret
 		bundle_manifest_free(m);
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "out of memory reading the manifest");
+		if (err != NULL && errlen > 0)
+			text_sanitize(err);
 		return rc;
 	}
 	*ret = m;
@@ -603,7 +610,7 @@ bundle_manifest_dump(const struct bundle_manifest *m, size_t *ret_len, char *err
 		err_set(-EINVAL, err, errlen, "out of memory writing the manifest");
 		return NULL;
 	}
-	text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2));
+	text = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL) {
 		err_set(-EINVAL, err, errlen, "out of memory writing the manifest");
@@ -618,6 +625,14 @@ bundle_manifest_dump(const struct bundle_manifest *m, size_t *ret_len, char *err
 	}
 	out[len++] = '\n';
 	out[len] = '\0';
+
+	if (len > BUNDLE_MANIFEST_MAX) {
+		err_set(-EFBIG, err, errlen, "the manifest would be %zu bytes for %zu files, more "
+			"than the maximum of %d; split the files into several bundles", len,
+			m->file_count, BUNDLE_MANIFEST_MAX);
+		free(out);
+		return NULL;
+	}
 
 	/* What we sign must be what every reader accepts: parse it back. */
 	if (bundle_manifest_parse(out, len, &check, err, errlen) < 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <zstd.h>
+#include <zstd_errors.h>
 
 /* 2^24 bytes: `bundle create` writes level 3 frames, whose window is at most 2^21. */
 #define ZSTD_WINDOW_LOG_MAX 24
@@ -166,9 +167,13 @@ zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t er
 				break;
 		}
 		hint = ZSTD_decompressStream(src->dctx, &out, &src->in);
+		if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge)
+			return err_set(-EBADMSG, err, errlen, "the bundle's zstd frame needs a "
+				       "window larger than %d MiB; compress it again with bundle "
+				       "create --zstd", 1 << (ZSTD_WINDOW_LOG_MAX - 20));
 		if (ZSTD_isError(hint))
 			return err_set(-EBADMSG, err, errlen, "the bundle's zstd data is "
-				       "corrupt near byte %llu of the file: %s",
+				       "corrupt (found after reading %llu bytes of the file): %s",
 				       (unsigned long long)src->file_bytes,
 				       ZSTD_getErrorName(hint));
 		src->frame_left = hint;

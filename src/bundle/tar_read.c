@@ -88,6 +88,40 @@ read_exact(struct tar_reader *tr, void *buf, size_t len, char *err, size_t errle
 	return (ssize_t)done;
 }
 
+static bool
+all_zero(const unsigned char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Read the zero padding after an entry's data or a pax header. Non-zero bytes there
+ * are rejected, so that no unsigned data rides along in a signed bundle.
+ */
+static int
+skip_padding(struct tar_reader *tr, uint64_t len, char *err, size_t errlen)
+{
+	unsigned char pad[BLOCK];
+	uint64_t at = tr->pos;
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	n = read_exact(tr, pad, (size_t)len, err, errlen);
+	if (n < 0)
+		return (int)n;
+	if ((uint64_t)n < len)
+		return err_set(-EBADMSG, err, errlen, "entry %s: the archive is truncated at "
+			       "byte %llu", tr->path, (unsigned long long)tr->pos);
+	if (!all_zero(pad, (size_t)len))
+		return err_set(-EBADMSG, err, errlen, "entry %s: the padding at byte %llu is "
+			       "not zeros", tr->path, (unsigned long long)at);
+	return 0;
+}
+
 /* Read and drop `len` bytes; a short stream is a truncated archive. */
 static int
 skip(struct tar_reader *tr, uint64_t len, char *err, size_t errlen)
@@ -107,15 +141,6 @@ skip(struct tar_reader *tr, uint64_t len, char *err, size_t errlen)
 		len -= want;
 	}
 	return 0;
-}
-
-static bool
-all_zero(const unsigned char *data, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (data[i] != 0)
-			return false;
-	return true;
 }
 
 /*
@@ -346,8 +371,10 @@ pax_read(struct tar_reader *tr, struct pax *pax, uint64_t size, uint64_t at, cha
 			    "header at byte %llu", (unsigned long long)at);
 	rc = n < 0 ? (int)n : pax_parse(pax, data, (size_t)size, at, err, errlen);
 	free(data);
+	snprintf(tr->path, sizeof(tr->path), "(the pax header at byte %llu)",
+		 (unsigned long long)at);
 	if (rc == 0)
-		rc = skip(tr, (BLOCK - size % BLOCK) % BLOCK, err, errlen);
+		rc = skip_padding(tr, (BLOCK - size % BLOCK) % BLOCK, err, errlen);
 	return rc;
 }
 
@@ -355,29 +382,30 @@ pax_read(struct tar_reader *tr, struct pax *pax, uint64_t size, uint64_t at, cha
 static int
 header_read(struct tar_reader *tr, unsigned char *block, char *err, size_t errlen)
 {
+	char name[F_PREFIX_LEN + 1 + F_NAME_LEN + 1];
 	uint64_t at = tr->pos;
 	ssize_t n = read_exact(tr, block, BLOCK, err, errlen);
 
 	if (n < 0)
 		return (int)n;
 	if (n == 0)
-		return err_set(-EBADMSG, err, errlen, "the archive is truncated: it ends at "
-			       "byte %llu without the end-of-archive blocks",
-			       (unsigned long long)at);
+		return err_set(-EBADMSG, err, errlen, "the archive is truncated: it ends at byte "
+			       "%llu without the end-of-archive blocks", (unsigned long long)at);
 	if (n < BLOCK)
 		return err_set(-EBADMSG, err, errlen, "the archive is truncated inside the "
 			       "header at byte %llu", (unsigned long long)at);
 	if (all_zero(block, BLOCK))
 		return 0;
+	ustar_path(block, name);
 	if (!checksum_valid(block))
-		return err_set(-EBADMSG, err, errlen, "the header at byte %llu has a bad "
-			       "checksum; the file is corrupt or not a tar archive",
+		return err_set(-EBADMSG, err, errlen, "the header of entry %s at byte %llu has a "
+			       "bad checksum; the file is corrupt or not a tar archive", name,
 			       (unsigned long long)at);
 	if (memcmp(block + F_MAGIC, "ustar\0", 6) != 0 ||
 	    memcmp(block + F_VERSION, "00", 2) != 0)
-		return err_set(-EBADMSG, err, errlen, "the header at byte %llu is not a POSIX "
-			       "ustar header (a GNU or old tar format?); bundles are pax "
-			       "archives", (unsigned long long)at);
+		return err_set(-EBADMSG, err, errlen, "the header of entry %s at byte %llu is not "
+			       "a POSIX ustar header (a GNU or old tar format?); bundles are pax "
+			       "archives", name, (unsigned long long)at);
 	return 1;
 }
 
@@ -395,7 +423,9 @@ tar_next(struct tar_reader *tr, struct tar_entry *entry, char *err, size_t errle
 
 	if (tr->ended)
 		return 0;
-	rc = skip(tr, tr->left + tr->pad, err, errlen);
+	rc = skip(tr, tr->left, err, errlen);
+	if (rc == 0)
+		rc = skip_padding(tr, tr->pad, err, errlen);
 	if (rc < 0)
 		return rc;
 	tr->left = tr->pad = 0;

@@ -249,6 +249,10 @@ bundle_inspect(int fd, const struct bundle_keyring *ring, struct bundle_manifest
 		*ret_sig = bundle_keyring_verify(ring, w.m->key_id, text, len, sig, sizeof(sig),
 						 sig_err, sig_errlen);
 	free(text);
+	if (rc < 0 && err != NULL && errlen > 0)
+		text_sanitize(err);
+	if (rc == 0 && *ret_sig < 0 && sig_err != NULL && sig_errlen > 0)
+		text_sanitize(sig_err);
 	return walk_finish(&w, rc, ret);
 }
 
@@ -264,5 +268,7 @@ bundle_walk(int fd, const struct bundle_keyring *ring, const struct bundle_sink 
 	rc = walk_run(&w, fd, ring);
 	if (rc == -ENOMEM && err != NULL && err[0] == '\0')
 		snprintf(err, errlen, "out of memory reading the bundle");
+	if (rc < 0 && err != NULL && errlen > 0)
+		text_sanitize(err);
 	return walk_finish(&w, rc, ret_manifest);
 }

@@ -201,9 +201,10 @@ manifest_summary(const struct bundle_manifest *m)
 		json_array_append_new(files, file);
 		total += f->size;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "name", m->name, "version",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "name", m->name, "version",
 			 m->version, "kind", bundle_kind_name(m->kind), "key_id", m->key_id,
-			 "payload_bytes", (json_int_t)total, "files", files);
+			 "manifest_sha256", m->sha256, "payload_bytes", (json_int_t)total, "files",
+			 files);
 }
 
 static void
@@ -211,8 +212,8 @@ manifest_print(const struct bundle_manifest *m)
 {
 	char size[32];
 
-	printf("name:     %s\nversion:  %s\nkind:     %s\nkey:      %s\n", m->name, m->version,
-	       bundle_kind_name(m->kind), m->key_id);
+	printf("name:     %s\nversion:  %s\nkind:     %s\nkey:      %s\nmanifest: %s\n",
+	       m->name, m->version, bundle_kind_name(m->kind), m->key_id, m->sha256);
 	if (m->description != NULL)
 		printf("about:    %s\n", m->description);
 	printf("files:    %zu\n", m->file_count);

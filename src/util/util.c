@@ -484,3 +484,11 @@ file_write_new(const char *path, unsigned mode, const void *data, size_t len)
 		unlink(path);
 	return rc;
 }
+
+void
+text_sanitize(char *text)
+{
+	for (; *text != '\0'; text++)
+		if ((unsigned char)*text < 0x20 || (unsigned char)*text > 0x7e)
+			*text = '?';
+}

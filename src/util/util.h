@@ -124,6 +124,13 @@ int write_all(int fd, const void *data, size_t len);
 int file_write_new(const char *path, unsigned mode, const void *data, size_t len);
 
 /*
+ * Replace every byte outside printable ASCII in `text` with '?', in place, so that a
+ * message quoting untrusted bytes cannot move the cursor, clear a terminal or add a
+ * line to a log.
+ */
+void text_sanitize(char *text);
+
+/*
  * Write a formatted message to `err` when it is not NULL and errlen > 0, and return
  * rc, so that an error path reads `return err_set(-EINVAL, err, errlen, "...")`.
  */

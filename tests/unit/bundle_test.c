@@ -181,6 +181,8 @@ enum mutation {
 	MUT_GNU_MAGIC,
 	MUT_BASE256_SIZE,
 	MUT_EMPTY,
+	MUT_NONZERO_PADDING,
+	MUT_CONTROL_PATH,
 };
 
 /* Append a pax header whose data is `records`. */
@@ -227,6 +229,9 @@ build_payload(struct buf *out, enum mutation mut)
 		break;
 	case MUT_GNU_LONGNAME:
 		tar_header(out, "././@LongLink", 1000000, 'L', NULL);
+		return;
+	case MUT_CONTROL_PATH:
+		tar_file(out, "a\x1b[2Jb", kernel_data, sizeof(kernel_data) - 1);
 		return;
 	case MUT_BASE256_SIZE:
 		tar_header(out, "a/kernel", 0, '0', "\x80\0\0\0\0\0\0\0\0\0\0\x06");
@@ -286,10 +291,10 @@ build_bundle(struct buf *out, enum mutation mut)
 	}
 	manifest = standard_manifest(&len);
 	if (mut == MUT_FORMAT_VERSION) {
-		char *at = strstr(manifest, "\"format_version\": 1");
+		char *at = strstr(manifest, "\"format_version\":1");
 
 		assert_non_null(at);
-		at[strlen("\"format_version\": ")] = '2';
+		at[strlen("\"format_version\":")] = '2';
 	}
 	if (mut == MUT_MANIFEST_NOT_FIRST)
 		tar_file(out, "initrd", initrd_data, sizeof(initrd_data) - 1);
@@ -308,6 +313,8 @@ build_bundle(struct buf *out, enum mutation mut)
 	free(manifest);
 	build_payload(out, mut);
 
+	if (mut == MUT_NONZERO_PADDING)
+		out->data[out->len - 2 * BLOCK - 1] = 'x';
 	if (mut == MUT_BAD_CHECKSUM)
 		out->data[BLOCK * 4 + 3] ^= 0x20;
 	if (mut == MUT_GNU_MAGIC) {
@@ -406,6 +413,8 @@ static const struct walk_case walk_cases[] = {
 	{ MUT_GNU_MAGIC, "is not a POSIX ustar header" },
 	{ MUT_BASE256_SIZE, "the size field is not octal" },
 	{ MUT_EMPTY, "the archive is empty" },
+	{ MUT_NONZERO_PADDING, "entry initrd: the padding at byte" },
+	{ MUT_CONTROL_PATH, "entry a?[2Jb at byte" },
 };
 
 static void
