@@ -40,8 +40,14 @@
 #define API_TARGET_SIZE 96
 #define API_MAX_PARAMS 2
 
+struct api_job;
+struct bundle_keyring;
+
 struct api {
 	struct store_pool *pool;    /* borrowed */
+	char *artifact_dir;         /* owned copy of the configuration's */
+	struct bundle_keyring *keyring;  /* owned; the trusted bundle keys */
+	struct api_job *job;        /* owned; the bundle job slot */
 	size_t max_body_bytes;      /* 0: the listener's ceiling alone applies */
 	int64_t started_at;         /* Unix seconds */
 	uid_t euid;                 /* the daemon's own uid, allowed on the unix socket */
@@ -273,11 +279,18 @@ void api_profiles_get(struct api_call *call);
 void api_profiles_patch(struct api_call *call);
 void api_profiles_delete(struct api_call *call);
 
-/* Route handlers for /artifacts and /audit (artifacts.c, audit.c). */
-
+/* Route handlers for /bundles, /artifacts and /jobs (bundles.c) and /audit (audit.c). */
+void api_bundles_list(struct api_call *call);
+void api_bundles_get(struct api_call *call);
+void api_bundles_load(struct api_call *call);
+void api_bundles_delete(struct api_call *call);
+void api_bundles_check(struct api_call *call);
 void api_artifacts_list(struct api_call *call);
 void api_artifacts_get(struct api_call *call);
-void api_artifacts_delete(struct api_call *call);
+void api_jobs_get(struct api_call *call);
+/* The job slot: created empty; freeing it waits for a running job to stop. */
+int api_jobs_new(struct api *api, struct api_job **ret);
+void api_jobs_free(struct api_job *job);
 void api_audit_list(struct api_call *call);
 void api_audit_verify(struct api_call *call);
 

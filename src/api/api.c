@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bundle/bundle.h"
 #include "log/log.h"
 
 /* Maximum length of a routed path; longer paths match no route. */
@@ -41,9 +42,14 @@ static const struct api_route routes[] = {
 	{ "GET", API_PREFIX "/profiles/{name}", api_profiles_get, false, false },
 	{ "PATCH", API_PREFIX "/profiles/{name}", api_profiles_patch, true, false },
 	{ "DELETE", API_PREFIX "/profiles/{name}", api_profiles_delete, true, false },
+	{ "GET", API_PREFIX "/bundles", api_bundles_list, false, false },
+	{ "POST", API_PREFIX "/bundles", api_bundles_load, true, false },
+	{ "POST", API_PREFIX "/bundles/check", api_bundles_check, true, false },
+	{ "GET", API_PREFIX "/bundles/{name}/{version}", api_bundles_get, false, false },
+	{ "DELETE", API_PREFIX "/bundles/{name}/{version}", api_bundles_delete, true, false },
 	{ "GET", API_PREFIX "/artifacts", api_artifacts_list, false, false },
 	{ "GET", API_PREFIX "/artifacts/{id}", api_artifacts_get, false, false },
-	{ "DELETE", API_PREFIX "/artifacts/{id}", api_artifacts_delete, true, false },
+	{ "GET", API_PREFIX "/jobs/{id}", api_jobs_get, false, false },
 	{ "GET", API_PREFIX "/audit", api_audit_list, false, false },
 	{ "GET", API_PREFIX "/audit/verify", api_audit_verify, false, false },
 };
@@ -65,7 +71,9 @@ api_routes(size_t *ret_count)
 int
 api_new(const struct conf *conf, struct store_pool *pool, struct api **ret)
 {
+	char err[BUNDLE_ERR_SIZE];
 	struct api *api;
+	int rc;
 
 	api = calloc(1, sizeof(*api));
 	if (api == NULL)
@@ -75,7 +83,29 @@ api_new(const struct conf *conf, struct store_pool *pool, struct api **ret)
 	api->max_body_bytes = conf != NULL ? (size_t)conf->http_max_body_bytes : 0;
 	api->started_at = time_now();
 	api->euid = geteuid();
+	api->artifact_dir = strdup(conf != NULL && conf->artifact_dir != NULL ?
+				   conf->artifact_dir : "");
+	if (api->artifact_dir == NULL) {
+		free(api);
+		return -ENOMEM;
+	}
 
+	rc = bundle_keyring_new(conf != NULL && conf->bundle_allow_test_keys, &api->keyring);
+	if (rc == 0)
+		rc = api_jobs_new(api, &api->job);
+	if (rc == 0 && conf != NULL && conf->bundle_trusted_keys != NULL) {
+		rc = bundle_keyring_add_dir(api->keyring, conf->bundle_trusted_keys, err,
+					    sizeof(err));
+		if (rc < 0)
+			log_err("api: cannot read the trusted bundle keys: %s", err);
+		else
+			log_info("api: trusting %zu bundle keys from %s",
+				 bundle_keyring_count(api->keyring), conf->bundle_trusted_keys);
+	}
+	if (rc < 0) {
+		api_free(api);
+		return rc;
+	}
 	*ret = api;
 	return 0;
 }
@@ -83,6 +113,11 @@ api_new(const struct conf *conf, struct store_pool *pool, struct api **ret)
 struct api *
 api_free(struct api *api)
 {
+	if (api == NULL)
+		return NULL;
+	api_jobs_free(api->job);
+	bundle_keyring_free(api->keyring);
+	free(api->artifact_dir);
 	free(api);
 	return NULL;
 }

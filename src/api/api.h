@@ -18,8 +18,9 @@
 struct api;
 
 /*
- * Create the API context over `pool`; `conf` must outlive it. Records the start time
- * reported by /status. Returns 0 and sets *ret, or -ENOMEM.
+ * Create the API context over `pool`; it copies what it keeps of `conf`. Records the start time
+ * reported by /status and reads the trusted bundle keys. Returns 0 and sets *ret, or
+ * a negative errno (a key file that cannot be read or is a test key, logged).
  */
 int api_new(const struct conf *conf, struct store_pool *pool, struct api **ret);
 /* Free the context. Accepts NULL; returns NULL. */

@@ -12,6 +12,7 @@
 #ifndef OUTPOST_BUNDLE_H
 #define OUTPOST_BUNDLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "store/store.h"
 #include "util/util.h"
 
 #define BUNDLE_FORMAT_VERSION 1
@@ -233,6 +235,53 @@ int bundle_walk(int fd, const struct bundle_keyring *ring, const struct bundle_s
  */
 int bundle_inspect(int fd, const struct bundle_keyring *ring, struct bundle_manifest **ret,
 		   int *ret_sig, char *sig_err, size_t sig_errlen, char *err, size_t errlen);
+
+/*
+ * The appliance's bundle store (load.c, blobs.c): blobs named by their SHA-256 under
+ * <artifact_dir>/sha256/, staging folders under <artifact_dir>/staging/, and the rows
+ * in the store. Every change goes through the governance gate as `actor`.
+ */
+struct bundle_load_opts {
+	const char *artifact_dir;
+	const struct bundle_keyring *ring;
+	bool allow_downgrade;
+	const char *actor;           /* for the audit entry: "token:admin", "local:uid=0" */
+	/* Called as the file is read, with its bytes read and its size. Optional. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+	const atomic_bool *cancel;   /* when set, the load stops with -ECANCELED; optional */
+};
+
+/*
+ * Load the bundle on `fd` into the store. Returns 0 and fills *ret, or a negative
+ * errno with the reason in err: -EEXIST when the version is loaded, -EPERM for an
+ * older version without allow_downgrade, -ENOSPC, or a rejection from bundle_walk.
+ * Nothing is imported on failure.
+ */
+int bundle_load(struct store *st, int fd, const struct bundle_load_opts *o,
+		struct bundle_info *ret, char *err, size_t errlen);
+
+/*
+ * Run at start, before any load: remove staging folders that a stopped load left and
+ * blobs that no artifact refers to. Returns 0 or a negative errno, logged.
+ */
+int bundle_store_recover(struct store *st, const char *artifact_dir);
+
+/*
+ * Remove bundle NAME VERSION and the blobs no other bundle uses. A bundle whose
+ * artifacts a profile names is refused with -EBUSY unless `force`.
+ */
+int bundle_remove(struct store *st, const char *artifact_dir, const char *name,
+		  const char *version, bool force, const char *actor, char *err, size_t errlen);
+
+/*
+ * Hash every blob the store refers to and compare it with its name and size. cb is
+ * called for each one that is missing or differs, with the reason. Sets *ret_blobs to
+ * the number checked. Returns 0, or a negative errno when the check could not run.
+ */
+int bundle_check_installed(struct store *st, const char *artifact_dir,
+			   void (*cb)(const char *sha256, const char *reason, void *arg),
+			   void *arg, uint64_t *ret_blobs, char *err, size_t errlen);
 
 /* `bundle create` (create.c). */
 struct bundle_create_opts {

@@ -37,6 +37,7 @@ int cli_main(int argc, char **argv);
  */
 int cli_bundle_main(int argc, char **argv);
 
+
 /* Exit codes, listed the same way in --help and docs/cli.md. */
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -373,5 +374,51 @@ struct cli_client *cli_client_free(struct cli_client *client);
 int cli_client_request(struct cli_client *client, const char *method, const char *path,
 		       const json_t *body, struct cli_response *resp, char *err,
 		       size_t err_size);
+
+/*********************************************************************************
+ * Bundles
+ */
+
+/* The options of `outpost bundle`, shared by cli_bundle.c and cli_bundle_remote.c. */
+struct cli_bundle_opts {
+	bool json;
+	bool zstd;
+	bool force;
+	bool test_key;
+	bool allow_test_keys;
+	bool allow_downgrade;
+	bool installed;              /* verify --installed: check the daemon's blobs */
+	const char *key;             /* create: the private key */
+	const char *output;
+	const char *base;
+	const char *trusted_keys;
+	const char **pub_keys;       /* --trusted-key FILE, repeatable */
+	size_t pub_key_count;
+	struct cli_args conn;        /* --socket, --url, --token-file, --cacert, --insecure */
+};
+
+/*
+ * Run a bundle command that needs the daemon: load, list, show, remove, and verify
+ * --installed. `operands` are the arguments after the verb. Returns the exit code.
+ */
+int cli_bundle_remote(const char *verb, char *const *operands, size_t count,
+		      const struct cli_bundle_opts *o);
+
+/* A progress line on stderr, drawn only when stderr is a terminal. */
+struct cli_progress {
+	bool enabled;
+	const char *label;
+	uint64_t total;
+	int64_t started_ns;
+	int64_t drawn_ns;
+};
+
+void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total);
+/* Redraw at most 10 times a second; `last` draws the final line and a newline. */
+void cli_progress_draw(struct cli_progress *p, uint64_t done, bool last);
+/* Print JSON indented with sorted keys and free it. Returns the exit code. */
+int cli_json_print(json_t *json);
+/* Write a size for people: "812.0 MiB". */
+void cli_size_text(uint64_t bytes, char *out, size_t size);
 
 #endif

@@ -22,19 +22,6 @@
 /* Progress lines drawn per second, at most. */
 #define PROGRESS_HZ 10
 
-struct bundle_opts {
-	bool json;
-	bool zstd;
-	bool force;
-	bool test_key;
-	bool allow_test_keys;
-	const char *key;             /* create: the private key */
-	const char *output;
-	const char *base;
-	const char *trusted_keys;
-	const char **pub_keys;       /* --trusted-key FILE, repeatable */
-	size_t pub_key_count;
-};
 
 enum {
 	OPT_JSON = 256,
@@ -42,11 +29,18 @@ enum {
 	OPT_FORCE,
 	OPT_TEST_KEY,
 	OPT_ALLOW_TEST_KEYS,
+	OPT_ALLOW_DOWNGRADE,
+	OPT_INSTALLED,
 	OPT_KEY,
 	OPT_OUTPUT,
 	OPT_BASE,
 	OPT_TRUSTED_KEYS,
 	OPT_TRUSTED_KEY,
+	OPT_SOCKET,
+	OPT_URL,
+	OPT_TOKEN_FILE,
+	OPT_CACERT,
+	OPT_INSECURE,
 	OPT_HELP,
 };
 
@@ -56,11 +50,18 @@ static const struct option long_options[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "test-key", no_argument, NULL, OPT_TEST_KEY },
 	{ "allow-test-keys", no_argument, NULL, OPT_ALLOW_TEST_KEYS },
+	{ "allow-downgrade", no_argument, NULL, OPT_ALLOW_DOWNGRADE },
+	{ "installed", no_argument, NULL, OPT_INSTALLED },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "base", required_argument, NULL, OPT_BASE },
 	{ "trusted-keys", required_argument, NULL, OPT_TRUSTED_KEYS },
 	{ "trusted-key", required_argument, NULL, OPT_TRUSTED_KEY },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -73,19 +74,27 @@ usage(FILE *out)
 	      "                             [--base DIR]\n"
 	      "       outpost bundle inspect FILE [KEY OPTIONS] [--json]\n"
 	      "       outpost bundle verify FILE [KEY OPTIONS] [--json]\n"
+	      "With the daemon (CONNECTION OPTIONS as for outpost machine):\n"
+	      "       outpost bundle load FILE [--allow-downgrade]\n"
+	      "       outpost bundle list [--json]\n"
+	      "       outpost bundle show NAME VERSION [--json]\n"
+	      "       outpost bundle remove NAME VERSION [--force]\n"
+	      "       outpost bundle verify --installed [--json]\n"
 	      "\n"
 	      "KEY OPTIONS name the public keys trusted for this check:\n"
 	      "  --trusted-keys DIR   every *.pub file in DIR (default " DEFAULT_TRUSTED_KEYS ")\n"
 	      "  --trusted-key FILE   one more public key; repeatable\n"
 	      "  --allow-test-keys    accept keys marked outpost-test-key\n"
+	      "CONNECTION OPTIONS: --socket PATH, or --url URL with --token-file FILE,\n"
+	      "  --cacert FILE and --insecure.\n"
 	      "\n"
 	      "See docs/bundle-format.md for the format and docs/cli.md for exit codes.\n",
 	      out);
 }
 
 /* Human size: "812 MiB". */
-static void
-size_text(uint64_t bytes, char *out, size_t size)
+void
+cli_size_text(uint64_t bytes, char *out, size_t size)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double value = (double)bytes;
@@ -98,15 +107,6 @@ size_text(uint64_t bytes, char *out, size_t size)
 	snprintf(out, size, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
 }
 
-/* A progress line on stderr, drawn only when stderr is a terminal. */
-struct progress {
-	bool enabled;
-	const char *label;
-	uint64_t total;
-	int64_t started_ns;
-	int64_t drawn_ns;
-};
-
 static int64_t
 now_ns(void)
 {
@@ -116,8 +116,8 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void
-progress_init(struct progress *p, const char *label, uint64_t total)
+void
+cli_progress_init(struct cli_progress *p, const char *label, uint64_t total)
 {
 	p->enabled = isatty(STDERR_FILENO) == 1;
 	p->label = label;
@@ -126,8 +126,8 @@ progress_init(struct progress *p, const char *label, uint64_t total)
 	p->drawn_ns = 0;
 }
 
-static void
-progress_draw(struct progress *p, uint64_t done, bool last)
+void
+cli_progress_draw(struct cli_progress *p, uint64_t done, bool last)
 {
 	char done_text[32], total_text[32], rate_text[32], left[32] = "";
 	int64_t now = now_ns();
@@ -138,9 +138,9 @@ progress_draw(struct progress *p, uint64_t done, bool last)
 	p->drawn_ns = now;
 	seconds = (double)(now - p->started_ns) / 1e9;
 	rate = seconds > 0 ? (double)done / seconds : 0;
-	size_text(done, done_text, sizeof(done_text));
-	size_text(p->total, total_text, sizeof(total_text));
-	size_text((uint64_t)rate, rate_text, sizeof(rate_text));
+	cli_size_text(done, done_text, sizeof(done_text));
+	cli_size_text(p->total, total_text, sizeof(total_text));
+	cli_size_text((uint64_t)rate, rate_text, sizeof(rate_text));
 	if (!last && rate > 0 && p->total > done) {
 		uint64_t eta = (uint64_t)((double)(p->total - done) / rate);
 
@@ -154,14 +154,14 @@ progress_draw(struct progress *p, uint64_t done, bool last)
 static void
 create_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	struct progress *p = ctx;
+	struct cli_progress *p = ctx;
 
 	p->total = total;
-	progress_draw(p, done, false);
+	cli_progress_draw(p, done, false);
 }
 
 static int
-keyring_build(const struct bundle_opts *o, struct bundle_keyring **ret)
+keyring_build(const struct cli_bundle_opts *o, struct bundle_keyring **ret)
 {
 	char err[BUNDLE_ERR_SIZE];
 	struct bundle_keyring *ring;
@@ -218,14 +218,14 @@ manifest_print(const struct bundle_manifest *m)
 		printf("about:    %s\n", m->description);
 	printf("files:    %zu\n", m->file_count);
 	for (size_t i = 0; i < m->file_count; i++) {
-		size_text(m->files[i].size, size, sizeof(size));
+		cli_size_text(m->files[i].size, size, sizeof(size));
 		printf("  %-15s %10s  %.16s  %s\n", bundle_role_name(m->files[i].role), size,
 		       m->files[i].sha256, m->files[i].path);
 	}
 }
 
-static int
-json_print(json_t *json)
+int
+cli_json_print(json_t *json)
 {
 	char *text = json != NULL ? json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
@@ -238,7 +238,7 @@ json_print(json_t *json)
 }
 
 static int
-cmd_keygen(const struct bundle_opts *o, const char *name)
+cmd_keygen(const struct cli_bundle_opts *o, const char *name)
 {
 	char err[BUNDLE_ERR_SIZE], id[BUNDLE_KEY_ID_SIZE];
 
@@ -247,7 +247,7 @@ cmd_keygen(const struct bundle_opts *o, const char *name)
 		return CLI_EXIT_REJECTED;
 	}
 	if (o->json)
-		return json_print(json_pack("{s:s, s:s++, s:s++, s:b}", "key_id", id,
+		return cli_json_print(json_pack("{s:s, s:s++, s:s++, s:b}", "key_id", id,
 					    "private_key", name, ".key", "public_key", name,
 					    ".pub", "test_only", o->test_key));
 	printf("key %s: private key %s.key (keep it offline), public key %s.pub\n", id, name,
@@ -256,7 +256,7 @@ cmd_keygen(const struct bundle_opts *o, const char *name)
 }
 
 static int
-cmd_create(const struct bundle_opts *o, const char *spec)
+cmd_create(const struct cli_bundle_opts *o, const char *spec)
 {
 	struct bundle_create_opts c = {
 		.spec_path = spec,
@@ -268,7 +268,7 @@ cmd_create(const struct bundle_opts *o, const char *spec)
 	};
 	char err[BUNDLE_ERR_SIZE], output[4096];
 	struct bundle_manifest *m;
-	struct progress p;
+	struct cli_progress p;
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 	uint64_t mtime = 0;
 
@@ -283,7 +283,7 @@ cmd_create(const struct bundle_opts *o, const char *spec)
 		return CLI_EXIT_USAGE;
 	}
 	c.mtime = mtime;
-	progress_init(&p, "create", 0);
+	cli_progress_init(&p, "create", 0);
 	c.progress = create_progress;
 	c.progress_ctx = &p;
 	if (bundle_create(&c, &m, err, sizeof(err)) < 0) {
@@ -292,7 +292,7 @@ cmd_create(const struct bundle_opts *o, const char *spec)
 		fprintf(stderr, "outpost bundle create: %s\n", err);
 		return CLI_EXIT_REJECTED;
 	}
-	progress_draw(&p, p.total, true);
+	cli_progress_draw(&p, p.total, true);
 	if (o->output != NULL)
 		snprintf(output, sizeof(output), "%s", o->output);
 	else
@@ -302,7 +302,7 @@ cmd_create(const struct bundle_opts *o, const char *spec)
 
 		json_object_set_new(summary, "output", json_string(output));
 		bundle_manifest_free(m);
-		return json_print(summary);
+		return cli_json_print(summary);
 	}
 	printf("wrote %s: %s %s, %zu files\n", output, m->name, m->version, m->file_count);
 	bundle_manifest_free(m);
@@ -311,7 +311,7 @@ cmd_create(const struct bundle_opts *o, const char *spec)
 
 /* Build the keyring and open the bundle. Returns the descriptor, or -1 after a message. */
 static int
-open_with_keys(const struct bundle_opts *o, const char *path, struct bundle_keyring **ring)
+open_with_keys(const struct cli_bundle_opts *o, const char *path, struct bundle_keyring **ring)
 {
 	int fd;
 
@@ -326,7 +326,7 @@ open_with_keys(const struct bundle_opts *o, const char *path, struct bundle_keyr
 }
 
 static int
-cmd_inspect(const struct bundle_opts *o, const char *path)
+cmd_inspect(const struct cli_bundle_opts *o, const char *path)
 {
 	char err[BUNDLE_ERR_SIZE], sig_err[BUNDLE_ERR_SIZE] = "";
 	struct bundle_keyring *ring;
@@ -350,7 +350,7 @@ cmd_inspect(const struct bundle_opts *o, const char *path)
 								      sig == -ENOKEY ? "untrusted" :
 										       "invalid"));
 		bundle_manifest_free(m);
-		return json_print(summary);
+		return cli_json_print(summary);
 	}
 	manifest_print(m);
 	printf("signature: %s\n", sig == 0 ? "valid, by a trusted key" : sig_err);
@@ -359,7 +359,7 @@ cmd_inspect(const struct bundle_opts *o, const char *path)
 }
 
 static int
-cmd_verify(const struct bundle_opts *o, const char *path)
+cmd_verify(const struct cli_bundle_opts *o, const char *path)
 {
 	char err[BUNDLE_ERR_SIZE];
 	struct bundle_keyring *ring;
@@ -374,7 +374,7 @@ cmd_verify(const struct bundle_opts *o, const char *path)
 	bundle_keyring_free(ring);
 	if (rc < 0) {
 		if (o->json)
-			json_print(json_pack("{s:s, s:b, s:s}", "bundle", path, "valid", 0, "error",
+			cli_json_print(json_pack("{s:s, s:b, s:s}", "bundle", path, "valid", 0, "error",
 					     err));
 		fprintf(stderr, "outpost bundle verify: %s: %s\n", path, err);
 		return CLI_EXIT_REJECTED;
@@ -384,7 +384,7 @@ cmd_verify(const struct bundle_opts *o, const char *path)
 
 		json_object_set_new(summary, "valid", json_true());
 		bundle_manifest_free(m);
-		return json_print(summary);
+		return cli_json_print(summary);
 	}
 	printf("%s: valid, %s %s (%s), %zu files, signed by key %s\n", path, m->name,
 	       m->version, bundle_kind_name(m->kind), m->file_count, m->key_id);
@@ -392,9 +392,16 @@ cmd_verify(const struct bundle_opts *o, const char *path)
 	return CLI_EXIT_OK;
 }
 
+static void
+conn_option(struct cli_bundle_opts *o, enum cli_option opt, const char *value)
+{
+	o->conn.given[opt] = true;
+	o->conn.value[opt] = value;
+}
+
 /* Parse the options after the verb. Returns 0, or an exit code for a usage error. */
 static int
-options_parse(int argc, char **argv, struct bundle_opts *o)
+options_parse(int argc, char **argv, struct cli_bundle_opts *o)
 {
 	int c;
 
@@ -407,6 +414,13 @@ options_parse(int argc, char **argv, struct bundle_opts *o)
 		case OPT_FORCE: o->force = true; break;
 		case OPT_TEST_KEY: o->test_key = true; break;
 		case OPT_ALLOW_TEST_KEYS: o->allow_test_keys = true; break;
+		case OPT_ALLOW_DOWNGRADE: o->allow_downgrade = true; break;
+		case OPT_INSTALLED: o->installed = true; break;
+		case OPT_SOCKET: conn_option(o, CLI_OPT_SOCKET, optarg); break;
+		case OPT_URL: conn_option(o, CLI_OPT_URL, optarg); break;
+		case OPT_TOKEN_FILE: conn_option(o, CLI_OPT_TOKEN_FILE, optarg); break;
+		case OPT_CACERT: conn_option(o, CLI_OPT_CACERT, optarg); break;
+		case OPT_INSECURE: conn_option(o, CLI_OPT_INSECURE, NULL); break;
 		case OPT_KEY: o->key = optarg; break;
 		case OPT_OUTPUT: o->output = optarg; break;
 		case OPT_BASE: o->base = optarg; break;
@@ -425,12 +439,28 @@ options_parse(int argc, char **argv, struct bundle_opts *o)
 	return 0;
 }
 
+/* The offline verbs and the operands each takes. */
+static int
+run_local(const char *verb, const char *operand, const struct cli_bundle_opts *o)
+{
+	if (strcmp(verb, "keygen") == 0)
+		return cmd_keygen(o, operand);
+	if (strcmp(verb, "create") == 0)
+		return cmd_create(o, operand);
+	if (strcmp(verb, "inspect") == 0)
+		return cmd_inspect(o, operand);
+	return cmd_verify(o, operand);
+}
+
 int
 cli_bundle_main(int argc, char **argv)
 {
-	static const char *const verbs[] = { "keygen", "create", "inspect", "verify" };
-	struct bundle_opts o = { 0 };
-	const char *verb, *operand;
+	static const char *const local_verbs[] = { "keygen", "create", "inspect", "verify" };
+	static const char *const remote_verbs[] = { "load", "list", "show", "remove" };
+	struct cli_bundle_opts o = { 0 };
+	const char *verb;
+	size_t operands;
+	bool local = false, remote = false;
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -441,29 +471,31 @@ cli_bundle_main(int argc, char **argv)
 	o.pub_keys = calloc((size_t)argc, sizeof(*o.pub_keys));
 	if (o.pub_keys == NULL)
 		return CLI_EXIT_REJECTED;
-	/* getopt permutes argv, so the operand may come before or after the options. */
+	/* getopt permutes argv, so operands may come before or after the options. */
 	rc = options_parse(argc - 1, argv + 1, &o);
 	if (rc != 0)
 		goto done;
-	if (argc - 1 - optind != 1) {
-		fprintf(stderr, "outpost bundle %s: expected exactly one operand\n", verb);
-		usage(stderr);
-		rc = CLI_EXIT_USAGE;
-		goto done;
+	operands = (size_t)(argc - 1 - optind);
+	for (size_t i = 0; i < 4; i++) {
+		local |= strcmp(verb, local_verbs[i]) == 0;
+		remote |= strcmp(verb, remote_verbs[i]) == 0;
 	}
-	operand = argv[1 + optind];
-
-	if (strcmp(verb, verbs[0]) == 0) {
-		rc = cmd_keygen(&o, operand);
-	} else if (strcmp(verb, verbs[1]) == 0) {
-		rc = cmd_create(&o, operand);
-	} else if (strcmp(verb, verbs[2]) == 0) {
-		rc = cmd_inspect(&o, operand);
-	} else if (strcmp(verb, verbs[3]) == 0) {
-		rc = cmd_verify(&o, operand);
+	if (strcmp(verb, "verify") == 0 && o.installed) {
+		local = false;
+		remote = true;
+	}
+	if (local) {
+		if (operands != 1) {
+			fprintf(stderr, "outpost bundle %s: expected exactly one operand\n", verb);
+			rc = CLI_EXIT_USAGE;
+			goto done;
+		}
+		rc = run_local(verb, argv[1 + optind], &o);
+	} else if (remote) {
+		rc = cli_bundle_remote(verb, argv + 1 + optind, operands, &o);
 	} else {
 		fprintf(stderr, "outpost bundle: unknown command \"%s\"; expected keygen, create, "
-			"inspect or verify\n", verb);
+			"inspect, verify, load, list, show or remove\n", verb);
 		rc = CLI_EXIT_USAGE;
 	}
 done:

@@ -23,6 +23,7 @@ enum conf_type {
 	CONF_PATH,        /* a string; conf_load resolves it against the file's directory */
 	CONF_NAME_LIST,   /* char **: comma-separated DNS names and IP addresses */
 	CONF_UINT,
+	CONF_BOOL,        /* bool: true or false */
 	CONF_LOG_LEVEL,
 	CONF_LOG_TARGET,
 };
@@ -53,6 +54,8 @@ static const struct conf_key keys[] = {
 	{ "api", "tls_cert", CONF_STRING, FIELD(tls_cert), "", 0, 0 },
 	{ "api", "tls_key", CONF_STRING, FIELD(tls_key), "", 0, 0 },
 	{ "api", "tls_names", CONF_NAME_LIST, FIELD(tls_names), "", 0, 0 },
+	{ "bundle", "trusted_keys", CONF_PATH, FIELD(bundle_trusted_keys), "/etc/outpost/trusted-keys", 0, 0 },
+	{ "bundle", "allow_test_keys", CONF_BOOL, FIELD(bundle_allow_test_keys), "false", 0, 0 },
 	{ "http", "threads", CONF_UINT, FIELD(http_threads), "0", 0, 256 },
 	{ "http", "max_connections", CONF_UINT, FIELD(http_max_connections), "4096", 16, 1000000 },
 	{ "http", "max_header_bytes", CONF_UINT, FIELD(http_max_header_bytes), "8192", 1024, 1048576 },
@@ -224,6 +227,14 @@ set_value(struct conf *conf, const struct conf_key *k, const char *value, char *
 				  (unsigned long long)k->max);
 		return r < 0 ? -EINVAL : 0;
 	}
+	case CONF_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+			*(bool *)(void *)field = strcmp(value, "true") == 0;
+			return 0;
+		}
+		set_error(err, errlen, "%s.%s: invalid value \"%s\": expected true or false",
+			  k->section, k->key, value);
+		return -EINVAL;
 	case CONF_LOG_LEVEL:
 		if (log_level_parse(value, (enum log_level *)(void *)field) < 0) {
 			set_error(err, errlen,

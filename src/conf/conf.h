@@ -8,6 +8,7 @@
 #ifndef OUTPOST_CONF_H
 #define OUTPOST_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,10 @@ struct conf {
 	char *tls_key;       /* owned; PEM file, empty: generate under state_dir */
 	char **tls_names;    /* owned, NULL-terminated; extra DNS names and IP addresses
 				for the generated certificate, each checked */
+
+	/* [bundle] */
+	char *bundle_trusted_keys;  /* owned; folder of trusted public keys (*.pub) */
+	bool bundle_allow_test_keys;   /* trust keys marked outpost-test-key */
 
 	/* [http] */
 	uint64_t http_threads;            /* 0: one per online CPU */

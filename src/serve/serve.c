@@ -23,6 +23,7 @@
 
 #include "api/api.h"
 #include "boot/boot.h"
+#include "bundle/bundle.h"
 #include "conf/conf.h"
 #include "http/http.h"
 #include "log/log.h"
@@ -339,6 +340,11 @@ daemon_start(struct daemon *d)
 	}
 	log_info("store open path=%s schema_version=%d", path, store_schema_version(d->store));
 	r = store_pool_new(path, &d->pool);
+	if (r < 0)
+		return r;
+
+	/* A load or removal that a crash interrupted leaves files that no row refers to. */
+	r = bundle_store_recover(d->store, d->conf.artifact_dir);
 	if (r < 0)
 		return r;
 

@@ -137,9 +137,45 @@ static const char migration_2[] =
 
 	"PRAGMA user_version = 2;";
 
+/*
+ * Version 3: bundles and the artifacts they brought in. An artifact is a file of a
+ * loaded bundle; its bytes live once per SHA-256 in the content-addressed store, so
+ * several artifacts may share a hash. Version 1's artifacts table had no loader, so
+ * it held no rows and is replaced.
+ */
+static const char migration_3[] =
+	"DROP INDEX artifacts_name_version;"
+	"DROP TABLE artifacts;"
+	"CREATE TABLE bundles ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+	"  version TEXT NOT NULL CHECK (length(version) BETWEEN 1 AND 71),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('os', 'firmware', 'ramdisk', 'platform')),"
+	"  key_id TEXT NOT NULL CHECK (length(key_id) = 32),"
+	"  manifest_sha256 TEXT NOT NULL CHECK (length(manifest_sha256) = 64),"
+	"  manifest TEXT NOT NULL CHECK (json_valid(manifest)),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  loaded_at INTEGER NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX bundles_name_version ON bundles (name, version);"
+	"CREATE TABLE artifacts ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  bundle_id INTEGER NOT NULL REFERENCES bundles (id) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL CHECK (length(path) BETWEEN 1 AND 255),"
+	"  role TEXT NOT NULL CHECK (role <> ''),"
+	"  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata))"
+	");"
+	"CREATE UNIQUE INDEX artifacts_bundle_path ON artifacts (bundle_id, path);"
+	"CREATE INDEX artifacts_sha256 ON artifacts (sha256);"
+
+	"PRAGMA user_version = 3;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema", migration_1 },
 	{ 2, "machines.uuid not unique", migration_2 },
+	{ 3, "bundles and their artifacts", migration_3 },
 };
 
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))

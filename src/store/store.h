@@ -26,7 +26,8 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define MACHINE_MAX_MACS 8
-#define STORE_NAME_SIZE 65      /* profile, artifact and token names */
+#define STORE_NAME_SIZE 65      /* profile, bundle and token names */
+#define STORE_VERSION_SIZE 72   /* bundle versions */
 #define STORE_FIELD_SIZE 129    /* serial, vendor, model */
 #define STORE_PATH_SIZE 1024
 #define STORE_CMDLINE_SIZE 2048
@@ -95,15 +96,33 @@ struct profile {
 
 void profile_clear(struct profile *p);
 
-struct artifact {
+/* A loaded bundle. */
+struct bundle_info {
 	int64_t id;
 	char name[STORE_NAME_SIZE];
-	char version[STORE_NAME_SIZE];
+	char version[STORE_VERSION_SIZE];
+	char kind[16];                      /* os, firmware, ramdisk, platform */
+	char key_id[33];                    /* the signing key */
+	char manifest_sha256[SHA256_HEX_SIZE];
+	uint64_t size;                      /* payload bytes */
+	int64_t file_count;
+	int64_t loaded_at;
+};
+
+/* A file of a loaded bundle; its bytes are the content-addressed blob `sha256`. */
+struct artifact {
+	int64_t id;
+	int64_t bundle_id;
+	char bundle[STORE_NAME_SIZE];       /* the bundle's name */
+	char version[STORE_VERSION_SIZE];   /* the bundle's version */
+	char path[STORE_NAME_SIZE * 4];     /* inside the bundle */
+	char role[24];
 	char sha256[SHA256_HEX_SIZE];
 	uint64_t size;                      /* bytes */
-	char path[STORE_PATH_SIZE];         /* relative to the artifact directory */
-	int64_t created_at;
+	char *metadata;                     /* owned JSON object text, or NULL */
 };
+
+void artifact_clear(struct artifact *a);
 
 struct audit_entry {
 	int64_t seq;                        /* 1, 2, 3 ... with no gaps */
@@ -131,6 +150,7 @@ struct token {
 typedef int (*machine_cb)(const struct machine *m, void *arg);
 typedef int (*profile_cb)(const struct profile *p, void *arg);
 typedef int (*artifact_cb)(const struct artifact *a, void *arg);
+typedef int (*bundle_cb)(const struct bundle_info *b, void *arg);
 typedef int (*audit_cb)(const struct audit_entry *e, void *arg);
 
 /*
@@ -210,10 +230,36 @@ int store_profile_delete(struct store *st, int64_t id);
 int store_profile_list(struct store *st, profile_cb cb, void *arg);
 
 /* Artifacts. */
-int store_artifact_insert(struct store *st, struct artifact *a);
+/*
+ * Bundles and artifacts (bundle.c). store_bundle_insert writes the bundle and its
+ * artifacts (bundle_id is filled in) atomically, -EEXIST when that name and version
+ * is loaded. Deleting a bundle deletes its artifacts. The blob functions see each
+ * SHA-256 once, however many artifacts share it.
+ */
+int store_bundle_insert(struct store *st, struct bundle_info *b, const char *manifest,
+			struct artifact *files, size_t count);
+int store_bundle_get(struct store *st, const char *name, const char *version,
+		     struct bundle_info *ret);
+/* Every bundle, by name then id; with `name`, only that name's versions. */
+int store_bundle_list(struct store *st, const char *name, bundle_cb cb, void *arg);
+int store_bundle_delete(struct store *st, int64_t id);
+/*
+ * Find a profile whose kernel, initrd or image names one of the bundle's artifacts,
+ * by its reference (NAME/VERSION/PATH) or its blob path (sha256/ab/HASH). Returns 0
+ * with the profile's name in `profile`, or -ENOENT when none does.
+ */
+int store_bundle_user(struct store *st, int64_t id, char *profile, size_t size);
+/* The artifacts of bundle `bundle_id`, or all of them when it is 0, by id. */
+int store_artifact_list(struct store *st, int64_t bundle_id, artifact_cb cb, void *arg);
 int store_artifact_get(struct store *st, int64_t id, struct artifact *ret);
-int store_artifact_delete(struct store *st, int64_t id);
-int store_artifact_list(struct store *st, artifact_cb cb, void *arg);
+/* The artifact `path` of bundle NAME VERSION. */
+int store_artifact_find(struct store *st, const char *name, const char *version,
+			const char *path, struct artifact *ret);
+/* Call cb with each distinct blob (sha256 and size) that an artifact refers to. */
+int store_blob_list(struct store *st, int (*cb)(const char *sha256, uint64_t size, void *arg),
+		    void *arg);
+/* The number of artifacts whose bytes are blob `sha256`. */
+int store_blob_users(struct store *st, const char *sha256, int64_t *ret);
 
 /* Events: append-only, trimmed to the newest `keep` rows by store_event_trim. */
 int store_event_append(struct store *st, const char *type, const char *target,

@@ -13,7 +13,8 @@ expect_eq "socket mode" "$(stat -c %a "$SOCKET")" 600
 check "the log never contains the token" bash -c "! grep -q '$TOKEN' '$WORK/daemon.log'"
 
 status=$(api_unix GET /api/v1/status)
-expect_eq "status over the unix socket" "$(jq -r .schema_version <<<"$status")" 2
+expect_eq "status over the unix socket" "$(jq -r .schema_version <<<"$status")" \
+	"$(sqlite3 "$WORK/state/outpost.db" 'PRAGMA user_version')"
 status=$(api_https GET /api/v1/status)
 expect_eq "status over HTTPS" "$(jq -r '.machines.discovered' <<<"$status")" 0
 code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$WORK/state/tls/cert.pem" \

@@ -29,7 +29,8 @@ expect_eq "lock file mode" "$(stat -c %a "$WORK/state/outpost.lock")" 600
 expect_eq "lock file holds the pid" "$(cat "$WORK/state/outpost.lock")" "$DAEMON_PID"
 
 status=$(api_unix GET /api/v1/status | jq -r .schema_version)
-expect_eq "first daemon still serves" "$status" 2
+expect_eq "first daemon still serves" "$status" \
+	"$(sqlite3 "$WORK/state/outpost.db" 'PRAGMA user_version')"
 check "first daemon socket kept" test -S "$SOCKET"
 
 # A stopped daemon releases the lock, so the next start succeeds.

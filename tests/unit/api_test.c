@@ -1848,46 +1848,63 @@ profile_delete_in_use_409(void **state)
 	reply_clear(&r);
 }
 
-/* Artifacts. */
+/* Bundles and artifacts. */
 
 static void
-artifact_list_get_delete(void **state)
+bundle_get_and_remove(void **state)
 {
 	struct fixture *f = *state;
-	struct artifact a = { 0 };
-	char path[64], target[64];
+	struct bundle_info b = { .size = 7340032 };
+	struct artifact a = { .size = 7340032 };
+	char path[64];
 	int64_t before;
 	struct reply r;
 
-	snprintf(a.name, sizeof(a.name), "debian-12-kernel");
-	snprintf(a.version, sizeof(a.version), "6.1.0");
+	snprintf(b.name, sizeof(b.name), "debian-12");
+	snprintf(b.version, sizeof(b.version), "12.8.0");
+	snprintf(b.kind, sizeof(b.kind), "os");
+	memset(b.key_id, 'c', sizeof(b.key_id) - 1);
+	memset(b.manifest_sha256, 'd', SHA256_HEX_SIZE - 1);
+	snprintf(a.path, sizeof(a.path), "vmlinuz");
+	snprintf(a.role, sizeof(a.role), "kernel");
 	sha256_hex("kernel", 6, a.sha256);
-	a.size = 7340032;
-	snprintf(a.path, sizeof(a.path), "sha256/ab/%s", a.sha256);
-	assert_int_equal(store_artifact_insert(f->st, &a), 0);
-	snprintf(path, sizeof(path), "/api/v1/artifacts/%lld", (long long)a.id);
-	snprintf(target, sizeof(target), "artifact:%lld", (long long)a.id);
+	assert_int_equal(store_bundle_insert(f->st, &b, "{}", &a, 1), 0);
 
-	call(f, "GET", "/api/v1/artifacts", NULL, &r);
+	call(f, "GET", "/api/v1/bundles", NULL, &r);
 	assert_status(&r, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
 	reply_clear(&r);
 
+	call(f, "GET", "/api/v1/bundles/debian-12/12.8.0", NULL, &r);
+	assert_status(&r, 200);
+	assert_string_equal(jstr(r.json, "kind"), "os");
+	assert_int_equal(jint(r.json, "files"), 1);
+	assert_string_equal(jstr(json_array_get(json_object_get(r.json, "artifacts"), 0),
+				 "reference"), "debian-12/12.8.0/vmlinuz");
+	reply_clear(&r);
+
+	snprintf(path, sizeof(path), "/api/v1/artifacts/%lld", (long long)a.id);
 	call(f, "GET", path, NULL, &r);
 	assert_status(&r, 200);
-	assert_string_equal(jstr(r.json, "name"), "debian-12-kernel");
-	assert_string_equal(jstr(r.json, "version"), "6.1.0");
+	assert_string_equal(jstr(r.json, "bundle"), "debian-12");
 	assert_string_equal(jstr(r.json, "sha256"), a.sha256);
 	assert_int_equal(jint(r.json, "size"), 7340032);
-	assert_string_equal(jstr(r.json, "path"), a.path);
+	reply_clear(&r);
+
+	/* Loading by path is for the unix socket only. */
+	call(f, "POST", "/api/v1/bundles", "{\"path\": \"/etc/shadow\"}", &r);
+	assert_status(&r, 403);
 	reply_clear(&r);
 
 	before = audit_count(f);
-	call(f, "DELETE", path, NULL, &r);
+	call(f, "DELETE", "/api/v1/bundles/debian-12/12.8.0", NULL, &r);
 	assert_status(&r, 204);
 	reply_clear(&r);
-	assert_audited(f, before, "artifact.delete", target, "ok");
+	assert_audited(f, before, "bundle.remove", "bundle:debian-12@12.8.0", "ok");
 
+	call(f, "GET", "/api/v1/bundles/debian-12/12.8.0", NULL, &r);
+	assert_status(&r, 404);
+	reply_clear(&r);
 	call(f, "GET", path, NULL, &r);
 	assert_status(&r, 404);
 	reply_clear(&r);
@@ -1982,7 +1999,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(profile_cmdline_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_deploying_409, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_delete_in_use_409, setup, teardown),
-		cmocka_unit_test_setup_teardown(artifact_list_get_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(bundle_get_and_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_list_and_verify, setup, teardown),
 	};
 

@@ -172,16 +172,16 @@ open_creates_schema(void **state)
 	struct fixture *f = *state;
 	char text[64];
 
-	assert_int_equal(store_schema_version(f->st), 2);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(store_schema_version(f->st), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 
 	raw_query(f->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-				 " AND name IN ('machines', 'machine_macs', 'profiles', 'artifacts',"
+				 " AND name IN ('machines', 'machine_macs', 'profiles', 'artifacts', 'bundles',"
 				 " 'events', 'audit', 'tokens')"),
-			 7);
+			 8);
 }
 
 static void
@@ -195,13 +195,19 @@ reopen_is_idempotent(void **state)
 
 	f->st = store_close(f->st);
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 2);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(store_schema_version(f->st), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 
 	assert_int_equal(store_profile_get(f->st, p.id, &got), 0);
 	assert_string_equal(got.name, "debian-12");
 	profile_clear(&got);
 }
+
+/* Undo migration 3, so a test can start from an older schema. */
+#define UNDO_MIGRATION_3 \
+	"DROP TABLE artifacts; DROP TABLE bundles;" \
+	" CREATE TABLE artifacts (id INTEGER PRIMARY KEY, name TEXT, version TEXT);" \
+	" CREATE UNIQUE INDEX artifacts_name_version ON artifacts (name, version);"
 
 static void
 newer_version_rejected(void **state)
@@ -219,7 +225,7 @@ newer_version_rejected(void **state)
 
 	/* The rejected open must not have changed the file. */
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
-	raw_exec(f->path, "PRAGMA user_version = 1");
+	raw_exec(f->path, UNDO_MIGRATION_3 " PRAGMA user_version = 2");
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
 }
 
@@ -232,7 +238,7 @@ migration_2_uuid_not_unique(void **state)
 
 	/* Turn the new file back into version 1 and give it a machine with a UUID. */
 	f->st = store_close(f->st);
-	raw_exec(f->path, "DROP INDEX machines_uuid;"
+	raw_exec(f->path, UNDO_MIGRATION_3 " DROP INDEX machines_uuid;"
 		 " CREATE UNIQUE INDEX machines_uuid ON machines (uuid);"
 		 " INSERT INTO machines (uuid, serial, vendor, model, arch, platform, state,"
 		 " created_at, updated_at) VALUES ('00000000-0000-0000-0000-000000000000', '', '',"
@@ -244,8 +250,8 @@ migration_2_uuid_not_unique(void **state)
 				 " WHERE name = 'machines_uuid'"), 1);
 
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 2);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(store_schema_version(f->st), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('machines')"
 				 " WHERE name = 'machines_uuid' AND \"unique\" = 0"), 1);
 
@@ -1135,58 +1141,114 @@ collect_artifact(const struct artifact *a, void *arg)
 	return 0;
 }
 
-static void
-artifact_fill(struct artifact *a, const char *name, const char *version)
+static int
+collect_bundle(const struct bundle_info *b, void *arg)
 {
-	memset(a, 0, sizeof(*a));
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	snprintf(a->version, sizeof(a->version), "%s", version);
-	memset(a->sha256, 'a', SHA256_HEX_SIZE - 1);
-	a->size = 5368709120ULL;
-	snprintf(a->path, sizeof(a->path), "sha256/aa/%s", a->sha256);
+	struct collect *c = arg;
+
+	c->ids[c->count++] = b->id;
+	return 0;
+}
+
+static int
+count_blob(const char *sha256, uint64_t size, void *arg)
+{
+	(void)sha256;
+	(void)size;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A bundle with a kernel and an initrd whose hashes are made of `k` and `i`. */
+static void
+bundle_fill(struct bundle_info *b, struct artifact files[2], const char *version, char k,
+	    char i)
+{
+	memset(b, 0, sizeof(*b));
+	memset(files, 0, 2 * sizeof(*files));
+	snprintf(b->name, sizeof(b->name), "debian-12");
+	snprintf(b->version, sizeof(b->version), "%s", version);
+	snprintf(b->kind, sizeof(b->kind), "os");
+	memset(b->key_id, 'c', sizeof(b->key_id) - 1);
+	memset(b->manifest_sha256, 'd', SHA256_HEX_SIZE - 1);
+	b->size = 5368709120ULL + 10;
+	snprintf(files[0].path, sizeof(files[0].path), "vmlinuz");
+	snprintf(files[0].role, sizeof(files[0].role), "kernel");
+	memset(files[0].sha256, k, SHA256_HEX_SIZE - 1);
+	files[0].size = 10;
+	files[0].metadata = (char *)"{\"os\":\"debian\"}";
+	snprintf(files[1].path, sizeof(files[1].path), "images/disk.raw.zst");
+	snprintf(files[1].role, sizeof(files[1].role), "disk-image");
+	memset(files[1].sha256, i, SHA256_HEX_SIZE - 1);
+	files[1].size = 5368709120ULL;
 }
 
 static void
-artifacts(void **state)
+bundles_and_artifacts(void **state)
 {
 	struct fixture *f = *state;
-	struct artifact a, b, got;
+	struct bundle_info a, b, got;
+	struct artifact fa[2], fb[2], art;
 	struct collect c = { 0 };
-	char expected[128];
+	struct profile p;
+	char owner[STORE_NAME_SIZE], sha[SHA256_HEX_SIZE];
+	int64_t users;
+	int blobs = 0;
 
-	artifact_fill(&a, "debian-12", "20240101");
-	assert_int_equal(store_artifact_insert(f->st, &a), 0);
-	artifact_fill(&b, "debian-12", "20240201");
-	assert_int_equal(store_artifact_insert(f->st, &b), 0);
+	bundle_fill(&a, fa, "12.8.0", 'a', 'b');
+	assert_int_equal(store_bundle_insert(f->st, &a, "{}", fa, 2), 0);
+	assert_true(fa[0].bundle_id == a.id && fa[1].id > fa[0].id);
+	/* The second version shares the kernel's bytes. */
+	bundle_fill(&b, fb, "12.9.0", 'a', 'e');
+	assert_int_equal(store_bundle_insert(f->st, &b, "{}", fb, 2), 0);
+	bundle_fill(&got, fb, "12.9.0", 'a', 'e');
+	assert_int_equal(store_bundle_insert(f->st, &got, "{}", fb, 2), -EEXIST);
+	assert_string_equal(store_error(f->st), "bundle debian-12 version 12.9.0 is already loaded");
 
-	artifact_fill(&b, "debian-12", "20240101");
-	assert_int_equal(store_artifact_insert(f->st, &b), -EEXIST);
-	snprintf(expected, sizeof(expected),
-		 "artifact \"debian-12\" version \"20240101\" already exists as artifact %lld",
-		 (long long)a.id);
-	assert_string_equal(store_error(f->st), expected);
-
-	assert_int_equal(store_artifact_get(f->st, a.id, &got), 0);
-	assert_string_equal(got.name, "debian-12");
-	assert_string_equal(got.version, "20240101");
-	assert_string_equal(got.sha256, a.sha256);
-	assert_true(got.size == 5368709120ULL);
-	assert_string_equal(got.path, a.path);
-	assert_int_equal(got.created_at, a.created_at);
-
-	assert_int_equal(store_artifact_list(f->st, collect_artifact, &c), 0);
+	assert_int_equal(store_bundle_get(f->st, "debian-12", "12.8.0", &got), 0);
+	assert_int_equal(got.id, a.id);
+	assert_int_equal(got.file_count, 2);
+	assert_true(got.size == 5368709120ULL + 10);
+	assert_string_equal(got.kind, "os");
+	assert_int_equal(store_bundle_get(f->st, "debian-12", "1", &got), -ENOENT);
+	assert_int_equal(store_bundle_list(f->st, "debian-12", collect_bundle, &c), 0);
 	assert_int_equal(c.count, 2);
 
-	assert_int_equal(store_artifact_delete(f->st, a.id), 0);
-	assert_int_equal(store_artifact_get(f->st, a.id, &got), -ENOENT);
-	assert_int_equal(store_artifact_delete(f->st, a.id), -ENOENT);
+	c.count = 0;
+	assert_int_equal(store_artifact_list(f->st, a.id, collect_artifact, &c), 0);
+	assert_int_equal(c.count, 2);
+	assert_int_equal(store_artifact_find(f->st, "debian-12", "12.8.0", "vmlinuz", &art), 0);
+	assert_string_equal(art.role, "kernel");
+	assert_string_equal(art.bundle, "debian-12");
+	assert_string_equal(art.metadata, "{\"os\":\"debian\"}");
+	artifact_clear(&art);
 
-	artifact_fill(&b, "debian-12", "1");
-	b.sha256[3] = 'G';
-	assert_int_equal(store_artifact_insert(f->st, &b), -EINVAL);
-	artifact_fill(&b, "debian-12", "1");
-	b.size = UINT64_MAX;
-	assert_int_equal(store_artifact_insert(f->st, &b), -EINVAL);
+	memset(sha, 'a', SHA256_HEX_SIZE - 1);
+	sha[SHA256_HEX_SIZE - 1] = '\0';
+	assert_int_equal(store_blob_users(f->st, sha, &users), 0);
+	assert_int_equal(users, 2);
+	assert_int_equal(store_blob_list(f->st, count_blob, &blobs), 0);
+	assert_int_equal(blobs, 3);
+
+	/* A profile naming an artifact keeps its bundle in use. */
+	profile_fill(&p, "web");
+	snprintf(p.kernel, sizeof(p.kernel), "debian-12/12.8.0/vmlinuz");
+	assert_int_equal(store_profile_insert(f->st, &p), 0);
+	assert_int_equal(store_bundle_user(f->st, a.id, owner, sizeof(owner)), 0);
+	assert_string_equal(owner, "web");
+	assert_int_equal(store_bundle_user(f->st, b.id, owner, sizeof(owner)), -ENOENT);
+	profile_clear(&p);
+
+	assert_int_equal(store_bundle_delete(f->st, a.id), 0);
+	assert_int_equal(store_bundle_delete(f->st, a.id), -ENOENT);
+	assert_int_equal(store_artifact_get(f->st, fa[0].id, &art), -ENOENT);
+	assert_int_equal(store_blob_users(f->st, sha, &users), 0);
+	assert_int_equal(users, 1);
+
+	bundle_fill(&got, fb, "13", 'a', 'e');
+	fb[1].sha256[3] = 'G';
+	assert_int_equal(store_bundle_insert(f->st, &got, "{}", fb, 2), -EINVAL);
+	assert_int_equal(store_bundle_get(f->st, "debian-12", "13", &got), -ENOENT);
 }
 
 static void
@@ -1409,7 +1471,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(busy_times_out, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(disk_full_is_enospc, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(profile_crud, test_setup, test_teardown),
-		cmocka_unit_test_setup_teardown(artifacts, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(bundles_and_artifacts, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(events_trim, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(audit_tail_and_append, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(tokens, test_setup, test_teardown),

@@ -1,0 +1,141 @@
+#!/bin/bash
+# Loading bundles into a running daemon: load, list, show, shared blobs, downgrades,
+# removal guarded by profiles, at-rest corruption found by verify --installed, and
+# SIGKILL at random points of a load, after which the bundle is whole or absent.
+. "$(dirname "$0")/lib.sh"
+
+KEYS=$TREE/bundles/keys
+write_config "[bundle]" "trusted_keys = $KEYS" "allow_test_keys = true"
+start_daemon
+export OUTPOST_SOCKET=$SOCKET
+cd "$WORK" || exit 1
+
+# make_bundle VERSION SIZE_MIB OUTPUT: a bundle whose kernel is the same in every
+# version and whose disk image is random.
+mkdir -p src
+head -c 65536 /dev/urandom > src/vmlinuz
+make_bundle() {
+	head -c "$(($2 * 1048576))" /dev/urandom > "src/disk-$1.raw"
+	cat > "spec-$1.json" <<SPEC
+{"name": "test-os", "version": "$1", "kind": "os", "files": [
+ {"source": "src/vmlinuz", "path": "vmlinuz", "role": "kernel"},
+ {"source": "src/disk-$1.raw", "path": "disk.raw", "role": "disk-image",
+  "metadata": {"os": "debian", "os_version": "12", "arch": "amd64"}}]}
+SPEC
+	"$OUTPOST" bundle create "spec-$1.json" --key "$KEYS/test.key" --output "$3" > /dev/null
+}
+
+blob_count() {
+	find "$WORK/store/sha256" -type f 2> /dev/null | wc -l
+}
+
+make_bundle 1.0.0 2 one.bundle
+make_bundle 1.1.0 2 two.bundle
+make_bundle 0.9.0 1 old.bundle
+
+out=$("$OUTPOST" bundle load one.bundle 2>&1)
+expect_contains "load reports the bundle" "$out" "loaded test-os 1.0.0: 2 files"
+expect_eq "two blobs after the first load" "$(blob_count)" 2
+"$OUTPOST" bundle load one.bundle > /dev/null 2> err.txt
+expect_eq "same version twice" "$?" 1
+expect_contains "already loaded" "$(cat err.txt)" "is already loaded"
+"$OUTPOST" bundle load two.bundle > /dev/null
+expect_eq "the shared kernel is stored once" "$(blob_count)" 3
+"$OUTPOST" bundle load old.bundle > /dev/null 2> err.txt
+expect_eq "downgrade refused" "$?" 1
+expect_contains "downgrade reason" "$(cat err.txt)" "older than the loaded version 1.1.0"
+"$OUTPOST" bundle load old.bundle --allow-downgrade > /dev/null
+expect_eq "downgrade allowed" "$?" 0
+
+json=$("$OUTPOST" bundle list --json)
+expect_eq "three bundles listed" "$(jq '.items | length' <<< "$json")" 3
+json=$("$OUTPOST" bundle show test-os 1.0.0 --json)
+expect_eq "show lists artifacts" "$(jq -r '.artifacts[] | select(.role == "kernel") | .reference' \
+	<<< "$json")" "test-os/1.0.0/vmlinuz"
+kernel_blob=$(jq -r '.artifacts[] | select(.role == "kernel") | .blob' <<< "$json")
+expect_eq "blob file holds the kernel" "$(sha256sum < "$WORK/store/$kernel_blob")" \
+	"$(sha256sum < src/vmlinuz)"
+expect_eq "blobs are read-only" "$(stat -c %a "$WORK/store/$kernel_blob")" 444
+expect_eq "load audited" "$(api_unix GET '/api/v1/audit?limit=100' |
+	jq '[.items[] | select(.action == "bundle.load" and .outcome == "ok")] | length')" 3
+expect_eq "progress events recorded" "$(sqlite3 "$WORK/state/outpost.db" \
+	"SELECT count(*) FROM events WHERE type = 'bundle.job.done'")" 3
+
+# A bundle that a profile names is kept unless forced; a blob another bundle uses stays.
+api_unix POST /api/v1/profiles -H 'Content-Type: application/json' \
+	-d '{"name": "web", "kernel": "test-os/1.0.0/vmlinuz", "initrd": "x/y"}' -o /dev/null
+"$OUTPOST" bundle remove test-os 1.0.0 > /dev/null 2> err.txt
+expect_eq "remove in use" "$?" 4
+expect_contains "remove names the profile" "$(cat err.txt)" "profile web uses bundle test-os"
+"$OUTPOST" bundle remove test-os 1.0.0 --force > /dev/null
+expect_eq "forced remove" "$?" 0
+check "shared kernel blob kept" test -f "$WORK/store/$kernel_blob"
+expect_eq "blobs after the removal" "$(blob_count)" 3
+
+# Corruption at rest.
+out=$("$OUTPOST" bundle verify --installed 2>&1)
+expect_contains "all blobs intact" "$out" "3 blobs checked, 0 damaged"
+chmod u+w "$WORK/store/$kernel_blob"
+printf 'X' | dd of="$WORK/store/$kernel_blob" bs=1 seek=100 conv=notrunc status=none
+out=$("$OUTPOST" bundle verify --installed 2>&1)
+expect_eq "damage found" "$?" 1
+expect_contains "damaged blob named" "$out" "damaged blob $(basename "$kernel_blob")"
+
+# A bundle signed by a key the daemon does not trust, and a file that is not a bundle.
+"$OUTPOST" bundle keygen other > /dev/null
+"$OUTPOST" bundle create spec-1.0.0.json --key other.key --output other.bundle > /dev/null
+"$OUTPOST" bundle load other.bundle > /dev/null 2> err.txt
+expect_contains "untrusted signer" "$(cat err.txt)" "which this site does not trust"
+"$OUTPOST" bundle load /etc/hostname > /dev/null 2> err.txt
+expect_eq "not a bundle" "$?" 1
+check "no staging left" test -z "$(ls -A "$WORK/store/staging")"
+
+# SIGKILL during loads of a bigger bundle, at random points.
+stop_daemon
+rm -rf "$WORK/state" "$WORK/store"
+write_config "[bundle]" "trusted_keys = $KEYS" "allow_test_keys = true"
+make_bundle 2.0.0 96 big.bundle
+# Time one load, so the kills spread over the whole of it, start to commit.
+start_daemon
+started=$(date +%s%N)
+"$OUTPOST" bundle load big.bundle > /dev/null
+load_ms=$((($(date +%s%N) - started) / 1000000 + 1))
+"$OUTPOST" bundle remove test-os 2.0.0 > /dev/null
+stop_daemon
+KILLS=${BUNDLE_KILLS:-16}
+present=0 absent=0
+for i in $(seq 1 "$KILLS"); do
+	start_daemon
+	"$OUTPOST" bundle load big.bundle > /dev/null 2>&1 &
+	loader=$!
+	delay_ms=$((RANDOM % (load_ms + load_ms / 4)))
+	sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
+	kill_daemon
+	wait "$loader" 2> /dev/null
+	start_daemon
+	listed=$("$OUTPOST" bundle list --json | jq '.items | length')
+	blobs=$(blob_count)
+	if [ "$listed" = 1 ]; then
+		present=$((present + 1))
+		expect_eq "kill $i: whole bundle has both blobs" "$blobs" 2
+		expect_contains "kill $i: blobs intact" "$("$OUTPOST" bundle verify --installed 2>&1)" \
+			"2 blobs checked, 0 damaged"
+		"$OUTPOST" bundle remove test-os 2.0.0 > /dev/null
+	else
+		absent=$((absent + 1))
+		expect_eq "kill $i: nothing listed" "$listed" 0
+		expect_eq "kill $i: no blob left" "$blobs" 0
+	fi
+	check "kill $i: staging cleaned" test -z "$(ls -A "$WORK/store/staging" 2> /dev/null)"
+	expect_eq "kill $i: store intact" \
+		"$(sqlite3 "$WORK/state/outpost.db" 'PRAGMA integrity_check')" ok
+	expect_contains "kill $i: audit chain intact" "$("$OUTPOST" audit verify)" "intact"
+	stop_daemon
+done
+echo "test_bundle_load: a load took $load_ms ms; after $KILLS kills at random points the" \
+	"bundle was present $present times and absent $absent times"
+start_daemon
+"$OUTPOST" bundle load big.bundle > /dev/null
+expect_eq "load after the kills" "$?" 0
+
+finish
