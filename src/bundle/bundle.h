@@ -218,8 +218,18 @@ struct bundle_sink {
 	int (*manifest)(void *ctx, const struct bundle_manifest *m, char *err, size_t errlen);
 	/* Progress: bytes of the file read so far. Optional. */
 	void (*progress)(void *ctx, uint64_t file_bytes);
+	/*
+	 * A buffer of BUNDLE_CHUNK bytes for the next read of payload bytes, which `data`
+	 * then receives and owns until the sink is done with it, or NULL with err set to
+	 * stop the walk. Optional: without it the walk reads into a buffer of its own and
+	 * `data` must finish with the bytes before it returns.
+	 */
+	void *(*buffer)(void *ctx, char *err, size_t errlen);
 	void *ctx;
 };
+
+/* Payload bytes read per call. */
+#define BUNDLE_CHUNK (1024 * 1024)
 
 /*
  * Walk the bundle on `fd`. Returns 0 and sets *ret_manifest (caller frees) once every
@@ -282,6 +292,30 @@ int bundle_remove(struct store *st, const char *artifact_dir, const char *name,
 int bundle_check_installed(struct store *st, const char *artifact_dir,
 			   void (*cb)(const char *sha256, const char *reason, void *arg),
 			   void *arg, uint64_t *ret_blobs, char *err, size_t errlen);
+
+/*
+ * Internal to the bundle module: the staging writer (writer.c), a thread that writes a
+ * load's payload files into the staging folder `dir_fd` while the walk hashes. Files
+ * are named by their manifest index. Every call after a failure returns it.
+ */
+struct stage_writer;
+
+int stage_writer_new(int dir_fd, struct stage_writer **ret);
+/* A free BUNDLE_CHUNK buffer, waiting for one; NULL with err set after a failure. */
+void *stage_writer_buffer(struct stage_writer *sw, char *err, size_t errlen);
+/* Give back a buffer without writing it. */
+void stage_writer_release(struct stage_writer *sw, const void *buf);
+int stage_writer_open(struct stage_writer *sw, size_t index, char *err, size_t errlen);
+/* Queue `len` bytes of a lent buffer for the open file; the buffer returns when written. */
+int stage_writer_data(struct stage_writer *sw, const void *buf, size_t len, char *err,
+		      size_t errlen);
+/* Queue the sync and close of the open file. */
+int stage_writer_close(struct stage_writer *sw, size_t index, char *err, size_t errlen);
+/*
+ * Finish the queued work (or, with `abort`, drop it), stop the thread and free. Returns
+ * 0 when every file was written and synced, or the first error. Accepts NULL.
+ */
+int stage_writer_finish(struct stage_writer *sw, bool abort, char *err, size_t errlen);
 
 /* `bundle create` (create.c). */
 struct bundle_create_opts {

@@ -15,8 +15,6 @@
 
 #include <openssl/evp.h>
 
-/* Payload bytes read per call: large enough that syscalls and hashing calls amortise. */
-#define CHUNK (1024 * 1024)
 
 struct walk {
 	struct bundle_source *src;
@@ -24,7 +22,7 @@ struct walk {
 	const struct bundle_sink *sink;
 	struct bundle_manifest *m;
 	unsigned char *seen;         /* one byte per manifest file */
-	unsigned char *chunk;        /* CHUNK bytes */
+	unsigned char *chunk;        /* BUNDLE_CHUNK bytes */
 	EVP_MD_CTX *md;
 	char *err;
 	size_t errlen;
@@ -122,6 +120,28 @@ manifest_read(struct walk *w, const struct bundle_keyring *ring)
 	return rc;
 }
 
+/*
+ * Read up to BUNDLE_CHUNK bytes of the current entry, filling the buffer unless the
+ * entry ends, so that every chunk but an entry's last is whole: a sink writing with
+ * O_DIRECT needs aligned sizes. Returns the count, 0 at the entry's end, or < 0.
+ */
+static ssize_t
+chunk_fill(struct walk *w, unsigned char *buf)
+{
+	size_t done = 0;
+
+	while (done < BUNDLE_CHUNK) {
+		ssize_t n = tar_read(w->tr, buf + done, BUNDLE_CHUNK - done, w->err, w->errlen);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
 /* Read one payload entry, hash it, pass it to the sink, and compare with the manifest. */
 static int
 payload_read(struct walk *w, const struct tar_entry *e)
@@ -151,16 +171,26 @@ payload_read(struct walk *w, const struct tar_entry *e)
 	if (sink != NULL && (rc = sink->begin(sink->ctx, f, w->err, w->errlen)) < 0)
 		return rc;
 	for (;;) {
-		ssize_t n = tar_read(w->tr, w->chunk, CHUNK, w->err, w->errlen);
+		unsigned char *buf = w->chunk;
+		ssize_t n;
 
+		if (sink != NULL && sink->buffer != NULL) {
+			buf = sink->buffer(sink->ctx, w->err, w->errlen);
+			if (buf == NULL)
+				return -ECANCELED;
+		}
+		n = chunk_fill(w, buf);
+		/* A sink's buffer goes back to it even when nothing was read into it. */
+		if (n <= 0 && buf != w->chunk)
+			sink->data(sink->ctx, buf, 0, w->err, w->errlen);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
 			break;
-		if (EVP_DigestUpdate(w->md, w->chunk, (size_t)n) != 1)
+		if (EVP_DigestUpdate(w->md, buf, (size_t)n) != 1)
 			return err_set(-EIO, w->err, w->errlen, "OpenSSL cannot hash entry %s",
 				       e->path);
-		if (sink != NULL && (rc = sink->data(sink->ctx, w->chunk, (size_t)n, w->err,
+		if (sink != NULL && (rc = sink->data(sink->ctx, buf, (size_t)n, w->err,
 						     w->errlen)) < 0)
 			return rc;
 		if (sink != NULL && sink->progress != NULL)
@@ -194,7 +224,7 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 		return rc < 0 ? rc : -ECANCELED;
 
 	w->seen = calloc(w->m->file_count, 1);
-	w->chunk = malloc(CHUNK);
+	w->chunk = malloc(BUNDLE_CHUNK);
 	w->md = EVP_MD_CTX_new();
 	if (w->seen == NULL || w->chunk == NULL || w->md == NULL)
 		return -ENOMEM;

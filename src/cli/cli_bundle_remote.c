@@ -14,7 +14,7 @@
 #include <time.h>
 
 /* How often a job is polled, in milliseconds. */
-#define JOB_POLL_MS 200
+#define JOB_POLL_MS 50
 
 struct remote {
 	const struct cli_bundle_opts *o;

@@ -72,7 +72,8 @@ start_outpost() {
 	mkdir -p "$dir/state" "$ARTIFACTS"
 	{
 		printf '[log]\nlevel = info\n'
-		printf '[store]\nstate_dir = %s\nartifact_dir = %s\n' "$dir/state" "$ARTIFACTS"
+		printf '[store]\nstate_dir = %s\nartifact_dir = %s\n' "$dir/state" \
+			"${OUTPOST_ARTIFACTS:-$ARTIFACTS}"
 		printf '[boot]\nlisten = 127.0.0.1:0\nurl = http://127.0.0.1:8080\n'
 		printf 'templates = %s\n' "$TREE/bootenv/ipxe"
 		printf '[api]\nlisten = 127.0.0.1:0\nsocket = %s\n' "$dir/outpost.sock"

@@ -18,11 +18,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export OUTPOST
 export BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$OUTPOST")" && pwd)/bench}
 export RESULTS=$BENCH_DIR/results.tsv
-BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss}
+BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load}
 
 # Seconds each benchmark may take before it is stopped: about twice the 4, 3, 2 and 1
 # minutes they took on the machine in docs/benchmarks.md.
-declare -A LIMIT=([render]=420 [image]=330 [storm]=330 [idle_rss]=150)
+declare -A LIMIT=([render]=420 [image]=330 [storm]=330 [idle_rss]=150 [load]=900)
 
 # Pinning needs a core for the server and another for the load generator.
 check_machine() {

@@ -517,7 +517,8 @@ static void
 walk_sink_order(void **state)
 {
 	struct record_sink s = { .begins = 0 };
-	struct bundle_sink sink = { rec_begin, rec_data, rec_end, rec_manifest, NULL, &s };
+	struct bundle_sink sink = { .begin = rec_begin, .data = rec_data, .end = rec_end,
+				    .manifest = rec_manifest, .ctx = &s };
 	struct bundle_keyring *ring = test_keyring(true);
 	struct bundle_manifest *m = NULL;
 	char err[BUNDLE_ERR_SIZE];
