@@ -193,7 +193,7 @@ api_bundles_delete(struct api_call *call)
 	rc = bundle_remove(call->st, call->api->artifact_dir, b.name, b.version,
 			   force != NULL && strcmp(force, "true") == 0, call->actor, err,
 			   sizeof(err));
-	if (rc == -EBUSY) {
+	if (rc == -EBUSY || rc == -EAGAIN) {
 		http_reply_error(call->req, 409, "conflict", "%s", err);
 		return;
 	}
@@ -365,20 +365,17 @@ job_work(struct api_job *job, struct store *st, struct bundle_keyring *ring)
 
 	if (job->kind == JOB_CHECK) {
 		if (check.bad != NULL &&
-		    bundle_check_installed(st, job->api->artifact_dir, check_bad, &check, &blobs,
-					   job->error, sizeof(job->error)) == 0)
+		    bundle_check_installed(st, &o, check_bad, &check, &blobs, job->error,
+					   sizeof(job->error)) == 0)
 			return json_pack("{s:I, s:o}", "blobs", (json_int_t)blobs, "damaged",
 					 check.bad);
 		json_decref(check.bad);
 		return NULL;
 	}
 	json_decref(check.bad);
-	fd = open(job->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		err_set(-errno, job->error, sizeof(job->error), "cannot open %.300s: %s", job->path,
-			strerror(errno));
+	fd = bundle_open_file(job->path, job->error, sizeof(job->error));
+	if (fd < 0)
 		return NULL;
-	}
 	if (bundle_load(st, fd, &o, &info, job->error, sizeof(job->error)) == 0)
 		result = json_pack("{s:o}", "bundle", bundle_json(&info));
 	close(fd);

@@ -40,6 +40,8 @@
 #define BOOT_LOG_BURST 20
 
 #define FILES_PREFIX "/files/"
+/* "sha256/ab/" and a hash. */
+#define BLOB_PATH_SIZE (10 + SHA256_HEX_SIZE)
 
 enum boot_script {
 	BOOT_SCRIPT_DISCOVERY,
@@ -395,13 +397,54 @@ deploy_fail(struct boot_request *r, const struct machine_boot *m, const char *fm
 			    r->reason);
 }
 
+/* The kinds of thing an artifact reference resolves to. */
+enum ref_kind {
+	REF_BLOB,       /* a loaded bundle's file: NAME/VERSION/PATH */
+	REF_FILE,       /* a file under the artifact directory, named by its path */
+	REF_MISSING,
+};
+
+/*
+ * Resolve `ref` as a bundle artifact NAME/VERSION/PATH, writing its blob path
+ * (sha256/ab/HASH) and hash; failing that, as a plain file under the artifact
+ * directory. The staging folder is never a valid reference: its files are unchecked.
+ */
+static enum ref_kind
+ref_resolve(struct boot *boot, struct store *st, const char *ref, char blob[BLOB_PATH_SIZE],
+	    char sha256[SHA256_HEX_SIZE])
+{
+	char name[STORE_NAME_SIZE], version[STORE_VERSION_SIZE];
+	const char *slash1 = strchr(ref, '/'), *slash2;
+	struct artifact a;
+
+	if (strncmp(ref, "staging/", 8) == 0 || strcmp(ref, "staging") == 0)
+		return REF_MISSING;
+	slash2 = slash1 != NULL ? strchr(slash1 + 1, '/') : NULL;
+	if (slash2 != NULL && (size_t)(slash1 - ref) < sizeof(name) &&
+	    (size_t)(slash2 - slash1 - 1) < sizeof(version)) {
+		memcpy(name, ref, (size_t)(slash1 - ref));
+		name[slash1 - ref] = '\0';
+		memcpy(version, slash1 + 1, (size_t)(slash2 - slash1 - 1));
+		version[slash2 - slash1 - 1] = '\0';
+		if (st != NULL && store_artifact_find(st, name, version, slash2 + 1, &a) == 0) {
+			snprintf(blob, BLOB_PATH_SIZE, "sha256/%.2s/%s", a.sha256, a.sha256);
+			memcpy(sha256, a.sha256, SHA256_HEX_SIZE);
+			artifact_clear(&a);
+			return REF_BLOB;
+		}
+	}
+	return faccessat(boot->artifact_fd, ref, R_OK, AT_SYMLINK_NOFOLLOW) == 0 ? REF_FILE :
+										   REF_MISSING;
+}
+
 /*
  * Build kernel_url, initrd_url and cmdline from the machine's profile. Returns 0, or a
  * negative errno with r->reason set and the failure logged.
  */
 static int
-deploy_vars(struct boot_request *r, const struct machine_boot *m)
+deploy_vars(struct boot_request *r, struct store *st, const struct machine_boot *m)
 {
+	char blob[BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE];
 	size_t offset;
 	int n;
 
@@ -424,6 +467,16 @@ deploy_vars(struct boot_request *r, const struct machine_boot *m)
 	if (http_path_check(m->initrd) < 0) {
 		deploy_fail(r, m, "profile %s has an invalid initrd reference", m->profile_name);
 		return -EINVAL;
+	}
+	if (ref_resolve(r->boot, st, m->kernel, blob, sha256) == REF_MISSING) {
+		deploy_fail(r, m, "profile %s names kernel %s, which no loaded bundle has",
+			    m->profile_name, m->kernel);
+		return -ENOENT;
+	}
+	if (ref_resolve(r->boot, st, m->initrd, blob, sha256) == REF_MISSING) {
+		deploy_fail(r, m, "profile %s names initrd %s, which no loaded bundle has",
+			    m->profile_name, m->initrd);
+		return -ENOENT;
 	}
 
 	/* The API rejects such a command line, but a row it never checked may have one. */
@@ -511,7 +564,8 @@ retry_reply(struct boot_request *r, struct buf *out)
 
 /* Pick the script for the machine's state and fill the machine variables. */
 static int
-machine_render(struct boot_request *r, const struct machine_boot *m, struct buf *out)
+machine_render(struct boot_request *r, struct store *st, const struct machine_boot *m,
+	       struct buf *out)
 {
 	enum boot_script script;
 	int rc;
@@ -535,7 +589,7 @@ machine_render(struct boot_request *r, const struct machine_boot *m, struct buf 
 	switch (m->state) {
 	case MACHINE_DEPLOYING:
 		script = BOOT_SCRIPT_DEPLOY;
-		rc = deploy_vars(r, m);
+		rc = deploy_vars(r, st, m);
 		if (rc < 0)
 			return rc;
 		break;
@@ -625,7 +679,7 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 	if (rc < 0)
 		goto err_request;
 
-	rc = machine_render(&r, &m, &out);
+	rc = machine_render(&r, st, &m, &out);
 	if (rc < 0)
 		goto err_request;
 
@@ -636,6 +690,35 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 err_request:
 	retry_reply(&r, &out);
 	buf_free(&out);
+}
+
+/*
+ * GET or HEAD /files/REF: a bundle artifact by its reference, served from its blob with
+ * the hash as ETag, or else a file under the artifact directory by its path.
+ */
+static void
+files_reply(struct boot *boot, struct http_request *req, const char *ref)
+{
+	static const char not_found[] = "not found\n";
+	char blob[BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE], etag[SHA256_HEX_SIZE + 2];
+	struct store *st = store_pool_get(boot->pool);
+
+	switch (ref_resolve(boot, st, ref, blob, sha256)) {
+	case REF_BLOB:
+		snprintf(etag, sizeof(etag), "\"%s\"", sha256);
+		http_reply_file(req, boot->artifact_fd, blob, "application/octet-stream", etag);
+		return;
+	case REF_FILE:
+		http_reply_file(req, boot->artifact_fd, ref, "application/octet-stream", NULL);
+		return;
+	case REF_MISSING:
+		break;
+	}
+	/* Staging files are not checked yet; anything else gets http_reply_file's 404. */
+	if (strcmp(ref, "staging") == 0 || strncmp(ref, "staging/", 8) == 0)
+		http_reply(req, 404, "text/plain", not_found, sizeof(not_found) - 1);
+	else
+		http_reply_file(req, boot->artifact_fd, ref, "application/octet-stream", NULL);
 }
 
 void
@@ -663,8 +746,7 @@ boot_handle(struct http_request *req, void *ctx)
 			http_add_header(req, "Allow", "GET, HEAD");
 			goto err_method;
 		}
-		http_reply_file(req, boot->artifact_fd, path + strlen(FILES_PREFIX),
-				"application/octet-stream", NULL);
+		files_reply(boot, req, path + strlen(FILES_PREFIX));
 		return;
 	}
 

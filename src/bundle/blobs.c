@@ -24,6 +24,33 @@
 
 #define CHUNK (1024 * 1024)
 
+pthread_mutex_t bundle_store_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+bundle_open_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, flags;
+
+	/* O_NONBLOCK, so that opening a FIFO with no writer does not wait for one. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(-errno, err, errlen, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(-EINVAL, err, errlen, "%s is not a regular file; give the path of "
+			       "a bundle file", path);
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return err_set(rc, err, errlen, "cannot read %s: %s", path, strerror(-rc));
+	}
+	return fd;
+}
+
 static bool
 is_hash_name(const char *name)
 {
@@ -190,9 +217,15 @@ bundle_remove(struct store *st, const char *artifact_dir, const char *name, cons
 	unsigned released = 0;
 	int rc;
 
+	/* A running load may be about to commit rows that name these blobs. */
+	if (pthread_mutex_trylock(&bundle_store_lock) != 0)
+		return err_set(-EAGAIN, err, errlen, "a bundle load or check is running; remove "
+			       "bundle %s version %s when it has ended", name, version);
 	rc = store_bundle_get(st, name, version, &args.info);
-	if (rc < 0)
+	if (rc < 0) {
+		pthread_mutex_unlock(&bundle_store_lock);
 		return err_set(rc, err, errlen, "%s", store_error(st));
+	}
 	snprintf(target, sizeof(target), "bundle:%s@%s", name, version);
 	action = (struct action){
 		.actor = actor,
@@ -215,6 +248,7 @@ bundle_remove(struct store *st, const char *artifact_dir, const char *name, cons
 		free(args.hashes[i]);
 	}
 	free(args.hashes);
+	pthread_mutex_unlock(&bundle_store_lock);
 	if (rc == 0)
 		log_info("bundle: removed name=%s version=%s id=%" PRId64 " blobs_freed=%u "
 			 "actor=%s", name, version, args.info.id, released, actor);
@@ -222,9 +256,11 @@ bundle_remove(struct store *st, const char *artifact_dir, const char *name, cons
 }
 
 struct check_args {
+	const struct bundle_load_opts *o;
 	int cas_fd;
 	unsigned char *chunk;
 	EVP_MD_CTX *md;
+	uint64_t done, total;
 	void (*cb)(const char *sha256, const char *reason, void *arg);
 	void *arg;
 	uint64_t blobs;
@@ -237,13 +273,19 @@ blob_check(const char *sha256, uint64_t size, void *arg)
 	struct check_args *c = arg;
 	char path[3 + SHA256_HEX_SIZE], hex[SHA256_HEX_SIZE], reason[160];
 	unsigned char digest[32];
+	struct stat st;
 	uint64_t got = 0;
 	ssize_t n;
 	int fd;
 
 	c->blobs++;
 	snprintf(path, sizeof(path), "%.2s/%s", sha256, sha256);
-	fd = openat(c->cas_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(c->cas_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		c->cb(sha256, "the blob is not a regular file", c->arg);
+		return 0;
+	}
 	if (fd < 0) {
 		snprintf(reason, sizeof(reason), "cannot open the blob: %s", strerror(errno));
 		c->cb(sha256, reason, c->arg);
@@ -254,6 +296,13 @@ blob_check(const char *sha256, uint64_t size, void *arg)
 	while ((n = read(fd, c->chunk, CHUNK)) > 0) {
 		EVP_DigestUpdate(c->md, c->chunk, (size_t)n);
 		got += (uint64_t)n;
+		c->done += (uint64_t)n;
+		if (c->o->progress != NULL)
+			c->o->progress(c->o->progress_ctx, c->done, c->total);
+		if (c->o->cancel != NULL && atomic_load(c->o->cancel)) {
+			close(fd);
+			return -ECANCELED;
+		}
 	}
 	close(fd);
 	EVP_DigestFinal_ex(c->md, digest, NULL);
@@ -271,16 +320,26 @@ blob_check(const char *sha256, uint64_t size, void *arg)
 	return 0;
 }
 
+static int
+blob_size_add(const char *sha256, uint64_t size, void *arg)
+{
+	(void)sha256;
+	*(uint64_t *)arg += size;
+	return 0;
+}
+
 int
-bundle_check_installed(struct store *st, const char *artifact_dir,
+bundle_check_installed(struct store *st, const struct bundle_load_opts *o,
 		       void (*cb)(const char *sha256, const char *reason, void *arg), void *arg,
 		       uint64_t *ret_blobs, char *err, size_t errlen)
 {
-	struct check_args c = { .cb = cb, .arg = arg };
+	struct check_args c = { .o = o, .cb = cb, .arg = arg };
 	char path[4096];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/sha256", artifact_dir);
+	/* A removal during the check would show its blobs as missing. */
+	pthread_mutex_lock(&bundle_store_lock);
+	snprintf(path, sizeof(path), "%s/sha256", o->artifact_dir);
 	c.cas_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	c.chunk = malloc(CHUNK);
 	c.md = EVP_MD_CTX_new();
@@ -289,13 +348,18 @@ bundle_check_installed(struct store *st, const char *artifact_dir,
 	else if (c.chunk == NULL || c.md == NULL)
 		rc = err_set(-ENOMEM, err, errlen, "out of memory");
 	else
+		rc = store_blob_list(st, blob_size_add, &c.total);
+	if (rc == 0)
 		rc = store_blob_list(st, blob_check, &c);
-	if (rc < 0 && err != NULL && err[0] == '\0')
+	if (rc == -ECANCELED)
+		err_set(rc, err, errlen, "the check was stopped: the daemon is shutting down");
+	else if (rc < 0 && err != NULL && err[0] == '\0')
 		err_set(rc, err, errlen, "%s", store_error(st));
 	if (c.cas_fd >= 0)
 		close(c.cas_fd);
 	free(c.chunk);
 	EVP_MD_CTX_free(c.md);
+	pthread_mutex_unlock(&bundle_store_lock);
 	*ret_blobs = c.blobs;
 	return rc;
 }

@@ -12,6 +12,7 @@
 #ifndef OUTPOST_BUNDLE_H
 #define OUTPOST_BUNDLE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -279,19 +280,28 @@ int bundle_store_recover(struct store *st, const char *artifact_dir);
 
 /*
  * Remove bundle NAME VERSION and the blobs no other bundle uses. A bundle whose
- * artifacts a profile names is refused with -EBUSY unless `force`.
+ * artifacts a profile names is refused with -EBUSY unless `force`, and any removal
+ * with -EAGAIN while a load or a check runs: they rely on the blobs they have seen.
  */
 int bundle_remove(struct store *st, const char *artifact_dir, const char *name,
 		  const char *version, bool force, const char *actor, char *err, size_t errlen);
 
 /*
- * Hash every blob the store refers to and compare it with its name and size. cb is
+ * Hash every blob the store refers to and compare it with its name and size, using
+ * o->artifact_dir, o->progress (bytes hashed of the total) and o->cancel. cb is
  * called for each one that is missing or differs, with the reason. Sets *ret_blobs to
  * the number checked. Returns 0, or a negative errno when the check could not run.
  */
-int bundle_check_installed(struct store *st, const char *artifact_dir,
+int bundle_check_installed(struct store *st, const struct bundle_load_opts *o,
 			   void (*cb)(const char *sha256, const char *reason, void *arg),
 			   void *arg, uint64_t *ret_blobs, char *err, size_t errlen);
+
+/*
+ * Open a bundle file for reading: a regular file only, so that a FIFO or a device
+ * cannot block or feed a load forever. Returns the descriptor, or -errno with the
+ * reason in err.
+ */
+int bundle_open_file(const char *path, char *err, size_t errlen);
 
 /*
  * Internal to the bundle module: the staging writer (writer.c), a thread that writes a
@@ -300,7 +310,13 @@ int bundle_check_installed(struct store *st, const char *artifact_dir,
  */
 struct stage_writer;
 
-int stage_writer_new(int dir_fd, struct stage_writer **ret);
+/*
+ * Serialises the changes to the blob store: a load holds it from its first look at
+ * the stored blobs to its commit, a check while it runs, a removal while it deletes.
+ */
+extern pthread_mutex_t bundle_store_lock;
+
+int stage_writer_new(int dir_fd, const struct bundle_manifest *m, struct stage_writer **ret);
 /* A free BUNDLE_CHUNK buffer, waiting for one; NULL with err set after a failure. */
 void *stage_writer_buffer(struct stage_writer *sw, char *err, size_t errlen);
 /* Give back a buffer without writing it. */

@@ -278,8 +278,9 @@ bundle_keyring_add_file(struct bundle_keyring *ring, const char *path, char *err
 	if (!ring->allow_test_keys && strstr(text, TEST_MARK) != NULL) {
 		free(text);
 		return err_set(-EPERM, err, errlen, "%s is a test key (it carries the %s "
-			       "mark); a site trusts only its own keys, or set [bundle] "
-			       "allow_test_keys = true on a test system", path, TEST_MARK);
+			       "mark), and a site trusts only its own keys. On a test system, "
+			       "pass --allow-test-keys or set [bundle] allow_test_keys = true",
+			       path, TEST_MARK);
 	}
 	rc = key_parse(path, text, len, false, &tk.key, err, errlen);
 	free(text);

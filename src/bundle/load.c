@@ -127,10 +127,10 @@ space_check(struct loader *l, const struct bundle_manifest *m, char *err, size_t
 			       l->o->artifact_dir, strerror(errno));
 	available = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (available < needed)
-		return err_set(-ENOSPC, err, errlen, "bundle %s needs %" PRIu64 " bytes on %s "
-			       "(with a reserve of %llu) and %" PRIu64 " are free; make room "
-			       "or remove bundles", m->name, needed, l->o->artifact_dir,
-			       FREE_SPACE_RESERVE, available);
+		return err_set(-ENOSPC, err, errlen, "bundle %s needs %" PRIu64 " MiB on %s, "
+			       "with a reserve of %llu MiB, and %" PRIu64 " MiB are free; make room "
+			       "or remove bundles", m->name, needed >> 20, l->o->artifact_dir,
+			       FREE_SPACE_RESERVE >> 20, available >> 20);
 	return 0;
 }
 
@@ -159,7 +159,7 @@ load_manifest(void *ctx, const struct bundle_manifest *m, char *err, size_t errl
 	if (l->staging_fd < 0)
 		return err_set(-errno, err, errlen, "cannot open the staging folder: %s",
 			       strerror(errno));
-	rc = stage_writer_new(l->staging_fd, &l->writer);
+	rc = stage_writer_new(l->staging_fd, m, &l->writer);
 	if (rc < 0)
 		return err_set(rc, err, errlen, "cannot start the staging writer: %s",
 			       strerror(-rc));
@@ -426,6 +426,7 @@ bundle_load(struct store *st, int fd, const struct bundle_load_opts *o, struct b
 	int rc;
 
 	l.file_size = fstat(fd, &file_st) == 0 ? (uint64_t)file_st.st_size : 0;
+	pthread_mutex_lock(&bundle_store_lock);
 	l.cas_fd = subdir_open(o->artifact_dir, "sha256");
 	l.staging_root_fd = subdir_open(o->artifact_dir, "staging");
 	if (l.cas_fd < 0 || l.staging_root_fd < 0) {
@@ -467,5 +468,6 @@ done:
 		close(l.cas_fd);
 	if (l.staging_root_fd >= 0)
 		close(l.staging_root_fd);
+	pthread_mutex_unlock(&bundle_store_lock);
 	return rc;
 }

@@ -396,6 +396,13 @@ header_read(struct tar_reader *tr, unsigned char *block, char *err, size_t errle
 			       "header at byte %llu", (unsigned long long)at);
 	if (all_zero(block, BLOCK))
 		return 0;
+	/*
+	 * A file that does not even start with a tar header is not a bundle, and its bytes
+	 * may be anything the reader can open: say so without quoting them.
+	 */
+	if (at == 0 && (!checksum_valid(block) || memcmp(block + F_MAGIC, "ustar\0", 6) != 0))
+		return err_set(-EBADMSG, err, errlen, "the file is not a bundle: it starts with "
+			       "neither a POSIX tar header nor zstd data");
 	ustar_path(block, name);
 	if (!checksum_valid(block))
 		return err_set(-EBADMSG, err, errlen, "the header of entry %s at byte %llu has a "

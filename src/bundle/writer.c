@@ -3,7 +3,7 @@
  * The staging writer: a thread that writes a load's payload files while the walk reads
  * and hashes the next bytes, so a load takes about as long as the slower of hashing
  * and writing rather than both. The walk reads into one of a few fixed buffers, hands
- * it over, and waits for a free one when all are queued; memory stays at
+ * it over, and waits for a free one when all are queued. So memory stays at
  * STAGE_BUFFERS chunks whatever the bundle's size. The first error stops the writing
  * and is returned by the next call.
  *
@@ -44,6 +44,7 @@ struct op {
 
 struct stage_writer {
 	int dir_fd;                  /* not owned; the staging folder */
+	const struct bundle_manifest *m;     /* not owned; names the files in errors */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t queued;       /* an op was queued or stop was set */
@@ -61,13 +62,14 @@ struct stage_writer {
 };
 
 static void
-fail_locked(struct stage_writer *sw, int rc, const char *what, size_t index)
+fail_locked(struct stage_writer *sw, int rc, const char *action, size_t index)
 {
 	if (sw->error != 0)
 		return;
 	sw->error = rc;
-	snprintf(sw->message, sizeof(sw->message), "staging file %zu: cannot %s: %s%s", index,
-		 what, strerror(-rc), rc == -ENOSPC ? "; make room or remove bundles" : "");
+	snprintf(sw->message, sizeof(sw->message), "entry %s: cannot %s its staging file: %s%s",
+		 index < sw->m->file_count ? sw->m->files[index].path : "?", action, strerror(-rc),
+		 rc == -ENOSPC ? "; make room or remove bundles" : "");
 }
 
 /* Create a staging file, with O_DIRECT when the file system supports it. */
@@ -114,21 +116,21 @@ file_write(struct stage_writer *sw, const unsigned char *buf, size_t len)
 	return write_all(sw->out_fd, buf + aligned, len - aligned);
 }
 
-/* Run one op on the writer thread; returns 0 or -errno with `what` set. */
+/* Run one op on the writer thread; returns 0 or -errno with `action` set. */
 static int
-op_run(struct stage_writer *sw, const struct op *op, const char **what)
+op_run(struct stage_writer *sw, const struct op *op, const char **action)
 {
 	int rc;
 
 	switch (op->kind) {
 	case OP_OPEN:
-		*what = "create it";
+		*action = "create";
 		return file_open(sw, op->index);
 	case OP_DATA:
-		*what = "write it";
+		*action = "write";
 		return file_write(sw, sw->bufs[op->slot], op->len);
 	case OP_CLOSE:
-		*what = "close it";
+		*action = "close";
 		rc = close(sw->out_fd) < 0 ? -errno : 0;
 		sw->out_fd = -1;
 		return rc;
@@ -144,7 +146,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&sw->lock);
 	for (;;) {
 		struct op op;
-		const char *what = "";
+		const char *action = "";
 		int rc = 0;
 
 		while (sw->count == 0 && !sw->stop)
@@ -157,11 +159,11 @@ writer_main(void *arg)
 		/* After a failure, queued ops only give their buffers back. */
 		if (sw->error == 0) {
 			pthread_mutex_unlock(&sw->lock);
-			rc = op_run(sw, &op, &what);
+			rc = op_run(sw, &op, &action);
 			pthread_mutex_lock(&sw->lock);
 		}
 		if (rc < 0)
-			fail_locked(sw, rc, what, op.kind == OP_OPEN ? op.index : sw->out_index);
+			fail_locked(sw, rc, action, op.kind == OP_OPEN ? op.index : sw->out_index);
 		if (op.kind == OP_DATA)
 			sw->busy[op.slot] = false;
 		pthread_cond_broadcast(&sw->freed);
@@ -174,7 +176,7 @@ writer_main(void *arg)
 }
 
 int
-stage_writer_new(int dir_fd, struct stage_writer **ret)
+stage_writer_new(int dir_fd, const struct bundle_manifest *m, struct stage_writer **ret)
 {
 	struct stage_writer *sw = calloc(1, sizeof(*sw));
 	int rc = -ENOMEM;
@@ -182,6 +184,7 @@ stage_writer_new(int dir_fd, struct stage_writer **ret)
 	if (sw == NULL)
 		return -ENOMEM;
 	sw->dir_fd = dir_fd;
+	sw->m = m;
 	sw->out_fd = -1;
 	for (int i = 0; i < STAGE_BUFFERS; i++) {
 		if (posix_memalign((void **)&sw->bufs[i], DIRECT_ALIGN, BUNDLE_CHUNK) != 0)

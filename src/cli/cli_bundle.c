@@ -313,13 +313,14 @@ cmd_create(const struct cli_bundle_opts *o, const char *spec)
 static int
 open_with_keys(const struct cli_bundle_opts *o, const char *path, struct bundle_keyring **ring)
 {
+	char err[BUNDLE_ERR_SIZE];
 	int fd;
 
 	if (keyring_build(o, ring) < 0)
 		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = bundle_open_file(path, err, sizeof(err));
 	if (fd < 0) {
-		fprintf(stderr, "outpost bundle: cannot open %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "outpost bundle: %s\n", err);
 		*ring = bundle_keyring_free(*ring);
 	}
 	return fd;

@@ -42,6 +42,7 @@ check "hostile value cannot inject iPXE expansions" bash -c '! grep -q "\${net0"
 # A deploying machine gets the deploy script; a deployed one boots its disk.
 mkdir -p "$WORK/store/deploy"
 head -c 1000 /dev/urandom > "$WORK/store/deploy/vmlinuz"
+head -c 1000 /dev/urandom > "$WORK/store/deploy/initrd.img"
 api_unix POST /api/v1/profiles -H 'Content-Type: application/json' -d \
 	'{"name": "debian-12", "kernel": "deploy/vmlinuz", "initrd": "deploy/initrd.img", "cmdline": "console=ttyS0"}' \
 	-o /dev/null
