@@ -91,28 +91,26 @@ expect_eq "not a bundle" "$?" 1
 check "no staging left" test -z "$(ls -A "$WORK/store/staging")"
 
 # Profiles name artifacts by reference; the boot listener serves them from their blob.
-id=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
-	-d '{"macs": ["52:54:00:aa:00:01"]}' | jq -r .id)
-api_unix POST /api/v1/profiles -H 'Content-Type: application/json' -d \
-	'{"name": "deploy", "kernel": "test-os/1.1.0/vmlinuz", "initrd": "test-os/1.1.0/disk.raw"}' \
-	-o /dev/null
-api_unix POST "/api/v1/machines/$id/deploy" -H 'Content-Type: application/json' \
-	-d '{"profile": "deploy"}' -o /dev/null
-script=$(boot_get "/boot/ipxe?mac=52:54:00:aa:00:01&buildarch=x86_64&platform=efi")
+# deploy_script MAC PROFILE KERNEL: make a machine deploy with a new profile, print
+# its boot script.
+deploy_script() {
+	local id
+	id=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
+		-d "{\"macs\": [\"$1\"]}" | jq -r .id)
+	api_unix POST /api/v1/profiles -H 'Content-Type: application/json' -o /dev/null -d \
+		"{\"name\": \"$2\", \"kernel\": \"$3\", \"initrd\": \"test-os/1.1.0/disk.raw\"}"
+	api_unix POST "/api/v1/machines/$id/deploy" -H 'Content-Type: application/json' \
+		-d "{\"profile\": \"$2\"}" -o /dev/null
+	boot_get "/boot/ipxe?mac=$1&buildarch=x86_64&platform=efi"
+}
+script=$(deploy_script 52:54:00:aa:00:01 deploy test-os/1.1.0/vmlinuz)
 expect_contains "deploy script names the reference" "$script" "/files/test-os/1.1.0/vmlinuz"
 boot_get /files/test-os/1.1.0/disk.raw -D headers.txt -o served.raw
 expect_eq "reference served byte for byte" "$(sha256sum < served.raw)" \
 	"$(sha256sum < src/disk-1.1.0.raw)"
 expect_contains "ETag is the hash" "$(cat headers.txt)" \
 	"\"$(sha256sum < src/disk-1.1.0.raw | cut -d' ' -f1)\""
-id=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
-	-d '{"macs": ["52:54:00:aa:00:02"]}' | jq -r .id)
-api_unix POST /api/v1/profiles -H 'Content-Type: application/json' -d \
-	'{"name": "broken", "kernel": "test-os/9.9.9/vmlinuz", "initrd": "test-os/1.1.0/disk.raw"}' \
-	-o /dev/null
-api_unix POST "/api/v1/machines/$id/deploy" -H 'Content-Type: application/json' \
-	-d '{"profile": "broken"}' -o /dev/null
-script=$(boot_get "/boot/ipxe?mac=52:54:00:aa:00:02&buildarch=x86_64&platform=efi")
+script=$(deploy_script 52:54:00:aa:00:02 broken test-os/9.9.9/vmlinuz)
 expect_contains "unknown reference explained" "$script" "which no loaded bundle has"
 expect_eq "staging is never served" \
 	"$(boot_get /files/staging/x -o /dev/null -w '%{http_code}')" 404
