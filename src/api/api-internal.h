@@ -283,6 +283,12 @@ void api_profiles_delete(struct api_call *call);
 void api_bundles_list(struct api_call *call);
 void api_bundles_get(struct api_call *call);
 void api_bundles_load(struct api_call *call);
+/*
+ * From the precheck of POST /bundles: when the body is a bundle file
+ * (application/octet-stream), start a load job that reads the body as it arrives.
+ * Returns 0 to go on, or 1 after replying (409 when a job runs, 400).
+ */
+int api_bundles_upload_begin(struct api_call *call);
 void api_bundles_delete(struct api_call *call);
 void api_bundles_check(struct api_call *call);
 void api_artifacts_list(struct api_call *call);

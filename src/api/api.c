@@ -539,7 +539,12 @@ api_precheck(struct http_request *req, void *ctx)
 	const struct api_route *route;
 	struct api_path path;
 
-	return dispatch_check(&call, &path, &route) < 0 ? 1 : 0;
+	if (dispatch_check(&call, &path, &route) < 0)
+		return 1;
+	/* A bundle upload streams into its load job instead of being buffered. */
+	if (route->fn == api_bundles_load)
+		return api_bundles_upload_begin(&call);
+	return 0;
 }
 
 void

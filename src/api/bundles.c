@@ -39,7 +39,9 @@ struct api_job {
 	int64_t id;                  /* 0 before the first job */
 	enum job_kind kind;
 	char actor[API_ACTOR_SIZE];
-	char path[PATH_MAX];         /* load: the bundle file */
+	char path[PATH_MAX];         /* load: the bundle file, when fd is -1 */
+	int fd;                      /* load: an upload's pipe, owned; -1 for a path */
+	uint64_t size;               /* load: the upload's Content-Length, 0 when unknown */
 	bool allow_downgrade;
 	uint64_t done, total;        /* bytes read of the file, for a load */
 	int64_t started_at, ended_at;
@@ -356,6 +358,7 @@ job_work(struct api_job *job, struct store *st, struct bundle_keyring *ring)
 		.progress = job_progress,
 		.progress_ctx = &progress,
 		.cancel = &job->cancel,
+		.size = job->size,
 	};
 	struct check_result check = { .bad = json_array() };
 	struct bundle_info info;
@@ -373,7 +376,10 @@ job_work(struct api_job *job, struct store *st, struct bundle_keyring *ring)
 		return NULL;
 	}
 	json_decref(check.bad);
-	fd = bundle_open_file(job->path, job->error, sizeof(job->error));
+	fd = job->fd;
+	job->fd = -1;
+	if (fd < 0)
+		fd = bundle_open_file(job->path, job->error, sizeof(job->error));
 	if (fd < 0)
 		return NULL;
 	if (bundle_load(st, fd, &o, &info, job->error, sizeof(job->error)) == 0)
@@ -406,9 +412,14 @@ job_thread(void *arg)
 	return NULL;
 }
 
-/* Start a job in the slot; replies 202 with it, or 409 when one is running. */
-static void
-job_start(struct api_call *call, enum job_kind kind, const char *path, bool allow_downgrade)
+/*
+ * Start a job in the slot. A load reads `path`, or the pipe `fd` (taken over, even on
+ * failure) of an upload. Returns the job as JSON, or NULL after replying 409 when a
+ * job is running or 500.
+ */
+static json_t *
+job_start(struct api_call *call, enum job_kind kind, const char *path, int fd, uint64_t size,
+	  bool allow_downgrade)
 {
 	struct api_job *job = call->api->job;
 	json_t *json;
@@ -417,9 +428,11 @@ job_start(struct api_call *call, enum job_kind kind, const char *path, bool allo
 	pthread_mutex_lock(&job->lock);
 	if (job->running) {
 		pthread_mutex_unlock(&job->lock);
+		if (fd >= 0)
+			close(fd);
 		http_reply_error(call->req, 409, "conflict", "job %" PRId64 " is still running; "
 				 "wait for it to end", job->id);
-		return;
+		return NULL;
 	}
 	if (job->joinable) {
 		pthread_join(job->thread, NULL);
@@ -430,7 +443,9 @@ job_start(struct api_call *call, enum job_kind kind, const char *path, bool allo
 	job->id++;
 	job->kind = kind;
 	snprintf(job->actor, sizeof(job->actor), "%s", call->actor);
-	snprintf(job->path, sizeof(job->path), "%s", path != NULL ? path : "");
+	snprintf(job->path, sizeof(job->path), "%s", path != NULL ? path : "(upload)");
+	job->fd = fd;
+	job->size = size;
 	job->allow_downgrade = allow_downgrade;
 	job->done = job->total = 0;
 	job->started_at = time_now();
@@ -440,16 +455,122 @@ job_start(struct api_call *call, enum job_kind kind, const char *path, bool allo
 	rc = -pthread_create(&job->thread, NULL, job_thread, job);
 	if (rc < 0) {
 		job->running = false;
+		if (job->fd >= 0)
+			close(job->fd);
+		job->fd = -1;
 		pthread_mutex_unlock(&job->lock);
 		api_reply_errno(call, rc, "cannot start a thread for the job", "job start");
-		return;
+		return NULL;
 	}
 	job->joinable = true;
 	json = job_json(job);
 	pthread_mutex_unlock(&job->lock);
 	log_info("api: job=%" PRId64 " kind=%s started actor=%s path=%s", job->id,
-		 job_kind_name(kind), call->actor, path != NULL ? path : "-");
-	api_reply_json(call, 202, json_pack("{s:o}", "job", json));
+		 job_kind_name(kind), call->actor, job->path);
+	return json;
+}
+
+/* Start a job and reply 202 with it. */
+static void
+job_reply(struct api_call *call, enum job_kind kind, const char *path, bool allow_downgrade)
+{
+	json_t *json = job_start(call, kind, path, -1, 0, allow_downgrade);
+
+	if (json != NULL)
+		api_reply_json(call, 202, json_pack("{s:o}", "job", json));
+}
+
+/* An upload being streamed into a load job through a pipe. */
+struct upload {
+	int pipe_w;                  /* owned; the job reads the other end */
+	json_t *job;                 /* owned; the job as it started, for the reply */
+};
+
+static int
+upload_data(void *ctx, const void *data, size_t len)
+{
+	struct upload *u = ctx;
+
+	/* EPIPE: the load stopped early (a bad signature), so the rest is not needed. */
+	return write_all(u->pipe_w, data, len);
+}
+
+static void
+upload_end(void *ctx, bool complete)
+{
+	struct upload *u = ctx;
+
+	/* The job reads to the end of the pipe; a short upload fails as truncated. */
+	close(u->pipe_w);
+	u->pipe_w = -1;
+	if (!complete) {
+		json_decref(u->job);
+		free(u);
+	}
+}
+
+static bool
+is_upload(struct api_call *call)
+{
+	const char *type = http_header(call->req, "Content-Type");
+
+	return type != NULL && strncmp(type, "application/octet-stream", 24) == 0;
+}
+
+int
+api_bundles_upload_begin(struct api_call *call)
+{
+	static const char *const params[] = { "allow_downgrade", NULL };
+	const char *downgrade = http_query(call->req, "allow_downgrade");
+	const char *length = http_header(call->req, "Content-Length");
+	struct upload *u;
+	struct api_error e;
+	uint64_t size = 0;
+	int fds[2];
+
+	if (!is_upload(call))
+		return 0;
+	if (api_query_keys(call, params, &e) < 0) {
+		api_reply_error(call, &e);
+		return 1;
+	}
+	if (downgrade != NULL && strcmp(downgrade, "true") != 0 && strcmp(downgrade, "false") != 0) {
+		http_reply_error(call->req, 400, "invalid_field",
+				 "allow_downgrade must be true or false");
+		return 1;
+	}
+	if (length != NULL)
+		(void)uint_parse(length, 0, UINT64_MAX, &size);
+	u = calloc(1, sizeof(*u));
+	if (u == NULL || pipe2(fds, O_CLOEXEC) < 0) {
+		free(u);
+		api_reply_errno(call, -ENOMEM, "cannot start the upload", "bundle upload");
+		return 1;
+	}
+	u->pipe_w = fds[1];
+	u->job = job_start(call, JOB_LOAD, NULL, fds[0], size,
+			   downgrade != NULL && strcmp(downgrade, "true") == 0);
+	if (u->job == NULL || http_request_stream(call->req, upload_data, upload_end, u) < 0) {
+		close(u->pipe_w);
+		json_decref(u->job);
+		free(u);
+		return 1;
+	}
+	return 0;
+}
+
+/* The end of an upload: reply with the job it started. */
+static void
+upload_reply(struct api_call *call)
+{
+	struct upload *u = http_stream_ctx(call->req);
+
+	if (u == NULL) {
+		http_reply_error(call->req, 500, "internal", "the upload did not start a job");
+		return;
+	}
+	api_reply_json(call, 202, json_pack("{s:o}", "job", u->job));
+	free(u);
 }
 
 void
@@ -460,6 +581,11 @@ api_bundles_load(struct api_call *call)
 	struct api_error e;
 	json_t *body, *downgrade;
 	int rc;
+
+	if (is_upload(call)) {
+		upload_reply(call);
+		return;
+	}
 
 	/*
 	 * The daemon opens the path itself, so only a local caller, who can read the file
@@ -489,14 +615,14 @@ api_bundles_load(struct api_call *call)
 		api_reply_error(call, &e);
 		return;
 	}
-	job_start(call, JOB_LOAD, path, downgrade != NULL && json_is_true(downgrade));
+	job_reply(call, JOB_LOAD, path, downgrade != NULL && json_is_true(downgrade));
 	json_decref(body);
 }
 
 void
 api_bundles_check(struct api_call *call)
 {
-	job_start(call, JOB_CHECK, NULL, false);
+	job_reply(call, JOB_CHECK, NULL, false);
 }
 
 void
@@ -535,6 +661,7 @@ api_jobs_new(struct api *api, struct api_job **ret)
 		return -ENOMEM;
 	}
 	atomic_init(&job->cancel, false);
+	job->fd = -1;
 	job->api = api;
 	*ret = job;
 	return 0;

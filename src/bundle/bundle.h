@@ -261,6 +261,7 @@ struct bundle_load_opts {
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx;
 	const atomic_bool *cancel;   /* when set, the load stops with -ECANCELED; optional */
+	uint64_t size;               /* bytes to expect, for progress; 0: the file's size */
 };
 
 /*

@@ -425,7 +425,9 @@ bundle_load(struct store *st, int fd, const struct bundle_load_opts *o, struct b
 	struct stat file_st;
 	int rc;
 
-	l.file_size = fstat(fd, &file_st) == 0 ? (uint64_t)file_st.st_size : 0;
+	l.file_size = o->size;
+	if (l.file_size == 0 && fstat(fd, &file_st) == 0)
+		l.file_size = (uint64_t)file_st.st_size;
 	pthread_mutex_lock(&bundle_store_lock);
 	l.cas_fd = subdir_open(o->artifact_dir, "sha256");
 	l.staging_root_fd = subdir_open(o->artifact_dir, "staging");

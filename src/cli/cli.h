@@ -375,6 +375,16 @@ int cli_client_request(struct cli_client *client, const char *method, const char
 		       const json_t *body, struct cli_response *resp, char *err,
 		       size_t err_size);
 
+/*
+ * POST the `size` bytes read from `fd` to `path` as application/octet-stream, with no
+ * overall time limit but an end to a transfer that stalls for 60 s. `progress` (may be
+ * NULL) sees the bytes sent. Returns as cli_client_request does, or -errno for a read
+ * error of fd.
+ */
+int cli_client_upload(struct cli_client *client, const char *path, int fd, uint64_t size,
+		      void (*progress)(void *ctx, uint64_t done), void *progress_ctx,
+		      struct cli_response *resp, char *err, size_t err_size);
+
 /*********************************************************************************
  * Bundles
  */

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "bundle/bundle.h"
 
 /* How often a job is polled, in milliseconds. */
 #define JOB_POLL_MS 50
@@ -100,18 +104,15 @@ job_follow(struct remote *r, json_int_t id, const char *label)
 	}
 }
 
-/* Start a job with POST and follow it; returns the exit code. */
+/* Follow the job that the last reply (202) started; returns the exit code. */
 static int
-job_run(struct remote *r, const char *path, json_t *body, const char *label,
-	int (*done)(struct remote *r, json_t *result))
+job_run_started(struct remote *r, const char *label,
+		int (*done)(struct remote *r, json_t *result))
 {
 	json_t *reply, *job;
 	json_int_t id;
 	int rc;
 
-	rc = request(r, "POST", path, body);
-	if (rc != 0)
-		return rc;
 	if (r->resp.status != 202)
 		return reply_failed(r);
 	reply = reply_json(r);
@@ -131,6 +132,16 @@ job_run(struct remote *r, const char *path, json_t *body, const char *label,
 	return rc;
 }
 
+/* Start a job with POST and follow it; returns the exit code. */
+static int
+job_run(struct remote *r, const char *path, json_t *body, const char *label,
+	int (*done)(struct remote *r, json_t *result))
+{
+	int rc = request(r, "POST", path, body);
+
+	return rc != 0 ? rc : job_run_started(r, label, done);
+}
+
 static int
 load_done(struct remote *r, json_t *result)
 {
@@ -145,6 +156,46 @@ load_done(struct remote *r, json_t *result)
 	       json_string_value(json_object_get(b, "version")),
 	       (long long)json_integer_value(json_object_get(b, "files")), size);
 	return CLI_EXIT_OK;
+}
+
+static void
+upload_progress(void *ctx, uint64_t done)
+{
+	cli_progress_draw(ctx, done, false);
+}
+
+/* Send a bundle file to a remote daemon, then follow the load job. */
+static int
+cmd_upload(struct remote *r, const char *file)
+{
+	char berr[BUNDLE_ERR_SIZE], path[64];
+	struct cli_progress p;
+	struct stat st;
+	int fd, rc;
+
+	fd = bundle_open_file(file, berr, sizeof(berr));
+	if (fd < 0) {
+		fprintf(stderr, "outpost bundle load: %s\n", berr);
+		return CLI_EXIT_REJECTED;
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return CLI_EXIT_REJECTED;
+	}
+	snprintf(path, sizeof(path), "/api/v1/bundles%s",
+		 r->o->allow_downgrade ? "?allow_downgrade=true" : "");
+	cli_progress_init(&p, "upload", (uint64_t)st.st_size);
+	rc = cli_client_upload(r->client, path, fd, (uint64_t)st.st_size, upload_progress, &p,
+			       &r->resp, r->err, sizeof(r->err));
+	close(fd);
+	if (rc < 0) {
+		if (p.enabled)
+			fputc('\n', stderr);
+		fprintf(stderr, "outpost bundle load: %s\n", r->err);
+		return rc == -EIO ? CLI_EXIT_UNREACHABLE : CLI_EXIT_REJECTED;
+	}
+	cli_progress_draw(&p, (uint64_t)st.st_size, true);
+	return job_run_started(r, "load", load_done);
 }
 
 static int
@@ -173,6 +224,8 @@ cmd_load(struct remote *r, const char *file)
 	json_t *body;
 	int rc;
 
+	if (r->endpoint.base_url != NULL)
+		return cmd_upload(r, file);
 	/* The daemon opens the file, so it needs a path that does not depend on our cwd. */
 	if (realpath(file, path) == NULL) {
 		fprintf(stderr, "outpost bundle load: cannot open %s: %s\n", file, strerror(errno));

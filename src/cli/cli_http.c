@@ -527,3 +527,110 @@ err_prepare:
 	buf_free(&url);
 	return rc;
 }
+
+struct upload_source {
+	int fd;
+	int rc;                      /* first read error, 0 */
+	void (*progress)(void *ctx, uint64_t done);
+	void *progress_ctx;
+};
+
+static size_t
+upload_read(char *buffer, size_t size, size_t nitems, void *arg)
+{
+	struct upload_source *src = arg;
+	ssize_t n;
+
+	do {
+		n = read(src->fd, buffer, size * nitems);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		src->rc = -errno;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)n;
+}
+
+static int
+upload_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		curl_off_t ulnow)
+{
+	struct upload_source *src = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	if (src->progress != NULL)
+		src->progress(src->progress_ctx, (uint64_t)ulnow);
+	return 0;
+}
+
+int
+cli_client_upload(struct cli_client *client, const char *path, int fd, uint64_t size,
+		  void (*progress)(void *ctx, uint64_t done), void *progress_ctx,
+		  struct cli_response *resp, char *err, size_t err_size)
+{
+	const struct cli_endpoint *endpoint = client->endpoint;
+	struct upload_source src = { .fd = fd, .progress = progress,
+				     .progress_ctx = progress_ctx };
+	struct body_sink sink = { .body = &resp->body, .rc = 0 };
+	struct curl_slist *headers = NULL, *next;
+	struct buf url;
+	CURLcode code;
+	int rc;
+
+	buf_free(&resp->body);
+	buf_init(&resp->body, CLI_RESPONSE_MAX);
+	resp->status = 0;
+	buf_init(&url, CLI_RESPONSE_MAX);
+	rc = buf_printf(&url, "%s%s",
+			endpoint->base_url != NULL ? endpoint->base_url : SOCKET_BASE_URL, path);
+	if (rc < 0)
+		goto done;
+	rc = -ENOMEM;
+	next = curl_slist_append(headers, "Accept: application/json");
+	if (next != NULL)
+		headers = next;
+	next = next != NULL ? curl_slist_append(headers, "Expect:") : NULL;
+	if (next != NULL)
+		headers = next;
+	next = next != NULL ? curl_slist_append(headers, "Content-Type: application/octet-stream")
+			    : NULL;
+	if (next == NULL)
+		goto done;
+	headers = next;
+	rc = client_setup(client, url.data, headers, &sink);
+	if (rc < 0)
+		goto done;
+
+	/* A bundle may take many minutes: no overall limit, but a stalled transfer ends. */
+	code = curl_easy_setopt(client->curl, CURLOPT_POST, 1L);
+	code |= curl_easy_setopt(client->curl, CURLOPT_READFUNCTION, upload_read);
+	code |= curl_easy_setopt(client->curl, CURLOPT_READDATA, &src);
+	code |= curl_easy_setopt(client->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+	code |= curl_easy_setopt(client->curl, CURLOPT_TIMEOUT, 0L);
+	code |= curl_easy_setopt(client->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	code |= curl_easy_setopt(client->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	code |= curl_easy_setopt(client->curl, CURLOPT_NOPROGRESS, 0L);
+	code |= curl_easy_setopt(client->curl, CURLOPT_XFERINFOFUNCTION, upload_progress);
+	code |= curl_easy_setopt(client->curl, CURLOPT_XFERINFODATA, &src);
+	if (code != CURLE_OK) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	code = curl_easy_perform(client->curl);
+	if (code == CURLE_OK) {
+		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+		rc = 0;
+	} else if (src.rc < 0) {
+		rc = src.rc;
+		snprintf(err, err_size, "cannot read the bundle: %s", strerror(-rc));
+	} else {
+		describe_failure(client, code, err, err_size);
+		rc = -EIO;
+	}
+done:
+	curl_slist_free_all(headers);
+	buf_free(&url);
+	return rc;
+}

@@ -208,6 +208,9 @@ http_request_begin(struct http_request *req, bool uri_nul)
 	/* Authentication and routing come before any reply about the body. */
 	if (precheck_replied(req))
 		return MHD_YES;
+	/* A streamed body is never held whole, so its size does not matter here. */
+	if (req->stream_data != NULL)
+		return MHD_YES;
 
 	if (length != NULL && uint_parse(length, 0, UINT64_MAX, &body_len) == 0 &&
 	    body_len > srv->max_body_bytes)

@@ -144,6 +144,23 @@ int64_t http_peer_uid(struct http_request *req);
 const char *http_peer(struct http_request *req);
 
 /*
+ * Streaming request bodies. A precheck may hand the body of its request to `data`,
+ * piece by piece as it arrives, instead of buffering it: max_body_bytes and the
+ * listener's body ceiling then do not apply. `data` returns 0, or a negative errno to
+ * drop the rest of the body, which http_stream_error then reports to the handler.
+ * `end` is called once: with `complete` true just before the handler runs, or false
+ * when the connection closed first (the handler then never runs).
+ */
+typedef int (*http_stream_fn)(void *ctx, const void *data, size_t len);
+typedef void (*http_stream_end_fn)(void *ctx, bool complete);
+int http_request_stream(struct http_request *req, http_stream_fn data, http_stream_end_fn end,
+			void *ctx);
+/* The error a stream's `data` returned, or 0. */
+int http_stream_error(const struct http_request *req);
+/* The ctx given to http_request_stream, or NULL. */
+void *http_stream_ctx(const struct http_request *req);
+
+/*
  * Reply with a copy of `len` bytes. Returns 0 or a negative errno, such as -EALREADY
  * when the request already has a reply (as for every http_reply_* function below).
  */

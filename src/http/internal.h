@@ -102,6 +102,10 @@ struct http_request {
 	unsigned status;            /* status of the queued reply, 0 before one is queued */
 	unsigned header_count;
 	char *headers[HTTP_MAX_EXTRA_HEADERS]; /* owned; each "name\0value\0" */
+	http_stream_fn stream_data; /* set by http_request_stream, else NULL */
+	http_stream_end_fn stream_end;      /* cleared once called */
+	void *stream_ctx;
+	int stream_error;
 	bool peer_known;            /* peer and peer_uid are filled in */
 	int64_t peer_uid;           /* unix socket only, else -1 */
 	char peer[INET6_ADDRSTRLEN];
@@ -160,6 +164,9 @@ int http_open_beneath(int root_fd, const char *relpath, bool use_openat2);
  * listener's body ceiling. Returns MHD_NO only when the connection must close.
  */
 enum MHD_Result http_request_begin(struct http_request *req, bool uri_nul);
+
+/* Call a streamed request's end callback, once. */
+void http_stream_finish(struct http_request *req, bool complete);
 
 /* Fill req->peer and req->peer_uid. http_peer and http_peer_uid call it on first use. */
 void http_request_identify_peer(struct http_request *req);

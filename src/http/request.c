@@ -148,6 +148,42 @@ http_listener(const struct http_request *req)
 	return req->srv->kind;
 }
 
+int
+http_request_stream(struct http_request *req, http_stream_fn data, http_stream_end_fn end,
+		    void *ctx)
+{
+	if (data == NULL || end == NULL || req->stream_data != NULL)
+		return -EINVAL;
+	req->stream_data = data;
+	req->stream_end = end;
+	req->stream_ctx = ctx;
+	return 0;
+}
+
+int
+http_stream_error(const struct http_request *req)
+{
+	return req->stream_error;
+}
+
+void *
+http_stream_ctx(const struct http_request *req)
+{
+	return req->stream_ctx;
+}
+
+/* Call the stream's end callback once. */
+void
+http_stream_finish(struct http_request *req, bool complete)
+{
+	http_stream_end_fn end = req->stream_end;
+
+	if (end == NULL)
+		return;
+	req->stream_end = NULL;
+	end(req->stream_ctx, complete);
+}
+
 int64_t
 http_peer_uid(struct http_request *req)
 {

@@ -157,12 +157,18 @@ request_new(struct http_server *srv, struct MHD_Connection *conn, const char *ur
 	req->header_count = 0;
 	req->peer_uid = -1;
 	req->peer_known = false;
+	req->stream_data = NULL;
+	req->stream_end = NULL;
+	req->stream_ctx = NULL;
+	req->stream_error = 0;
 	return req;
 }
 
 static void
 request_free(struct http_request *req)
 {
+	/* The connection closed, or a reply went out, before the body ended. */
+	http_stream_finish(req, false);
 	buf_free(&req->body);
 	http_body_release(req);
 	for (unsigned i = 0; i < req->header_count; i++)
@@ -362,13 +368,18 @@ mhd_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 
 	if (*upload_data_size > 0) {
-		request_append_body(req, upload_data, *upload_data_size);
+		if (req->stream_data == NULL)
+			request_append_body(req, upload_data, *upload_data_size);
+		else if (req->stream_error == 0)
+			req->stream_error = req->stream_data(req->stream_ctx, upload_data,
+							     *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 
 	if (req->status != 0)
 		return MHD_YES;
+	http_stream_finish(req, true);
 	return request_dispatch(req);
 }
 

@@ -18,8 +18,9 @@
 #define BUNDLE_COLUMNS \
 	"b.id, b.name, b.version, b.kind, b.key_id, b.manifest_sha256, b.size, b.loaded_at," \
 	" (SELECT count(*) FROM artifacts AS a WHERE a.bundle_id = b.id)"
-/* An artifact's two references: NAME/VERSION/PATH and sha256/ab/HASH. */
+/* An artifact's references: NAME/VERSION/PATH, NAME/VERSION/ROLE and sha256/ab/HASH. */
 #define REF_NAME "b.name || '/' || b.version || '/' || a.path"
+#define REF_ROLE "b.name || '/' || b.version || '/' || a.role"
 #define REF_BLOB "'sha256/' || substr(a.sha256, 1, 2) || '/' || a.sha256"
 #define ARTIFACT_COLUMNS \
 	"a.id, a.bundle_id, b.name, b.version, a.path, a.role, a.sha256, a.size, a.metadata"
@@ -258,13 +259,13 @@ store_bundle_user(struct store *st, int64_t id, char *profile, size_t size)
 	sqlite3_stmt *stmt;
 	int rc = SQLITE_OK, err;
 
-	/* A reference is NAME/VERSION/PATH, or the blob's path under the artifact store. */
+	/* A reference is NAME/VERSION/PATH or ROLE, or the blob path under the artifact store. */
 	err = store_stmt_acquire(st, STMT_BUNDLE_USER,
 				 "SELECT p.name FROM artifacts AS a JOIN bundles AS b"
 				 " ON b.id = a.bundle_id JOIN profiles AS p ON"
-				 " p.kernel IN (" REF_NAME ", " REF_BLOB ") OR"
-				 " p.initrd IN (" REF_NAME ", " REF_BLOB ") OR"
-				 " p.image IN (" REF_NAME ", " REF_BLOB ")"
+				 " p.kernel IN (" REF_NAME ", " REF_ROLE ", " REF_BLOB ") OR"
+				 " p.initrd IN (" REF_NAME ", " REF_ROLE ", " REF_BLOB ") OR"
+				 " p.image IN (" REF_NAME ", " REF_ROLE ", " REF_BLOB ")"
 				 " WHERE a.bundle_id = :id ORDER BY p.name LIMIT 1", &stmt);
 	if (err < 0)
 		return err;
@@ -381,7 +382,10 @@ store_artifact_find(struct store *st, const char *name, const char *version, con
 	err = store_stmt_acquire(st, STMT_ARTIFACT_FIND,
 				 "SELECT " ARTIFACT_COLUMNS " FROM artifacts AS a JOIN bundles AS b"
 				 " ON b.id = a.bundle_id WHERE b.name = :name AND b.version = :version"
-				 " AND a.path = :path", &stmt);
+				 " AND (a.path = :path OR (a.role = :path AND (SELECT count(*)"
+				 " FROM artifacts AS r WHERE r.bundle_id = a.bundle_id"
+				 " AND r.role = :path) = 1))"
+				 " ORDER BY a.path = :path DESC LIMIT 1", &stmt);
 	if (err < 0)
 		return err;
 	store_bind_text(stmt, ":name", name, &rc);

@@ -252,7 +252,10 @@ int store_bundle_user(struct store *st, int64_t id, char *profile, size_t size);
 /* The artifacts of bundle `bundle_id`, or all of them when it is 0, by id. */
 int store_artifact_list(struct store *st, int64_t bundle_id, artifact_cb cb, void *arg);
 int store_artifact_get(struct store *st, int64_t id, struct artifact *ret);
-/* The artifact `path` of bundle NAME VERSION. */
+/*
+ * The artifact of bundle NAME VERSION whose path is `path`, or else the only one whose
+ * role is `path` ("kernel" when the bundle has one kernel).
+ */
 int store_artifact_find(struct store *st, const char *name, const char *version,
 			const char *path, struct artifact *ret);
 /* Call cb with each distinct blob (sha256 and size) that an artifact refers to. */

@@ -115,6 +115,32 @@ expect_contains "unknown reference explained" "$script" "which no loaded bundle 
 expect_eq "staging is never served" \
 	"$(boot_get /files/staging/x -o /dev/null -w '%{http_code}')" 404
 
+# Over HTTPS the CLI uploads the file; the daemon streams it into the load.
+make_bundle 1.2.0 3 three.bundle
+REMOTE=(--url "https://127.0.0.1:$API_PORT" --token-file "$WORK/state/admin.token"
+	--cacert "$WORK/state/tls/cert.pem")
+out=$(env -u OUTPOST_SOCKET "$OUTPOST" bundle load three.bundle "${REMOTE[@]}" 2>&1)
+expect_contains "upload over HTTPS" "$out" "loaded test-os 1.2.0: 2 files"
+expect_eq "uploaded bundle listed" "$("$OUTPOST" bundle show test-os 1.2.0 --json | jq -r .files)" 2
+# An upload cut off halfway imports nothing.
+make_bundle 1.3.0 3 four.bundle
+head -c 2000000 four.bundle > half.bundle
+code=$(curl -sS --cacert "$WORK/state/tls/cert.pem" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/octet-stream' -H "Content-Length: $(stat -c %s four.bundle)" \
+	--data-binary @half.bundle --max-time 3 -o /dev/null -w '%{http_code}' \
+	"https://localhost:$API_PORT/api/v1/bundles" 2>/dev/null)
+check "cut upload gets no success ($code)" test "$code" != 202
+for _ in $(seq 1 50); do
+	[ "$(api_unix GET /api/v1/bundles | jq '[.items[] | select(.version == "1.3.0")] | length')" = 0 ] &&
+		[ -z "$(ls -A "$WORK/store/staging")" ] && break
+	sleep 0.1
+done
+expect_eq "cut upload not imported" \
+	"$(api_unix GET /api/v1/bundles | jq '[.items[] | select(.version == "1.3.0")] | length')" 0
+check "cut upload left no staging" test -z "$(ls -A "$WORK/store/staging")"
+"$OUTPOST" bundle load four.bundle > /dev/null
+expect_eq "the same bundle loads whole afterwards" "$?" 0
+
 # A FIFO is not a bundle, and must not hold the job slot.
 mkfifo fifo
 started=$(date +%s%N)
