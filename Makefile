@@ -4,6 +4,8 @@
 #   make check      unit, fuzz-corpus and integration tests, plain and under ASan+UBSan
 #   make bench      benchmarks against their references (see docs/benchmarks.md)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make bundles    the bundles of bundles/ (a Debian 12 image, lab firmware), signed
+#   make check-bundles  make bundles, then boot the Debian image in QEMU
 #   make deps       install every Debian package the build, tests, lab and demo need
 #
 # NO_WERROR=1 turns warnings back into warnings. SANITIZER=address,undefined builds
@@ -57,6 +59,7 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 JOBS ?= $(shell nproc)
 
 .PHONY: fuzz-binaries test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
+	bundles check-bundles \
 	clean demo
 all: $(BUILD)/outpost
 
@@ -136,6 +139,18 @@ fuzz:
 	$(MAKE) -j$(JOBS) BUILD=$(FUZZ_BUILD) CC=clang SANITIZER=address,undefined \
 		CFLAGS="-g -fsanitize=fuzzer-no-link" NO_WERROR=1 fuzz-binaries
 	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# Bundles from the recipes in bundles/, cached in $(BUILD)/bundles until a recipe changes.
+BUNDLE_RECIPES := debian-12 firmware
+
+bundles: $(BUILD)/outpost
+	@tools/deps.sh build recipes >/dev/null
+	OUTPOST=$(abspath $(BUILD)/outpost) bundles/build.sh $(abspath $(BUILD)/bundles) $(BUNDLE_RECIPES)
+
+# Build the bundles, then boot the Debian image under SeaBIOS and OVMF in QEMU.
+check-bundles: bundles
+	OUTPOST=$(abspath $(BUILD)/outpost) tests/recipes/boot_debian_image.sh \
+		$$(ls $(abspath $(BUILD)/bundles)/debian-12-*.bundle)
 
 bench: $(BUILD)/outpost
 	@tools/deps.sh build test bench >/dev/null

@@ -92,12 +92,15 @@ if [ -z "${ACCEL:-}" ]; then
 	ACCEL=tcg
 	if [ -w /dev/kvm ] && [ -n "$kernel_path" ]; then
 		extract "$kernel_path"
-		# The subshell keeps bash from reporting QEMU's abort where KVM fails.
+		# QEMU aborts where KVM cannot set up the CPU. The subshell, whose stderr
+		# goes to /dev/null, then prints bash's "Aborted" message there.
 		(timeout 30 qemu-system-x86_64 -accel kvm -cpu host -machine pc -m 256 -nodefaults \
 			-display none -monitor none -serial "file:$tmp/probe.log" -no-reboot \
-			-kernel "$tmp/$kernel_path" -append "console=ttyS0 panic=-1") >/dev/null 2>&1 || true
+			-kernel "$tmp/$kernel_path" -append "console=ttyS0 panic=-1" || true) >/dev/null 2>&1
 		if grep -aq 'Kernel panic - not syncing' "$tmp/probe.log" 2>/dev/null; then
 			ACCEL=kvm
+		else
+			echo "boot_debian_image: KVM probe failed: $kernel_path did not run to its panic under -accel kvm -cpu host within 30 s; using TCG" >&2
 		fi
 	fi
 fi
