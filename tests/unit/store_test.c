@@ -1222,6 +1222,12 @@ bundles_and_artifacts(void **state)
 	assert_string_equal(art.bundle, "debian-12");
 	assert_string_equal(art.metadata, "{\"os\":\"debian\"}");
 	artifact_clear(&art);
+	/* By role, when the bundle has one file of that role. */
+	assert_int_equal(store_artifact_find(f->st, "debian-12", "12.8.0", "disk-image", &art), 0);
+	assert_string_equal(art.path, "images/disk.raw.zst");
+	artifact_clear(&art);
+	assert_int_equal(store_artifact_find(f->st, "debian-12", "12.8.0", "initrd", &art),
+			 -ENOENT);
 
 	memset(sha, 'a', SHA256_HEX_SIZE - 1);
 	sha[SHA256_HEX_SIZE - 1] = '\0';
