@@ -10,10 +10,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "bundle/bundle.h"
 
 #include "log/log.h"
 
@@ -1098,9 +1102,46 @@ api_machines_delete(struct api_call *call)
 struct profile_args {
 	int64_t id;
 	bool deploy;
+	const char *artifact_dir;       /* deploy: where the profile's artifacts are */
 	char profile[STORE_NAME_SIZE];  /* empty: none (assign) or keep (deploy) */
 	struct machine machine;
 };
+
+/*
+ * Check that every artifact a profile names can be served: a deploy that would only
+ * loop on the retry script is refused up front. Returns 0 or -EEXIST with err set.
+ */
+static int
+profile_artifacts_check(struct store *st, int64_t profile_id, const char *artifact_dir,
+			char *err, size_t errlen)
+{
+	static const char *const roles[] = { "kernel", "initrd", "image" };
+	char blob[BUNDLE_BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE];
+	const char *refs[3];
+	struct profile p;
+	int dir_fd, rc;
+
+	rc = store_profile_get(st, profile_id, &p);
+	if (rc < 0)
+		return api_store_failed(st, rc, err, errlen);
+	refs[0] = p.kernel;
+	refs[1] = p.initrd;
+	refs[2] = p.image;
+	dir_fd = open(artifact_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		if (refs[i][0] == '\0')
+			continue;
+		if (bundle_ref_resolve(st, dir_fd, refs[i], blob, sha256) == BUNDLE_REF_MISSING) {
+			snprintf(err, errlen, "profile %s names %s %s, which no loaded bundle has; "
+				 "load the bundle or change the profile", p.name, roles[i], refs[i]);
+			rc = -EEXIST;
+		}
+	}
+	if (dir_fd >= 0)
+		close(dir_fd);
+	profile_clear(&p);
+	return rc;
+}
 
 /* Deploy is allowed from these states; deploying and decommissioning must finish first. */
 static bool
@@ -1148,6 +1189,9 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 				 "\"<name>\"}", (long long)m->id, (long long)m->id);
 			return -EEXIST;
 		}
+		rc = profile_artifacts_check(st, m->profile_id, args->artifact_dir, err, errlen);
+		if (rc < 0)
+			return rc;
 		m->state = MACHINE_DEPLOYING;
 	}
 
@@ -1198,7 +1242,7 @@ out:
 static void
 profile_action(struct api_call *call, bool deploy)
 {
-	struct profile_args args = { .deploy = deploy };
+	struct profile_args args = { .deploy = deploy, .artifact_dir = call->api->artifact_dir };
 	char err[API_DETAIL_SIZE], target[API_TARGET_SIZE];
 	struct machine m = { 0 };
 	json_t *detail_json;

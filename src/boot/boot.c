@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle/bundle.h"
 #include "governance/governance.h"
 #include "log/log.h"
 
@@ -40,8 +41,6 @@
 #define BOOT_LOG_BURST 20
 
 #define FILES_PREFIX "/files/"
-/* "sha256/ab/" and a hash. */
-#define BLOB_PATH_SIZE (10 + SHA256_HEX_SIZE)
 
 enum boot_script {
 	BOOT_SCRIPT_DISCOVERY,
@@ -397,46 +396,6 @@ deploy_fail(struct boot_request *r, const struct machine_boot *m, const char *fm
 			    r->reason);
 }
 
-/* The kinds of thing an artifact reference resolves to. */
-enum ref_kind {
-	REF_BLOB,       /* a loaded bundle's file: NAME/VERSION/PATH */
-	REF_FILE,       /* a file under the artifact directory, named by its path */
-	REF_MISSING,
-};
-
-/*
- * Resolve `ref` as a bundle artifact NAME/VERSION/PATH, writing its blob path
- * (sha256/ab/HASH) and hash; failing that, as a plain file under the artifact
- * directory. The staging folder is never a valid reference: its files are unchecked.
- */
-static enum ref_kind
-ref_resolve(struct boot *boot, struct store *st, const char *ref, char blob[BLOB_PATH_SIZE],
-	    char sha256[SHA256_HEX_SIZE])
-{
-	char name[STORE_NAME_SIZE], version[STORE_VERSION_SIZE];
-	const char *slash1 = strchr(ref, '/'), *slash2;
-	struct artifact a;
-
-	if (strncmp(ref, "staging/", 8) == 0 || strcmp(ref, "staging") == 0)
-		return REF_MISSING;
-	slash2 = slash1 != NULL ? strchr(slash1 + 1, '/') : NULL;
-	if (slash2 != NULL && (size_t)(slash1 - ref) < sizeof(name) &&
-	    (size_t)(slash2 - slash1 - 1) < sizeof(version)) {
-		memcpy(name, ref, (size_t)(slash1 - ref));
-		name[slash1 - ref] = '\0';
-		memcpy(version, slash1 + 1, (size_t)(slash2 - slash1 - 1));
-		version[slash2 - slash1 - 1] = '\0';
-		if (st != NULL && store_artifact_find(st, name, version, slash2 + 1, &a) == 0) {
-			snprintf(blob, BLOB_PATH_SIZE, "sha256/%.2s/%s", a.sha256, a.sha256);
-			memcpy(sha256, a.sha256, SHA256_HEX_SIZE);
-			artifact_clear(&a);
-			return REF_BLOB;
-		}
-	}
-	return faccessat(boot->artifact_fd, ref, R_OK, AT_SYMLINK_NOFOLLOW) == 0 ? REF_FILE :
-										   REF_MISSING;
-}
-
 /*
  * Build kernel_url, initrd_url and cmdline from the machine's profile. Returns 0, or a
  * negative errno with r->reason set and the failure logged.
@@ -444,7 +403,7 @@ ref_resolve(struct boot *boot, struct store *st, const char *ref, char blob[BLOB
 static int
 deploy_vars(struct boot_request *r, struct store *st, const struct machine_boot *m)
 {
-	char blob[BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE];
+	char blob[BUNDLE_BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE];
 	size_t offset;
 	int n;
 
@@ -468,12 +427,12 @@ deploy_vars(struct boot_request *r, struct store *st, const struct machine_boot 
 		deploy_fail(r, m, "profile %s has an invalid initrd reference", m->profile_name);
 		return -EINVAL;
 	}
-	if (ref_resolve(r->boot, st, m->kernel, blob, sha256) == REF_MISSING) {
+	if (bundle_ref_resolve(st, r->boot->artifact_fd, m->kernel, blob, sha256) == BUNDLE_REF_MISSING) {
 		deploy_fail(r, m, "profile %s names kernel %s, which no loaded bundle has",
 			    m->profile_name, m->kernel);
 		return -ENOENT;
 	}
-	if (ref_resolve(r->boot, st, m->initrd, blob, sha256) == REF_MISSING) {
+	if (bundle_ref_resolve(st, r->boot->artifact_fd, m->initrd, blob, sha256) == BUNDLE_REF_MISSING) {
 		deploy_fail(r, m, "profile %s names initrd %s, which no loaded bundle has",
 			    m->profile_name, m->initrd);
 		return -ENOENT;
@@ -700,18 +659,18 @@ static void
 files_reply(struct boot *boot, struct http_request *req, const char *ref)
 {
 	static const char not_found[] = "not found\n";
-	char blob[BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE], etag[SHA256_HEX_SIZE + 2];
+	char blob[BUNDLE_BLOB_PATH_SIZE], sha256[SHA256_HEX_SIZE], etag[SHA256_HEX_SIZE + 2];
 	struct store *st = store_pool_get(boot->pool);
 
-	switch (ref_resolve(boot, st, ref, blob, sha256)) {
-	case REF_BLOB:
+	switch (bundle_ref_resolve(st, boot->artifact_fd, ref, blob, sha256)) {
+	case BUNDLE_REF_BLOB:
 		snprintf(etag, sizeof(etag), "\"%s\"", sha256);
 		http_reply_file(req, boot->artifact_fd, blob, "application/octet-stream", etag);
 		return;
-	case REF_FILE:
+	case BUNDLE_REF_FILE:
 		http_reply_file(req, boot->artifact_fd, ref, "application/octet-stream", NULL);
 		return;
-	case REF_MISSING:
+	case BUNDLE_REF_MISSING:
 		break;
 	}
 	/* Staging files are not checked yet; anything else gets http_reply_file's 404. */

@@ -26,6 +26,34 @@
 
 pthread_mutex_t bundle_store_lock = PTHREAD_MUTEX_INITIALIZER;
 
+enum bundle_ref
+bundle_ref_resolve(struct store *st, int artifact_fd, const char *ref,
+		   char blob[BUNDLE_BLOB_PATH_SIZE], char sha256[SHA256_HEX_SIZE])
+{
+	char name[STORE_NAME_SIZE], version[STORE_VERSION_SIZE];
+	const char *slash1 = strchr(ref, '/'), *slash2;
+	struct artifact a;
+
+	if (strncmp(ref, "staging/", 8) == 0 || strcmp(ref, "staging") == 0)
+		return BUNDLE_REF_MISSING;
+	slash2 = slash1 != NULL ? strchr(slash1 + 1, '/') : NULL;
+	if (st != NULL && slash2 != NULL && (size_t)(slash1 - ref) < sizeof(name) &&
+	    (size_t)(slash2 - slash1 - 1) < sizeof(version)) {
+		memcpy(name, ref, (size_t)(slash1 - ref));
+		name[slash1 - ref] = '\0';
+		memcpy(version, slash1 + 1, (size_t)(slash2 - slash1 - 1));
+		version[slash2 - slash1 - 1] = '\0';
+		if (store_artifact_find(st, name, version, slash2 + 1, &a) == 0) {
+			snprintf(blob, BUNDLE_BLOB_PATH_SIZE, "sha256/%.2s/%s", a.sha256, a.sha256);
+			memcpy(sha256, a.sha256, SHA256_HEX_SIZE);
+			artifact_clear(&a);
+			return BUNDLE_REF_BLOB;
+		}
+	}
+	return faccessat(artifact_fd, ref, R_OK, AT_SYMLINK_NOFOLLOW) == 0 ? BUNDLE_REF_FILE :
+									     BUNDLE_REF_MISSING;
+}
+
 int
 bundle_open_file(const char *path, char *err, size_t errlen)
 {

@@ -297,6 +297,25 @@ int bundle_check_installed(struct store *st, const struct bundle_load_opts *o,
 			   void (*cb)(const char *sha256, const char *reason, void *arg),
 			   void *arg, uint64_t *ret_blobs, char *err, size_t errlen);
 
+/* "sha256/ab/" and a hash: a blob's path under the artifact directory. */
+#define BUNDLE_BLOB_PATH_SIZE (10 + SHA256_HEX_SIZE)
+
+/* What an artifact reference names. */
+enum bundle_ref {
+	BUNDLE_REF_BLOB,             /* a loaded bundle's file: NAME/VERSION/PATH or ROLE */
+	BUNDLE_REF_FILE,             /* a file under the artifact directory, by its path */
+	BUNDLE_REF_MISSING,
+};
+
+/*
+ * Resolve a profile's artifact reference: as NAME/VERSION/PATH (or ROLE) of a loaded
+ * bundle, writing its blob path and hash, or else as a readable file under the
+ * artifact directory `artifact_fd`. The staging folder never resolves: its files are
+ * not checked yet. `st` may be NULL, which skips the bundle lookup.
+ */
+enum bundle_ref bundle_ref_resolve(struct store *st, int artifact_fd, const char *ref,
+				   char blob[BUNDLE_BLOB_PATH_SIZE], char sha256[SHA256_HEX_SIZE]);
+
 /*
  * Open a bundle file for reading: a regular file only, so that a FIFO or a device
  * cannot block or feed a load forever. Returns the descriptor, or -errno with the

@@ -110,8 +110,19 @@ expect_eq "reference served byte for byte" "$(sha256sum < served.raw)" \
 	"$(sha256sum < src/disk-1.1.0.raw)"
 expect_contains "ETag is the hash" "$(cat headers.txt)" \
 	"\"$(sha256sum < src/disk-1.1.0.raw | cut -d' ' -f1)\""
-script=$(deploy_script 52:54:00:aa:00:02 broken test-os/9.9.9/vmlinuz)
-expect_contains "unknown reference explained" "$script" "which no loaded bundle has"
+# A deploy whose profile names a missing artifact is refused; one whose bundle goes
+# away later gets the retry script with the reason.
+api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
+	-d '{"macs": ["52:54:00:aa:00:02"]}' -o /dev/null
+api_unix POST /api/v1/profiles -H 'Content-Type: application/json' -o /dev/null \
+	-d '{"name": "broken", "kernel": "test-os/9.9.9/vmlinuz", "initrd": "test-os/1.1.0/disk.raw"}'
+out=$(api_unix POST /api/v1/machines/52:54:00:aa:00:02/deploy -H 'Content-Type: application/json' \
+	-d '{"profile": "broken"}')
+expect_contains "deploy refused for a missing artifact" "$out" "which no loaded bundle has"
+"$OUTPOST" bundle remove test-os 1.1.0 --force > /dev/null
+script=$(boot_get "/boot/ipxe?mac=52:54:00:aa:00:01&buildarch=x86_64&platform=efi")
+expect_contains "removed bundle explained to the deploying machine" "$script" \
+	"which no loaded bundle has"
 expect_eq "staging is never served" \
 	"$(boot_get /files/staging/x -o /dev/null -w '%{http_code}')" 404
 

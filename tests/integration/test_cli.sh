@@ -7,7 +7,11 @@ start_daemon
 export OUTPOST_SOCKET="$SOCKET"
 op() { "$OUTPOST" "$@"; }
 
-# Profiles and machines through their whole lifecycle.
+# Profiles and machines through their whole lifecycle. A deploy needs the artifacts the
+# profile names.
+mkdir -p "$WORK/store/deploy"
+: > "$WORK/store/deploy/vmlinuz"
+: > "$WORK/store/deploy/initrd.img"
 op profile add debian-12 --kernel deploy/vmlinuz --initrd deploy/initrd.img --cmdline console=ttyS0 >/dev/null
 expect_eq "profile add exit" "$?" 0
 op machine add --mac 52-54-00-C0-00-01 --hostname node1 --ip 10.20.0.11 >/dev/null

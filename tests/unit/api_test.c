@@ -414,6 +414,19 @@ setup(void **state)
 	snprintf(f->socket_path, sizeof(f->socket_path), "%s/api.sock", f->dir);
 	snprintf(f->token_path, sizeof(f->token_path), "%s/secrets/admin.token", f->dir);
 
+	/* The artifacts profile_add names, so that machines can deploy with it. */
+	conf.artifact_dir = f->dir;
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const files[] = { "vmlinuz", "initrd.img", "debian-12.img" };
+		char path[128];
+		FILE *file;
+
+		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
+		file = fopen(path, "w");
+		if (file == NULL || fclose(file) != 0)
+			return -1;
+	}
+
 	/* The test's own connection migrates the schema before the pool opens any. */
 	if (store_open(f->db_path, false, &f->st) < 0 || store_pool_new(f->db_path, &f->pool) < 0)
 		return -1;
@@ -1794,6 +1807,25 @@ profile_cmdline_accepted(void **state)
 	}
 }
 
+/* A profile naming an artifact that nothing provides cannot be deployed. */
+static void
+deploy_missing_artifact_409(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	machine_add(f, "52:54:00:00:07:20", "");
+	call(f, "POST", "/api/v1/profiles", "{\"name\": \"gone\", \"kernel\": "
+	     "\"debian-12/12.8.0/kernel\", \"initrd\": \"initrd.img\"}", &r);
+	assert_status(&r, 201);
+	reply_clear(&r);
+	call(f, "POST", "/api/v1/machines/52:54:00:00:07:20/deploy", "{\"profile\": \"gone\"}",
+	     &r);
+	assert_error(&r, 409, "conflict", "names kernel debian-12/12.8.0/kernel, which no loaded "
+		     "bundle has");
+	reply_clear(&r);
+}
+
 static void
 profile_deploying_409(void **state)
 {
@@ -1998,6 +2030,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(profile_references, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_cmdline_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_deploying_409, setup, teardown),
+		cmocka_unit_test_setup_teardown(deploy_missing_artifact_409, setup, teardown),
 		cmocka_unit_test_setup_teardown(profile_delete_in_use_409, setup, teardown),
 		cmocka_unit_test_setup_teardown(bundle_get_and_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_list_and_verify, setup, teardown),
