@@ -289,6 +289,8 @@ void api_bundles_load(struct api_call *call);
  * Returns 0 to go on, or 1 after replying (409 when a job runs, 400).
  */
 int api_bundles_upload_begin(struct api_call *call);
+/* Free an upload whose request ends without its handler; stops the load it feeds. */
+void api_bundles_upload_drop(struct http_request *req);
 void api_bundles_delete(struct api_call *call);
 void api_bundles_check(struct api_call *call);
 void api_artifacts_list(struct api_call *call);

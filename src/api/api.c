@@ -555,8 +555,10 @@ api_handle(struct http_request *req, void *ctx)
 	struct api_path path;
 
 	/* The checks run again here: api_handle also serves listeners without the precheck. */
-	if (dispatch_check(&call, &path, &route) < 0)
+	if (dispatch_check(&call, &path, &route) < 0) {
+		api_bundles_upload_drop(req);
 		return;
+	}
 	route->fn(&call);
 }
 

@@ -36,6 +36,7 @@ struct api_job {
 	bool joinable;               /* thread was started and not joined */
 	bool running;
 	atomic_bool cancel;          /* set when the daemon stops */
+	atomic_bool input_cut;       /* the upload feeding the load ended early */
 	int64_t id;                  /* 0 before the first job */
 	enum job_kind kind;
 	char actor[API_ACTOR_SIZE];
@@ -358,6 +359,7 @@ job_work(struct api_job *job, struct store *st, struct bundle_keyring *ring)
 		.progress = job_progress,
 		.progress_ctx = &progress,
 		.cancel = &job->cancel,
+		.input_cut = &job->input_cut,
 		.size = job->size,
 	};
 	struct check_result check = { .bad = json_array() };
@@ -448,6 +450,7 @@ job_start(struct api_call *call, enum job_kind kind, const char *path, int fd, u
 	job->size = size;
 	job->allow_downgrade = allow_downgrade;
 	job->done = job->total = 0;
+	atomic_store(&job->input_cut, false);
 	job->started_at = time_now();
 	job->event_at = 0;
 	job->error[0] = '\0';
@@ -480,19 +483,55 @@ job_reply(struct api_call *call, enum job_kind kind, const char *path, bool allo
 		api_reply_json(call, 202, json_pack("{s:o}", "job", json));
 }
 
+/*
+ * An upload must average this many bytes per second once UPLOAD_GRACE_SECONDS have
+ * passed, so that a client trickling bytes cannot hold the job slot for ever.
+ */
+#define UPLOAD_MIN_RATE (64 * 1024)
+#define UPLOAD_GRACE_SECONDS 30
+
 /* An upload being streamed into a load job through a pipe. */
 struct upload {
-	int pipe_w;                  /* owned; the job reads the other end */
+	int pipe_w;                  /* owned; the job reads the other end, -1 once closed */
 	json_t *job;                 /* owned; the job as it started, for the reply */
+	struct api_job *slot;        /* not owned */
+	int64_t started_at;
+	uint64_t received;
 };
+
+/* End the job's input; `cut` tells the load not to commit what it read. */
+static void
+upload_close(struct upload *u, bool cut)
+{
+	if (u->pipe_w < 0)
+		return;
+	/* Set before the close: the load only sees the end of its input after it. */
+	if (cut)
+		atomic_store(&u->slot->input_cut, true);
+	close(u->pipe_w);
+	u->pipe_w = -1;
+}
 
 static int
 upload_data(void *ctx, const void *data, size_t len)
 {
 	struct upload *u = ctx;
+	int64_t elapsed = time_now() - u->started_at;
+	int rc;
 
+	u->received += len;
+	if (elapsed > UPLOAD_GRACE_SECONDS && u->received / (uint64_t)elapsed < UPLOAD_MIN_RATE) {
+		log_warning("api: upload for job=%" PRId64 " stopped: %" PRIu64 " bytes in %" PRId64
+			    " s is below %d bytes/s", u->slot->id, u->received, elapsed,
+			    UPLOAD_MIN_RATE);
+		upload_close(u, true);
+		return -ETIMEDOUT;
+	}
 	/* EPIPE: the load stopped early (a bad signature), so the rest is not needed. */
-	return write_all(u->pipe_w, data, len);
+	rc = write_all(u->pipe_w, data, len);
+	if (rc < 0)
+		upload_close(u, false);
+	return rc;
 }
 
 static void
@@ -500,13 +539,24 @@ upload_end(void *ctx, bool complete)
 {
 	struct upload *u = ctx;
 
-	/* The job reads to the end of the pipe; a short upload fails as truncated. */
-	close(u->pipe_w);
-	u->pipe_w = -1;
+	/* The job reads to the end of the pipe, and commits only a complete upload. */
+	upload_close(u, !complete);
 	if (!complete) {
 		json_decref(u->job);
 		free(u);
 	}
+}
+
+void
+api_bundles_upload_drop(struct http_request *req)
+{
+	struct upload *u = http_stream_ctx(req);
+
+	if (u == NULL)
+		return;
+	upload_close(u, true);
+	json_decref(u->job);
+	free(u);
 }
 
 static bool
@@ -548,10 +598,12 @@ api_bundles_upload_begin(struct api_call *call)
 		return 1;
 	}
 	u->pipe_w = fds[1];
+	u->slot = call->api->job;
+	u->started_at = time_now();
 	u->job = job_start(call, JOB_LOAD, NULL, fds[0], size,
 			   downgrade != NULL && strcmp(downgrade, "true") == 0);
 	if (u->job == NULL || http_request_stream(call->req, upload_data, upload_end, u) < 0) {
-		close(u->pipe_w);
+		upload_close(u, true);
 		json_decref(u->job);
 		free(u);
 		return 1;

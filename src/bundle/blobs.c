@@ -33,6 +33,7 @@ bundle_ref_resolve(struct store *st, int artifact_fd, const char *ref,
 	char name[STORE_NAME_SIZE], version[STORE_VERSION_SIZE];
 	const char *slash1 = strchr(ref, '/'), *slash2;
 	struct artifact a;
+	struct stat file;
 
 	if (strncmp(ref, "staging/", 8) == 0 || strcmp(ref, "staging") == 0)
 		return BUNDLE_REF_MISSING;
@@ -50,8 +51,10 @@ bundle_ref_resolve(struct store *st, int artifact_fd, const char *ref,
 			return BUNDLE_REF_BLOB;
 		}
 	}
-	return faccessat(artifact_fd, ref, R_OK, AT_SYMLINK_NOFOLLOW) == 0 ? BUNDLE_REF_FILE :
-									     BUNDLE_REF_MISSING;
+	if (fstatat(artifact_fd, ref, &file, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(file.st_mode) &&
+	    faccessat(artifact_fd, ref, R_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return BUNDLE_REF_FILE;
+	return BUNDLE_REF_MISSING;
 }
 
 int

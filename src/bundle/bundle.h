@@ -262,6 +262,8 @@ struct bundle_load_opts {
 	void *progress_ctx;
 	const atomic_bool *cancel;   /* when set, the load stops with -ECANCELED; optional */
 	uint64_t size;               /* bytes to expect, for progress; 0: the file's size */
+	/* When set at the end of the input, nothing is committed: an upload was cut off. */
+	const atomic_bool *input_cut;
 };
 
 /*

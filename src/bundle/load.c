@@ -447,6 +447,10 @@ bundle_load(struct store *st, int fd, const struct bundle_load_opts *o, struct b
 		if (rc == 0)
 			rc = wrc;
 	}
+	/* A cut-off upload is the reason, whatever the walk made of the bytes it got. */
+	if (o->input_cut != NULL && atomic_load(o->input_cut))
+		rc = err_set(-ECANCELED, err, errlen, "the upload ended before all of its bytes "
+			     "arrived, or was too slow; nothing was loaded");
 	if (rc == 0)
 		rc = blobs_commit(&l, err, errlen);
 	if (rc == 0)

@@ -112,6 +112,9 @@ bundle_name_check(const char *name)
 
 	if (len == 0 || len >= BUNDLE_NAME_SIZE || !is_lower_alnum(name[0]))
 		return -EINVAL;
+	/* References NAME/VERSION/PATH share the artifact folder's top level with these. */
+	if (strcmp(name, "sha256") == 0 || strcmp(name, "staging") == 0)
+		return -EINVAL;
 	for (size_t i = 0; i < len; i++)
 		if (!is_lower_alnum(name[i]) && strchr("._-", name[i]) == NULL)
 			return -EINVAL;
@@ -472,7 +475,8 @@ header_parse(json_t *root, struct bundle_manifest *m, char *err, size_t errlen)
 				   errlen);
 	if (rc == 0 && bundle_name_check(m->name) < 0)
 		rc = err_set(-EINVAL, err, errlen, "manifest: invalid name \"%s\": use 1 to 64 "
-			     "of a-z 0-9 . _ - starting with a letter or digit", m->name);
+			     "of a-z 0-9 . _ - starting with a letter or digit, other than sha256 "
+			     "and staging", m->name);
 	if (rc == 0)
 		rc = string_member(root, "manifest", "version", m->version, sizeof(m->version),
 				   err, errlen);

@@ -82,8 +82,12 @@ job_follow(struct remote *r, json_int_t id, const char *label)
 		json_t *job;
 		const char *state;
 
-		if (request(r, "GET", path, NULL) != 0)
+		if (request(r, "GET", path, NULL) != 0) {
+			fprintf(stderr, "outpost bundle %s: lost the daemon while job %lld ran; a "
+				"stopped job leaves nothing behind, so run the command again once "
+				"the daemon is back\n", label, (long long)id);
 			return NULL;
+		}
 		if (r->resp.status != 200) {
 			reply_failed(r);
 			return NULL;

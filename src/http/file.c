@@ -43,7 +43,7 @@ static bool
 path_char_allowed(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
+	       c == '.' || c == '_' || c == '-' || c == '+';
 }
 
 /*

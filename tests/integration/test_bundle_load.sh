@@ -149,6 +149,24 @@ done
 expect_eq "cut upload not imported" \
 	"$(api_unix GET /api/v1/bundles | jq '[.items[] | select(.version == "1.3.0")] | length')" 0
 check "cut upload left no staging" test -z "$(ls -A "$WORK/store/staging")"
+# The whole bundle sent with a longer Content-Length, then the connection closed: the
+# bytes form a valid bundle, but the upload was cut off, so nothing is committed.
+failed_jobs() {
+	sqlite3 "$WORK/state/outpost.db" "SELECT count(*) FROM events WHERE type = 'bundle.job.failed'"
+}
+before=$(failed_jobs)
+curl -sS --cacert "$WORK/state/tls/cert.pem" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/octet-stream' \
+	-H "Content-Length: $(($(stat -c %s four.bundle) + 1000))" \
+	--data-binary @four.bundle --max-time 3 -o /dev/null "https://localhost:$API_PORT/api/v1/bundles" \
+	2> /dev/null
+for _ in $(seq 1 50); do
+	[ "$(failed_jobs)" -gt "$before" ] && break
+	sleep 0.1
+done
+expect_eq "the cut upload's job failed" "$(failed_jobs)" $((before + 1))
+expect_eq "whole bytes of a cut upload not committed" \
+	"$(api_unix GET /api/v1/bundles | jq '[.items[] | select(.version == "1.3.0")] | length')" 0
 "$OUTPOST" bundle load four.bundle > /dev/null
 expect_eq "the same bundle loads whole afterwards" "$?" 0
 

@@ -619,6 +619,9 @@ static const struct manifest_case manifest_cases[] = {
 	  "\"key_id\": \"short\", \"files\": [" FILE_A "]}", "key_id must be 32" },
 	{ "{\"format_version\": 1, \"format_version\": 1}", "not valid JSON" },
 	{ "[1, 2]", "must be a JSON object" },
+	{ "{\"format_version\": 1, \"name\": \"staging\", \"version\": \"1\", \"kind\": \"os\", "
+	  "\"key_id\": \"0123456789abcdef0123456789abcdef\", \"files\": [" FILE_A "]}",
+	  "other than sha256 and staging" },
 	{ "{" HEAD "\"description\": \"tab\\there\", \"files\": [" FILE_A "]}",
 	  "description must be 1 to 1024 printable" },
 };
