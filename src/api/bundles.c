@@ -499,13 +499,13 @@ struct upload {
 	uint64_t received;
 };
 
-/* End the job's input; `cut` tells the load not to commit what it read. */
+/* End the job's input; with `cut`, the load must not commit what it read. */
 static void
 upload_close(struct upload *u, bool cut)
 {
 	if (u->pipe_w < 0)
 		return;
-	/* Set before the close: the load only sees the end of its input after it. */
+	/* Set before the close, because the load reaches the end of its input only after it. */
 	if (cut)
 		atomic_store(&u->slot->input_cut, true);
 	close(u->pipe_w);
