@@ -532,17 +532,34 @@ dispatch_check(struct api_call *call, struct api_path *path, const struct api_ro
 	return 0;
 }
 
+/* What the precheck found for a request, kept for its handler. */
+struct api_dispatch {
+	struct api_path path;               /* call.params point into it */
+	const struct api_route *route;
+	const char *params[API_MAX_PARAMS];
+	char actor[API_ACTOR_SIZE];
+	char role[16];
+};
+
 int
 api_precheck(struct http_request *req, void *ctx)
 {
 	struct api_call call = { .api = ctx, .req = req };
-	const struct api_route *route;
-	struct api_path path;
+	struct api_dispatch *d = malloc(sizeof(*d));
 
-	if (dispatch_check(&call, &path, &route) < 0)
+	/* Without memory the handler repeats the checks, as on a listener with no precheck. */
+	if (d == NULL)
+		return 0;
+	if (dispatch_check(&call, &d->path, &d->route) < 0) {
+		free(d);
 		return 1;
+	}
+	memcpy(d->params, call.params, sizeof(d->params));
+	memcpy(d->actor, call.actor, sizeof(d->actor));
+	memcpy(d->role, call.role, sizeof(d->role));
+	http_request_set_data(req, d, free);
 	/* A bundle upload streams into its load job instead of being buffered. */
-	if (route->fn == api_bundles_load)
+	if (d->route->fn == api_bundles_load)
 		return api_bundles_upload_begin(&call);
 	return 0;
 }
@@ -551,11 +568,27 @@ void
 api_handle(struct http_request *req, void *ctx)
 {
 	struct api_call call = { .api = ctx, .req = req };
+	const struct api_dispatch *d = http_request_data(req);
 	const struct api_route *route;
 	struct api_path path;
 
-	/* The checks run again here: api_handle also serves listeners without the precheck. */
-	if (dispatch_check(&call, &path, &route) < 0) {
+	/*
+	 * The precheck routed and authenticated the request before its body; a listener
+	 * without it, or a precheck that ran out of memory, gets the checks here.
+	 */
+	if (d != NULL) {
+		route = d->route;
+		memcpy(call.params, d->params, sizeof(call.params));
+		memcpy(call.actor, d->actor, sizeof(call.actor));
+		memcpy(call.role, d->role, sizeof(call.role));
+		call.st = route->public ? NULL : store_pool_get(call.api->pool);
+		if (!route->public && call.st == NULL) {
+			api_bundles_upload_drop(req);
+			http_reply_error(req, 503, "unavailable",
+					 "the store cannot be opened; the daemon log has the cause");
+			return;
+		}
+	} else if (dispatch_check(&call, &path, &route) < 0) {
 		api_bundles_upload_drop(req);
 		return;
 	}

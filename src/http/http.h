@@ -161,6 +161,15 @@ int http_stream_error(const struct http_request *req);
 void *http_stream_ctx(const struct http_request *req);
 
 /*
+ * Attach data to a request, for example what the precheck learned, so the handler
+ * need not repeat it. `free_fn` (may be NULL) frees it when the request ends; a
+ * second call replaces and frees the first data. Returns 0.
+ */
+int http_request_set_data(struct http_request *req, void *data, void (*free_fn)(void *));
+/* The data attached with http_request_set_data, or NULL. */
+void *http_request_data(const struct http_request *req);
+
+/*
  * Reply with a copy of `len` bytes. Returns 0 or a negative errno, such as -EALREADY
  * when the request already has a reply (as for every http_reply_* function below).
  */

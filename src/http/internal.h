@@ -102,6 +102,8 @@ struct http_request {
 	unsigned status;            /* status of the queued reply, 0 before one is queued */
 	unsigned header_count;
 	char *headers[HTTP_MAX_EXTRA_HEADERS]; /* owned; each "name\0value\0" */
+	void *data;                 /* http_request_set_data, freed with data_free */
+	void (*data_free)(void *);
 	http_stream_fn stream_data; /* set by http_request_stream, else NULL */
 	http_stream_end_fn stream_end;      /* cleared once called */
 	void *stream_ctx;

@@ -149,6 +149,22 @@ http_listener(const struct http_request *req)
 }
 
 int
+http_request_set_data(struct http_request *req, void *data, void (*free_fn)(void *))
+{
+	if (req->data_free != NULL)
+		req->data_free(req->data);
+	req->data = data;
+	req->data_free = free_fn;
+	return 0;
+}
+
+void *
+http_request_data(const struct http_request *req)
+{
+	return req->data;
+}
+
+int
 http_request_stream(struct http_request *req, http_stream_fn data, http_stream_end_fn end,
 		    void *ctx)
 {

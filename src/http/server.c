@@ -157,6 +157,8 @@ request_new(struct http_server *srv, struct MHD_Connection *conn, const char *ur
 	req->header_count = 0;
 	req->peer_uid = -1;
 	req->peer_known = false;
+	req->data = NULL;
+	req->data_free = NULL;
 	req->stream_data = NULL;
 	req->stream_end = NULL;
 	req->stream_ctx = NULL;
@@ -169,6 +171,8 @@ request_free(struct http_request *req)
 {
 	/* The connection closed, or a reply went out, before the body ended. */
 	http_stream_finish(req, false);
+	if (req->data_free != NULL)
+		req->data_free(req->data);
 	buf_free(&req->body);
 	http_body_release(req);
 	for (unsigned i = 0; i < req->header_count; i++)

@@ -109,14 +109,48 @@ reply_injected(struct http_request *req)
 	http_reply(req, 200, "text/plain", text, strlen(text));
 }
 
+/* Data and streams the test precheck attaches, and what became of them. */
+static atomic_int data_freed, stream_ends, stream_complete;
+static atomic_long stream_bytes;
+
+static void
+data_free(void *data)
+{
+	free(data);
+	atomic_fetch_add(&data_freed, 1);
+}
+
+static int
+stream_count(void *ctx, const void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	atomic_fetch_add(&stream_bytes, (long)len);
+	return 0;
+}
+
+static void
+stream_done(void *ctx, bool complete)
+{
+	(void)ctx;
+	atomic_fetch_add(&stream_ends, 1);
+	atomic_store(&stream_complete, complete);
+}
+
 /*
  * Precheck for the listeners of the abuse tests: "/deny" gets 401, "/deny-silent"
- * is rejected without a reply, anything else goes on.
+ * is rejected without a reply, "/data" gets data attached and "/stream" a streamed
+ * body, anything else goes on.
  */
 static int
 test_precheck(struct http_request *req, void *ctx)
 {
 	size_t len = 99;
+
+	if (strcmp(http_path(req), "/data") == 0)
+		http_request_set_data(req, strdup("from the precheck"), data_free);
+	if (strcmp(http_path(req), "/stream") == 0)
+		http_request_stream(req, stream_count, stream_done, NULL);
 
 	(void)ctx;
 	atomic_fetch_add(&precheck_calls, 1);
@@ -137,6 +171,17 @@ test_handler(struct http_request *req, void *ctx)
 	const char *path = http_path(req);
 	int root_fd = *(int *)ctx;
 
+	if (strcmp(path, "/data") == 0 || strcmp(path, "/stream") == 0) {
+		char text[64];
+		size_t len;
+
+		http_body(req, &len);
+		snprintf(text, sizeof(text), "%s %ld %zu",
+			 http_request_data(req) != NULL ? (char *)http_request_data(req) : "-",
+			 atomic_load(&stream_bytes), len);
+		http_reply(req, 200, "text/plain", text, strlen(text));
+		return;
+	}
 	if (strcmp(path, "/echo") == 0) {
 		size_t len;
 		const char *body = http_body(req, &len);
@@ -1143,6 +1188,50 @@ precheck_before_body(void **state)
 		      "Content-Length: 5\r\n\r\nhello", reply, sizeof(reply), 3, NULL);
 	assert_memory_equal(reply, "HTTP/1.1 200 ", 13);
 	close(fd);
+	http_stop(srv);
+}
+
+/* Data attached by the precheck reaches the handler and is freed; a stream sees the body. */
+static void
+precheck_data_and_stream(void **state)
+{
+	struct http_listener_config cfg = listener_config(HTTP_LISTENER_BOOT, "127.0.0.1:0");
+	struct http_server *srv;
+	char reply[2048];
+	int fd;
+
+	(void)state;
+	cfg.precheck = test_precheck;
+	cfg.methods = HTTP_METHOD_GET | HTTP_METHOD_POST;
+	srv = abuse_start(&cfg);
+	atomic_store(&data_freed, 0);
+	fd = raw_send(http_port(srv), "GET /data HTTP/1.1\r\nHost: t\r\n\r\n", reply,
+		      sizeof(reply), 3, NULL);
+	assert_non_null(strstr(reply, "from the precheck"));
+	close(fd);
+	for (int i = 0; i < 100 && atomic_load(&data_freed) == 0; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&data_freed), 1);
+
+	/* A streamed body bypasses the body buffer and its ceiling. */
+	atomic_store(&stream_bytes, 0);
+	atomic_store(&stream_ends, 0);
+	fd = raw_send(http_port(srv), "POST /stream HTTP/1.1\r\nHost: t\r\n"
+		      "Content-Length: 11\r\n\r\nhello world", reply, sizeof(reply), 3, NULL);
+	assert_non_null(strstr(reply, "- 11 0"));
+	assert_int_equal(atomic_load(&stream_ends), 1);
+	assert_int_equal(atomic_load(&stream_complete), 1);
+	close(fd);
+
+	/* A connection closed before the body ends finishes the stream as incomplete. */
+	atomic_store(&stream_ends, 0);
+	fd = raw_send(http_port(srv), "POST /stream HTTP/1.1\r\nHost: t\r\n"
+		      "Content-Length: 100\r\n\r\nshort", reply, sizeof(reply), 1, NULL);
+	close(fd);
+	for (int i = 0; i < 200 && atomic_load(&stream_ends) == 0; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&stream_ends), 1);
+	assert_int_equal(atomic_load(&stream_complete), 0);
 	http_stop(srv);
 }
 
@@ -2544,6 +2633,7 @@ main(void)
 		cmocka_unit_test(stop_with_requests_open),
 		cmocka_unit_test(precheck_before_body),
 		cmocka_unit_test(precheck_no_reply),
+		cmocka_unit_test(precheck_data_and_stream),
 		cmocka_unit_test(methods_limited),
 		cmocka_unit_test(body_ceiling),
 		cmocka_unit_test(body_ceiling_chunked),
