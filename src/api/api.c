@@ -532,7 +532,7 @@ dispatch_check(struct api_call *call, struct api_path *path, const struct api_ro
 	return 0;
 }
 
-/* What the precheck found for a request, kept for its handler. */
+/* The precheck's findings for a request, kept for its handler. */
 struct api_dispatch {
 	struct api_path path;               /* call.params point into it */
 	const struct api_route *route;
@@ -573,7 +573,7 @@ api_handle(struct http_request *req, void *ctx)
 	struct api_path path;
 
 	/*
-	 * The precheck routed and authenticated the request before its body; a listener
+	 * The precheck routed and authenticated the request before its body. A listener
 	 * without it, or a precheck that ran out of memory, gets the checks here.
 	 */
 	if (d != NULL) {

@@ -1191,7 +1191,15 @@ precheck_before_body(void **state)
 	http_stop(srv);
 }
 
-/* Data attached by the precheck reaches the handler and is freed; a stream sees the body. */
+/* Wait up to 2 s for a counter that another thread raises to be nonzero. */
+static void
+wait_nonzero(atomic_int *counter)
+{
+	for (int i = 0; i < 200 && atomic_load(counter) == 0; i++)
+		usleep(10000);
+}
+
+/* Data attached by the precheck reaches the handler and is freed, and a stream gets the body. */
 static void
 precheck_data_and_stream(void **state)
 {
@@ -1209,8 +1217,7 @@ precheck_data_and_stream(void **state)
 		      sizeof(reply), 3, NULL);
 	assert_non_null(strstr(reply, "from the precheck"));
 	close(fd);
-	for (int i = 0; i < 100 && atomic_load(&data_freed) == 0; i++)
-		usleep(10000);
+	wait_nonzero(&data_freed);
 	assert_int_equal(atomic_load(&data_freed), 1);
 
 	/* A streamed body bypasses the body buffer and its ceiling. */
@@ -1228,8 +1235,7 @@ precheck_data_and_stream(void **state)
 	fd = raw_send(http_port(srv), "POST /stream HTTP/1.1\r\nHost: t\r\n"
 		      "Content-Length: 100\r\n\r\nshort", reply, sizeof(reply), 1, NULL);
 	close(fd);
-	for (int i = 0; i < 200 && atomic_load(&stream_ends) == 0; i++)
-		usleep(10000);
+	wait_nonzero(&stream_ends);
 	assert_int_equal(atomic_load(&stream_ends), 1);
 	assert_int_equal(atomic_load(&stream_complete), 0);
 	http_stop(srv);
