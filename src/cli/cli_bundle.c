@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -256,8 +257,10 @@ cmd_keygen(const struct cli_bundle_opts *o, const char *name)
 }
 
 static int
-cmd_create(const struct cli_bundle_opts *o, const char *spec)
+cmd_create(const struct cli_bundle_opts *o, const char *source)
 {
+	char spec[4096];
+	struct stat st;
 	struct bundle_create_opts c = {
 		.spec_path = spec,
 		.base_dir = o->base,
@@ -277,6 +280,11 @@ cmd_create(const struct cli_bundle_opts *o, const char *spec)
 			"that signs the bundle\n");
 		return CLI_EXIT_USAGE;
 	}
+	/* A folder stands for the spec.json in it, with sources relative to the folder. */
+	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(spec, sizeof(spec), "%s/spec.json", source);
+	else
+		snprintf(spec, sizeof(spec), "%s", source);
 	if (epoch != NULL && uint_parse(epoch, 0, UINT32_MAX, &mtime) < 0) {
 		fprintf(stderr, "outpost bundle create: SOURCE_DATE_EPOCH=\"%s\" is not a number "
 			"of seconds\n", epoch);

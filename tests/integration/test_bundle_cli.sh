@@ -52,6 +52,9 @@ first=$(sha256sum < demo-os-12.8.0.bundle)
 expect_eq "create is reproducible" "$(sha256sum < again.bundle)" "$first"
 "$OUTPOST" bundle create spec.json --key "$KEYS/test.key" > /dev/null 2> err.txt
 expect_eq "create refuses to replace" "$?" 1
+# A folder with its spec.json gives the same bytes.
+"$OUTPOST" bundle create . --key "$KEYS/test.key" --output folder.bundle > /dev/null
+expect_eq "create from a folder" "$(sha256sum < folder.bundle)" "$first"
 expect_contains "create says how to replace" "$(cat err.txt)" "pass --force"
 "$OUTPOST" bundle create spec.json --key "$KEYS/test.key" --zstd --output a.zst > /dev/null
 "$OUTPOST" bundle create spec.json --key "$KEYS/test.key" --zstd --output b.zst > /dev/null
