@@ -30,9 +30,9 @@ void api_handle(struct http_request *req, void *ctx);
 /*
  * The API listeners' precheck (an http_precheck; ctx is the struct api): route the
  * request and authenticate its caller before its body is read, replying 404, 405,
- * 400, 401, 403 or 503 and returning nonzero when the request cannot go on. What it
- * found is attached to the request, so api_handle does not repeat it; on a listener
- * without the precheck, api_handle runs the same checks itself.
+ * 400, 401, 403 or 503 and returning nonzero when the request cannot go on. Its
+ * findings are attached to the request, so api_handle does not repeat them. On a
+ * listener without the precheck, api_handle runs the same checks itself.
  */
 int api_precheck(struct http_request *req, void *ctx);
 

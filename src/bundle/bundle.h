@@ -302,7 +302,7 @@ int bundle_check_installed(struct store *st, const struct bundle_load_opts *o,
 /* "sha256/ab/" and a hash: a blob's path under the artifact directory. */
 #define BUNDLE_BLOB_PATH_SIZE (10 + SHA256_HEX_SIZE)
 
-/* What an artifact reference names. */
+/* The kinds of target an artifact reference can name. */
 enum bundle_ref {
 	BUNDLE_REF_BLOB,             /* a loaded bundle's file: NAME/VERSION/PATH or ROLE */
 	BUNDLE_REF_FILE,             /* a file under the artifact directory, by its path */
@@ -319,8 +319,8 @@ enum bundle_ref bundle_ref_resolve(struct store *st, int artifact_fd, const char
 				   char blob[BUNDLE_BLOB_PATH_SIZE], char sha256[SHA256_HEX_SIZE]);
 
 /*
- * Open a bundle file for reading: a regular file only, so that a FIFO or a device
- * cannot block or feed a load forever. Returns the descriptor, or -errno with the
+ * Open a bundle file for reading. Only a regular file is accepted, because a FIFO
+ * can block a load and a device can feed it bytes without end. Returns the descriptor, or -errno with the
  * reason in err.
  */
 int bundle_open_file(const char *path, char *err, size_t errlen);
@@ -333,8 +333,9 @@ int bundle_open_file(const char *path, char *err, size_t errlen);
 struct stage_writer;
 
 /*
- * Serialises the changes to the blob store: a load holds it from its first look at
- * the stored blobs to its commit, a check while it runs, a removal while it deletes.
+ * Lock that serialises changes to the blob store. A load takes it from its first look
+ * at the stored blobs to its commit, a check for its whole run, a removal while it
+ * deletes.
  */
 extern pthread_mutex_t bundle_store_lock;
 

@@ -3,9 +3,9 @@
  * `bundle create`. It reads a spec (the bundle's name, version, kind and files with
  * their source paths, roles and metadata) and hashes every source. Then it writes and
  * signs the manifest, writes the archive to a temporary file beside the output and
- * renames it into place. Each source is read twice, once to hash it for the manifest and once to copy
- * it, and the second read is hashed too, so a file that changes in between fails the
- * create instead of producing a bundle whose manifest lies.
+ * renames it into place. Each source is read twice: once to hash it for the manifest,
+ * and once to copy it. The second read is hashed too, so a file that changes in
+ * between fails the create instead of producing a bundle whose manifest is wrong.
  */
 #include "bundle/bundle.h"
 

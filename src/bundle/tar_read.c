@@ -398,7 +398,7 @@ header_read(struct tar_reader *tr, unsigned char *block, char *err, size_t errle
 		return 0;
 	/*
 	 * A file that does not even start with a tar header is not a bundle, and its bytes
-	 * may be anything the reader can open: say so without quoting them.
+	 * may be anything the reader can open, so the message quotes none of them.
 	 */
 	if (at == 0 && (!checksum_valid(block) || memcmp(block + F_MAGIC, "ustar\0", 6) != 0))
 		return err_set(-EBADMSG, err, errlen, "the file is not a bundle: it starts with "

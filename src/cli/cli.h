@@ -378,7 +378,7 @@ int cli_client_request(struct cli_client *client, const char *method, const char
 /*
  * POST the `size` bytes read from `fd` to `path` as application/octet-stream, with no
  * overall time limit but an end to a transfer that stalls for 60 s. `progress` (may be
- * NULL) sees the bytes sent. Returns as cli_client_request does, or -errno for a read
+ * NULL) is called with the bytes sent. Returns as cli_client_request does, or -errno for a read
  * error of fd.
  */
 int cli_client_upload(struct cli_client *client, const char *path, int fd, uint64_t size,

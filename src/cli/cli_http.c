@@ -455,73 +455,96 @@ describe_failure(const struct cli_client *client, CURLcode code, char *err, size
 			 : "");
 }
 
-int
-cli_client_request(struct cli_client *client, const char *method, const char *path,
-		   const json_t *body, struct cli_response *resp, char *err, size_t err_size)
+/*
+ * Start a request: empty *resp, build the URL of `path` and the headers every request
+ * sends (plus Content-Type when given), and set up the handle to store the reply in
+ * `sink`. The caller frees *headers and url. Returns 0 or -ENOMEM.
+ */
+static int
+request_prepare(struct cli_client *client, const char *path, const char *content_type,
+		struct cli_response *resp, struct body_sink *sink, struct buf *url,
+		struct curl_slist **headers)
 {
 	const struct cli_endpoint *endpoint = client->endpoint;
-	struct curl_slist *headers = NULL;
-	struct curl_slist *next;
-	struct body_sink sink = { .body = &resp->body, .rc = 0 };
-	struct buf url;
-	char *text = NULL;
-	CURLcode code;
+	const char *lines[] = { "Accept: application/json",
+				/* "Expect:" stops libcurl from waiting for a 100 Continue. */
+				"Expect:", content_type };
 	int rc;
 
 	buf_free(&resp->body);
 	buf_init(&resp->body, CLI_RESPONSE_MAX);
 	resp->status = 0;
-	buf_init(&url, CLI_RESPONSE_MAX);
+	*sink = (struct body_sink){ .body = &resp->body, .rc = 0 };
+	buf_init(url, CLI_RESPONSE_MAX);
+	*headers = NULL;
 
-	rc = buf_printf(&url, "%s%s",
+	rc = buf_printf(url, "%s%s",
 			endpoint->base_url != NULL ? endpoint->base_url : SOCKET_BASE_URL, path);
 	if (rc < 0)
-		goto err_prepare;
+		return rc;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct curl_slist *next;
 
-	/* "Expect:" stops libcurl from waiting for a 100 Continue before large bodies. */
-	rc = -ENOMEM;
-	next = curl_slist_append(headers, "Accept: application/json");
-	if (next == NULL)
-		goto err_prepare;
-	headers = next;
-	next = curl_slist_append(headers, "Expect:");
-	if (next == NULL)
-		goto err_prepare;
-	headers = next;
-	if (body != NULL) {
-		next = curl_slist_append(headers, "Content-Type: application/json");
+		if (lines[i] == NULL)
+			continue;
+		next = curl_slist_append(*headers, lines[i]);
 		if (next == NULL)
-			goto err_prepare;
-		headers = next;
-		text = json_dumps(body, JSON_COMPACT);
-		if (text == NULL)
-			goto err_prepare;
+			return -ENOMEM;
+		*headers = next;
 	}
+	return client_setup(client, url->data, *headers, sink);
+}
 
-	rc = client_setup(client, url.data, headers, &sink);
-	if (rc == 0)
-		rc = client_set_method(client->curl, method, text);
-	if (rc < 0)
-		goto err_prepare;
+/*
+ * Run the prepared request. Returns 0 when a reply of any status arrived, or an error
+ * with the reason in err, as cli_client_request describes.
+ */
+static int
+request_perform(struct cli_client *client, const char *method, const char *path,
+		struct cli_response *resp, const struct body_sink *sink, char *err,
+		size_t err_size)
+{
+	CURLcode code = curl_easy_perform(client->curl);
 
 	/* Any status is a reply. Only a failed transfer is an error here. */
-	code = curl_easy_perform(client->curl);
 	if (code == CURLE_OK) {
 		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-		rc = 0;
-	} else if (sink.rc == -E2BIG) {
-		rc = sink.rc;
+		return 0;
+	}
+	if (sink->rc == -E2BIG) {
 		snprintf(err, err_size, "the reply to %s %s is larger than %u bytes", method, path,
 			 CLI_RESPONSE_MAX);
-	} else if (sink.rc < 0) {
-		rc = sink.rc;
-		snprintf(err, err_size, "out of memory reading the reply to %s %s", method, path);
-	} else {
-		describe_failure(client, code, err, err_size);
-		rc = -EIO;
+		return sink->rc;
 	}
+	if (sink->rc < 0) {
+		snprintf(err, err_size, "out of memory reading the reply to %s %s", method, path);
+		return sink->rc;
+	}
+	describe_failure(client, code, err, err_size);
+	return -EIO;
+}
 
-err_prepare:
+int
+cli_client_request(struct cli_client *client, const char *method, const char *path,
+		   const json_t *body, struct cli_response *resp, char *err, size_t err_size)
+{
+	struct curl_slist *headers;
+	struct body_sink sink;
+	struct buf url;
+	char *text = NULL;
+	int rc;
+
+	rc = request_prepare(client, path, body != NULL ? "Content-Type: application/json" : NULL,
+			     resp, &sink, &url, &headers);
+	if (rc == 0 && body != NULL) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (text == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = client_set_method(client->curl, method, text);
+	if (rc == 0)
+		rc = request_perform(client, method, path, resp, &sink, err, err_size);
 	free(text);
 	curl_slist_free_all(headers);
 	buf_free(&url);
@@ -570,36 +593,16 @@ cli_client_upload(struct cli_client *client, const char *path, int fd, uint64_t 
 		  void (*progress)(void *ctx, uint64_t done), void *progress_ctx,
 		  struct cli_response *resp, char *err, size_t err_size)
 {
-	const struct cli_endpoint *endpoint = client->endpoint;
 	struct upload_source src = { .fd = fd, .progress = progress,
 				     .progress_ctx = progress_ctx };
-	struct body_sink sink = { .body = &resp->body, .rc = 0 };
-	struct curl_slist *headers = NULL, *next;
+	struct curl_slist *headers;
+	struct body_sink sink;
 	struct buf url;
 	CURLcode code;
 	int rc;
 
-	buf_free(&resp->body);
-	buf_init(&resp->body, CLI_RESPONSE_MAX);
-	resp->status = 0;
-	buf_init(&url, CLI_RESPONSE_MAX);
-	rc = buf_printf(&url, "%s%s",
-			endpoint->base_url != NULL ? endpoint->base_url : SOCKET_BASE_URL, path);
-	if (rc < 0)
-		goto done;
-	rc = -ENOMEM;
-	next = curl_slist_append(headers, "Accept: application/json");
-	if (next != NULL)
-		headers = next;
-	next = next != NULL ? curl_slist_append(headers, "Expect:") : NULL;
-	if (next != NULL)
-		headers = next;
-	next = next != NULL ? curl_slist_append(headers, "Content-Type: application/octet-stream")
-			    : NULL;
-	if (next == NULL)
-		goto done;
-	headers = next;
-	rc = client_setup(client, url.data, headers, &sink);
+	rc = request_prepare(client, path, "Content-Type: application/octet-stream", resp, &sink,
+			     &url, &headers);
 	if (rc < 0)
 		goto done;
 
@@ -618,16 +621,11 @@ cli_client_upload(struct cli_client *client, const char *path, int fd, uint64_t 
 		rc = -ENOMEM;
 		goto done;
 	}
-	code = curl_easy_perform(client->curl);
-	if (code == CURLE_OK) {
-		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-		rc = 0;
-	} else if (src.rc < 0) {
+	rc = request_perform(client, "POST", path, resp, &sink, err, err_size);
+	/* A failed read of the file is the reason, whatever libcurl made of it. */
+	if (rc < 0 && src.rc < 0) {
 		rc = src.rc;
 		snprintf(err, err_size, "cannot read the bundle: %s", strerror(-rc));
-	} else {
-		describe_failure(client, code, err, err_size);
-		rc = -EIO;
 	}
 done:
 	curl_slist_free_all(headers);

@@ -139,8 +139,8 @@ static const char migration_2[] =
 
 /*
  * Version 3: bundles and the artifacts they brought in. An artifact is a file of a
- * loaded bundle; its bytes live once per SHA-256 in the content-addressed store, so
- * several artifacts may share a hash. Version 1's artifacts table had no loader, so
+ * loaded bundle. Its bytes are stored once per SHA-256 in the content-addressed
+ * store, so several artifacts may share a hash. Version 1's artifacts table had no loader, so
  * it held no rows and is replaced.
  */
 static const char migration_3[] =

@@ -475,7 +475,7 @@ file_write_new(const char *path, unsigned mode, const void *data, size_t len)
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, data, len);
-	/* The umask may have cleared bits that `mode` asks for. */
+	/* The umask may have cleared bits of `mode`. */
 	if (rc == 0 && (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0))
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
