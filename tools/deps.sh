@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian 12 packages Outpost needs, by group, with apt-get.
-# Usage: tools/deps.sh [build] [test] [bench] [recipes] [lab] ... (default: all groups)
+# Usage: tools/deps.sh [build] [test] [bench] [recipes] [ddi] [lab] ... (default: all groups)
 # Idempotent: packages already installed are left as they are. Needs root.
 set -eu
 
@@ -8,13 +8,14 @@ build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-de
 libssl-dev libcurl4-openssl-dev libsystemd-dev libzstd-dev"
 test="libcmocka-dev clang libclang-rt-14-dev curl jq openssl sqlite3 util-linux
 iproute2 procps libarchive-tools"
-bench="wrk nginx-light"
+bench="wrk nginx-light dnsperf kea-admin"
 recipes="mmdebstrap gdisk e2fsprogs dosfstools mtools zstd debian-archive-keyring jq ovmf
 seabios qemu-system-x86 cloud-image-utils"
-lab="kea-dhcp4-server kea-ctrl-agent pdns-server pdns-backend-sqlite3 tftpd-hpa ipxe
-qemu-system-x86 ovmf dnsutils tftp-hpa"
+ddi="kea-dhcp4-server kea-common pdns-server pdns-backend-sqlite3 tftpd-hpa tftp-hpa ipxe
+bind9-dnsutils socat busybox"
+lab="$ddi qemu-system-x86 ovmf"
 
-groups="${*:-build test bench recipes lab}"
+groups="${*:-build test bench recipes ddi lab}"
 wanted=""
 for group in $groups; do
 	case "$group" in
@@ -22,8 +23,9 @@ for group in $groups; do
 	test) wanted="$wanted $test" ;;
 	bench) wanted="$wanted $bench" ;;
 	recipes) wanted="$wanted $recipes" ;;
+	ddi) wanted="$wanted $ddi" ;;
 	lab) wanted="$wanted $lab" ;;
-	*) echo "deps.sh: unknown group '$group'; use build, test, bench, recipes or lab" >&2; exit 2 ;;
+	*) echo "deps.sh: unknown group '$group'; use build, test, bench, recipes, ddi or lab" >&2; exit 2 ;;
 	esac
 done
 

@@ -51,6 +51,7 @@ struct api {
 	size_t max_body_bytes;      /* 0: the listener's ceiling alone applies */
 	int64_t started_at;         /* Unix seconds */
 	uid_t euid;                 /* the daemon's own uid, allowed on the unix socket */
+	struct ddi *ddi;            /* borrowed; NULL when [ddi] enabled is false */
 };
 
 /* An error reply being built: status, short code and a sentence naming the value. */
@@ -244,6 +245,19 @@ void api_machines_patch(struct api_call *call);
 void api_machines_delete(struct api_call *call);
 void api_machines_assign_profile(struct api_call *call);
 void api_machines_deploy(struct api_call *call);
+/* Resolve the route's {ref}, replying on failure. Returns 0 when `m` is loaded. */
+int api_machine_from_path(struct api_call *call, struct machine *m);
+/* Load machine `id` inside an action, explaining -ENOENT in err. */
+int api_machine_load(struct store *st, int64_t id, struct machine *m, char *err, size_t errlen);
+/* Reply with the machine's JSON and `status`. */
+void api_reply_machine(struct api_call *call, unsigned status, const struct machine *m);
+
+/* Addresses, decommissioning and DHCP/DNS status (ddi.c). */
+void api_machines_address_set(struct api_call *call);
+void api_machines_address_release(struct api_call *call);
+void api_machines_decommission(struct api_call *call);
+void api_ddi_status(struct api_call *call);
+void api_ddi_conflicts(struct api_call *call);
 
 /* Profiles (profiles.c). */
 

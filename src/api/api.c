@@ -37,6 +37,9 @@ static const struct api_route routes[] = {
 	{ "DELETE", API_PREFIX "/machines/{ref}", api_machines_delete, true, false },
 	{ "PUT", API_PREFIX "/machines/{ref}/profile", api_machines_assign_profile, true, false },
 	{ "POST", API_PREFIX "/machines/{ref}/deploy", api_machines_deploy, true, false },
+	{ "POST", API_PREFIX "/machines/{ref}/address", api_machines_address_set, true, false },
+	{ "DELETE", API_PREFIX "/machines/{ref}/address", api_machines_address_release, true, false },
+	{ "POST", API_PREFIX "/machines/{ref}/decommission", api_machines_decommission, true, false },
 	{ "GET", API_PREFIX "/profiles", api_profiles_list, false, false },
 	{ "POST", API_PREFIX "/profiles", api_profiles_create, true, false },
 	{ "GET", API_PREFIX "/profiles/{name}", api_profiles_get, false, false },
@@ -50,6 +53,8 @@ static const struct api_route routes[] = {
 	{ "GET", API_PREFIX "/artifacts", api_artifacts_list, false, false },
 	{ "GET", API_PREFIX "/artifacts/{id}", api_artifacts_get, false, false },
 	{ "GET", API_PREFIX "/jobs/{id}", api_jobs_get, false, false },
+	{ "GET", API_PREFIX "/ddi/status", api_ddi_status, false, false },
+	{ "GET", API_PREFIX "/ddi/conflicts", api_ddi_conflicts, false, false },
 	{ "GET", API_PREFIX "/audit", api_audit_list, false, false },
 	{ "GET", API_PREFIX "/audit/verify", api_audit_verify, false, false },
 };
@@ -66,6 +71,12 @@ api_routes(size_t *ret_count)
 {
 	*ret_count = sizeof(routes) / sizeof(routes[0]);
 	return routes;
+}
+
+void
+api_set_ddi(struct api *api, struct ddi *ddi)
+{
+	api->ddi = ddi;
 }
 
 int

@@ -25,6 +25,9 @@ struct api;
 int api_new(const struct conf *conf, struct store_pool *pool, struct api **ret);
 /* Free the context. Accepts NULL; returns NULL. */
 struct api *api_free(struct api *api);
+/* Give the API the DDI manager for addresses and status; NULL when DDI is off. */
+struct ddi;
+void api_set_ddi(struct api *api, struct ddi *ddi);
 /* The API listeners' handler; ctx is the struct api. */
 void api_handle(struct http_request *req, void *ctx);
 /*

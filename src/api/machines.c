@@ -434,7 +434,7 @@ machine_json(const struct machine *m, const char *profile)
 		json_array_append_new(macs, json_string(m->macs[i]));
 
 	return json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, "
-			 "s:o, s:o}",
+			 "s:o, s:o, s:o}",
 			 "id", (json_int_t)m->id,
 			 "macs", macs,
 			 "uuid", api_json_string_or_null(m->uuid),
@@ -446,6 +446,7 @@ machine_json(const struct machine *m, const char *profile)
 			 "state", machine_state_name(m->state),
 			 "profile", api_json_string_or_null(profile != NULL ? profile : ""),
 			 "ip", api_json_string_or_null(m->ip),
+			 "lease_ip", api_json_string_or_null(m->lease_ip),
 			 "hostname", api_json_string_or_null(m->hostname),
 			 "inventory", api_json_from_text(m->inventory, "machine inventory"),
 			 "created_at", api_json_time(m->created_at),
@@ -472,8 +473,8 @@ profile_name_get(struct store *st, int64_t id, char name[STORE_NAME_SIZE])
 }
 
 /* Reply with machine `m`, looking up its profile's name. */
-static void
-reply_machine(struct api_call *call, unsigned status, const struct machine *m)
+void
+api_reply_machine(struct api_call *call, unsigned status, const struct machine *m)
 {
 	char profile[STORE_NAME_SIZE];
 	int rc;
@@ -523,8 +524,8 @@ machine_resolve(struct api_call *call, const char *ref, struct machine *ret,
 }
 
 /* Resolve the route's {ref}, replying on failure. Returns 0 when `m` is loaded. */
-static int
-machine_from_path(struct api_call *call, struct machine *m)
+int
+api_machine_from_path(struct api_call *call, struct machine *m)
 {
 	struct api_error e;
 	int rc;
@@ -538,8 +539,8 @@ machine_from_path(struct api_call *call, struct machine *m)
 }
 
 /* Load machine `id` inside an action, explaining -ENOENT in err. */
-static int
-machine_load(struct store *st, int64_t id, struct machine *m, char *err, size_t errlen)
+int
+api_machine_load(struct store *st, int64_t id, struct machine *m, char *err, size_t errlen)
 {
 	int rc;
 
@@ -877,9 +878,9 @@ api_machines_get(struct api_call *call)
 {
 	struct machine m = { 0 };
 
-	if (machine_from_path(call, &m) < 0)
+	if (api_machine_from_path(call, &m) < 0)
 		return;
-	reply_machine(call, 200, &m);
+	api_reply_machine(call, 200, &m);
 	machine_clear(&m);
 }
 
@@ -912,7 +913,7 @@ update_op(struct store *st, void *arg, char *err, size_t errlen)
 	struct update_args *args = arg;
 	int rc;
 
-	rc = machine_load(st, args->id, &args->machine, err, errlen);
+	rc = api_machine_load(st, args->id, &args->machine, err, errlen);
 	if (rc < 0)
 		return rc;
 
@@ -969,7 +970,7 @@ api_machines_patch(struct api_call *call)
 	size_t len;
 	int rc;
 
-	if (machine_from_path(call, &current) < 0)
+	if (api_machine_from_path(call, &current) < 0)
 		return;
 	args.id = current.id;
 	machine_clear(&current);
@@ -989,7 +990,7 @@ api_machines_patch(struct api_call *call)
 	if (rc < 0)
 		api_reply_errno(call, rc, err, "machine.update");
 	else
-		reply_machine(call, 200, &args.machine);
+		api_reply_machine(call, 200, &args.machine);
 
 	free(detail);
 	machine_clear(&args.machine);
@@ -1044,7 +1045,7 @@ delete_op(struct store *st, void *arg, char *err, size_t errlen)
 	struct machine m = { 0 };
 	int rc;
 
-	rc = machine_load(st, args->id, &m, err, errlen);
+	rc = api_machine_load(st, args->id, &m, err, errlen);
 	if (rc < 0)
 		return rc;
 
@@ -1080,7 +1081,7 @@ api_machines_delete(struct api_call *call)
 	struct machine m = { 0 };
 	int rc;
 
-	if (machine_from_path(call, &m) < 0)
+	if (api_machine_from_path(call, &m) < 0)
 		return;
 	args.id = m.id;
 	machine_clear(&m);
@@ -1158,7 +1159,7 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 	struct machine *m = &args->machine;
 	int rc;
 
-	rc = machine_load(st, args->id, m, err, errlen);
+	rc = api_machine_load(st, args->id, m, err, errlen);
 	if (rc < 0)
 		return rc;
 
@@ -1250,7 +1251,7 @@ profile_action(struct api_call *call, bool deploy)
 	struct api_error e;
 	int rc;
 
-	if (machine_from_path(call, &m) < 0)
+	if (api_machine_from_path(call, &m) < 0)
 		return;
 	args.id = m.id;
 	machine_clear(&m);
@@ -1274,7 +1275,7 @@ profile_action(struct api_call *call, bool deploy)
 	if (rc < 0)
 		api_reply_errno(call, rc, err, deploy ? "machine.deploy" : "machine.assign_profile");
 	else
-		reply_machine(call, deploy ? 202 : 200, &args.machine);
+		api_reply_machine(call, deploy ? 202 : 200, &args.machine);
 
 	free(detail);
 	machine_clear(&args.machine);

@@ -56,6 +56,25 @@ static const struct conf_key keys[] = {
 	{ "api", "tls_names", CONF_NAME_LIST, FIELD(tls_names), "", 0, 0 },
 	{ "bundle", "trusted_keys", CONF_PATH, FIELD(bundle_trusted_keys), "/etc/outpost/trusted-keys", 0, 0 },
 	{ "bundle", "allow_test_keys", CONF_BOOL, FIELD(bundle_allow_test_keys), "false", 0, 0 },
+	{ "ddi", "enabled", CONF_BOOL, FIELD(ddi_enabled), "false", 0, 0 },
+	{ "ddi", "interface", CONF_STRING, FIELD(ddi_interface), "", 0, 0 },
+	{ "ddi", "server_address", CONF_STRING, FIELD(ddi_server_address), "", 0, 0 },
+	{ "ddi", "domain", CONF_STRING, FIELD(ddi_domain), "", 0, 0 },
+	{ "ddi", "dns_servers", CONF_STRING, FIELD(ddi_dns_servers), "", 0, 0 },
+	{ "ddi", "reverse_zones", CONF_STRING, FIELD(ddi_reverse_zones), "", 0, 0 },
+	{ "ddi", "lease_seconds", CONF_UINT, FIELD(ddi_lease_seconds), "3600", 60, 604800 },
+	{ "ddi", "resync_seconds", CONF_UINT, FIELD(ddi_resync_seconds), "300", 5, 86400 },
+	{ "kea", "control_socket", CONF_STRING, FIELD(kea_control_socket), "/run/kea/kea4-ctrl-socket", 0, 0 },
+	{ "kea", "lease_file", CONF_STRING, FIELD(kea_lease_file), "/var/lib/kea/kea-leases4.csv", 0, 0 },
+	{ "kea", "hooks_dir", CONF_STRING, FIELD(kea_hooks_dir), "/usr/lib/x86_64-linux-gnu/kea/hooks", 0, 0 },
+	{ "kea", "event_socket", CONF_STRING, FIELD(kea_event_socket), "/run/outpost/kea-events.sock", 0, 0 },
+	{ "pdns", "api_url", CONF_STRING, FIELD(pdns_api_url), "http://127.0.0.1:8081", 0, 0 },
+	{ "pdns", "api_key", CONF_STRING, FIELD(pdns_api_key), "", 0, 0 },
+	{ "pdns", "server_id", CONF_STRING, FIELD(pdns_server_id), "localhost", 0, 0 },
+	{ "pdns", "nameserver", CONF_STRING, FIELD(pdns_nameserver), "outpost", 0, 0 },
+	{ "pdns", "ttl", CONF_UINT, FIELD(pdns_ttl), "300", 1, 604800 },
+	{ "tftp", "root", CONF_STRING, FIELD(tftp_root), "/srv/tftp", 0, 0 },
+	{ "tftp", "ipxe_dir", CONF_STRING, FIELD(tftp_ipxe_dir), "/usr/lib/ipxe", 0, 0 },
 	{ "http", "threads", CONF_UINT, FIELD(http_threads), "0", 0, 256 },
 	{ "http", "max_connections", CONF_UINT, FIELD(http_max_connections), "4096", 16, 1000000 },
 	{ "http", "max_header_bytes", CONF_UINT, FIELD(http_max_header_bytes), "8192", 1024, 1048576 },
@@ -67,6 +86,28 @@ static const struct conf_key keys[] = {
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
+
+/* The keys of a [subnet NAME] section; all are strings that the DDI module checks. */
+static const struct {
+	const char *key;
+	size_t offset;
+} subnet_keys[] = {
+	{ "network", offsetof(struct conf_subnet, network) },
+	{ "pool", offsetof(struct conf_subnet, pool) },
+	{ "gateway", offsetof(struct conf_subnet, gateway) },
+	{ "dns_servers", offsetof(struct conf_subnet, dns_servers) },
+};
+
+#define SUBNET_KEY_COUNT (sizeof(subnet_keys) / sizeof(subnet_keys[0]))
+
+/* Where the parser is: the current section and the line that set each key. */
+struct parse_state {
+	char section[64];
+	struct conf_subnet *subnet;     /* the current [subnet NAME], or NULL */
+	struct conf_subnet *subnet_base; /* conf->subnets, to index subnet_lines */
+	unsigned key_lines[KEY_COUNT];
+	unsigned subnet_lines[CONF_SUBNETS_MAX][SUBNET_KEY_COUNT];
+};
 
 static void
 set_error(char *err, size_t errlen, const char *fmt, ...)
@@ -292,13 +333,130 @@ section_known(const char *section)
 	return false;
 }
 
-/*
- * Parse one line, already NUL-terminated, updating `section`. `key_lines` records, for
- * each entry of keys[], the line that set it in this text, or 0.
- */
+/* True for a subnet name: 1 to CONF_SUBNET_NAME_MAX letters, digits, '-' and '_'. */
+static bool
+subnet_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= CONF_SUBNET_NAME_MAX &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == len;
+}
+
+/* Open a [subnet NAME] section: a new entry in conf->subnets. */
 static int
-parse_line(struct conf *conf, char *line, unsigned lineno, char section[32],
-	   unsigned key_lines[KEY_COUNT], char *err, size_t errlen)
+subnet_open(struct conf *conf, struct parse_state *ps, const char *name, unsigned lineno,
+	    char *err, size_t errlen)
+{
+	struct conf_subnet *subnet;
+
+	if (!subnet_name_valid(name)) {
+		set_error(err, errlen, "line %u: invalid subnet name \"%s\": use 1 to %d letters, "
+			  "digits, '-' or '_'", lineno, name, CONF_SUBNET_NAME_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < conf->subnet_count; i++) {
+		if (strcmp(conf->subnets[i].name, name) == 0) {
+			set_error(err, errlen, "line %u: duplicate section [subnet %s]; merge the "
+				  "two sections", lineno, name);
+			return -EINVAL;
+		}
+	}
+	if (conf->subnet_count == CONF_SUBNETS_MAX) {
+		set_error(err, errlen, "line %u: more than %d [subnet] sections", lineno,
+			  CONF_SUBNETS_MAX);
+		return -EINVAL;
+	}
+
+	subnet = &conf->subnets[conf->subnet_count];
+	memset(subnet, 0, sizeof(*subnet));
+	subnet->name = strdup(name);
+	for (size_t i = 0; i < SUBNET_KEY_COUNT; i++)
+		*(char **)(void *)((char *)subnet + subnet_keys[i].offset) = strdup("");
+	conf->subnet_count++;
+	for (size_t i = 0; i < SUBNET_KEY_COUNT; i++) {
+		if (*(char **)(void *)((char *)subnet + subnet_keys[i].offset) == NULL)
+			return -ENOMEM;
+	}
+	if (subnet->name == NULL)
+		return -ENOMEM;
+	ps->subnet = subnet;
+	return 0;
+}
+
+/* Parse a section header, text being "[...]". */
+static int
+parse_header(struct conf *conf, struct parse_state *ps, char *text, unsigned lineno,
+	     char *err, size_t errlen)
+{
+	size_t len = strlen(text);
+	char *name;
+
+	if (text[len - 1] != ']' || len < 3 || len - 2 >= sizeof(ps->section)) {
+		set_error(err, errlen, "line %u: invalid section header; write it as [name]",
+			  lineno);
+		return -EINVAL;
+	}
+	text[len - 1] = '\0';
+	name = trim(text + 1);
+	ps->subnet = NULL;
+
+	if (strncmp(name, "subnet", 6) == 0 && (name[6] == ' ' || name[6] == '\t' ||
+						name[6] == '\0')) {
+		snprintf(ps->section, sizeof(ps->section), "subnet");
+		name = trim(name + 6);
+		if (*name == '\0') {
+			set_error(err, errlen, "line %u: [subnet] needs a name, such as "
+				  "[subnet provisioning]", lineno);
+			return -EINVAL;
+		}
+		return subnet_open(conf, ps, name, lineno, err, errlen);
+	}
+	if (!section_known(name)) {
+		set_error(err, errlen, "line %u: unknown section [%s]; see docs/configuration.md",
+			  lineno, name);
+		return -EINVAL;
+	}
+	snprintf(ps->section, sizeof(ps->section), "%s", name);
+	return 0;
+}
+
+/* Set a key of the current [subnet NAME] section. */
+static int
+parse_subnet_key(struct parse_state *ps, const char *key, const char *value, unsigned lineno,
+		 char *err, size_t errlen)
+{
+	struct conf_subnet *subnet = ps->subnet;
+	size_t index = (size_t)(subnet - ps->subnet_base);
+	char **field, *copy;
+
+	for (size_t i = 0; i < SUBNET_KEY_COUNT; i++) {
+		if (strcmp(subnet_keys[i].key, key) != 0)
+			continue;
+		if (ps->subnet_lines[index][i] != 0) {
+			set_error(err, errlen, "line %u: duplicate key \"%s\" in [subnet %s], first "
+				  "set on line %u; remove one of them", lineno, key, subnet->name,
+				  ps->subnet_lines[index][i]);
+			return -EINVAL;
+		}
+		ps->subnet_lines[index][i] = lineno;
+		copy = strdup(value);
+		if (copy == NULL)
+			return -ENOMEM;
+		field = (char **)(void *)((char *)subnet + subnet_keys[i].offset);
+		free(*field);
+		*field = copy;
+		return 0;
+	}
+	set_error(err, errlen, "line %u: unknown key \"%s\" in [subnet %s]; expected network, "
+		  "pool, gateway or dns_servers", lineno, key, subnet->name);
+	return -EINVAL;
+}
+
+/* Parse one line, already NUL-terminated, updating the parser's state. */
+static int
+parse_line(struct conf *conf, char *line, unsigned lineno, struct parse_state *ps, char *err,
+	   size_t errlen)
 {
 	char *text = trim(line);
 	char *equals, *key, *value;
@@ -307,26 +465,8 @@ parse_line(struct conf *conf, char *line, unsigned lineno, char section[32],
 
 	if (*text == '\0' || *text == '#')
 		return 0;
-
-	/* A section header: [name] */
-	if (*text == '[') {
-		size_t len = strlen(text);
-
-		if (text[len - 1] != ']' || len - 2 >= 32 || len < 3) {
-			set_error(err, errlen, "line %u: invalid section header; write it as [name]",
-				  lineno);
-			return -EINVAL;
-		}
-		text[len - 1] = '\0';
-		if (!section_known(text + 1)) {
-			set_error(err, errlen,
-				  "line %u: unknown section [%s]; see docs/configuration.md", lineno,
-				  text + 1);
-			return -EINVAL;
-		}
-		snprintf(section, 32, "%s", text + 1);
-		return 0;
-	}
+	if (*text == '[')
+		return parse_header(conf, ps, text, lineno, err, errlen);
 
 	equals = strchr(text, '=');
 	if (equals == NULL) {
@@ -337,25 +477,28 @@ parse_line(struct conf *conf, char *line, unsigned lineno, char section[32],
 	key = trim(text);
 	value = trim(equals + 1);
 
-	if (section[0] == '\0') {
+	if (ps->section[0] == '\0') {
 		set_error(err, errlen, "line %u: key \"%s\" is outside any [section]", lineno, key);
 		return -EINVAL;
 	}
-	k = find_key(section, key);
+	if (ps->subnet != NULL)
+		return parse_subnet_key(ps, key, value, lineno, err, errlen);
+
+	k = find_key(ps->section, key);
 	if (k == NULL) {
 		set_error(err, errlen, "line %u: unknown key \"%s\" in [%s]; see docs/configuration.md",
-			  lineno, key, section);
+			  lineno, key, ps->section);
 		return -EINVAL;
 	}
 
 	/* A second value would silently win over the first, so reject it. */
-	if (key_lines[k - keys] != 0) {
+	if (ps->key_lines[k - keys] != 0) {
 		set_error(err, errlen,
 			  "line %u: duplicate key \"%s\" in [%s], first set on line %u; "
-			  "remove one of them", lineno, key, section, key_lines[k - keys]);
+			  "remove one of them", lineno, key, ps->section, ps->key_lines[k - keys]);
 		return -EINVAL;
 	}
-	key_lines[k - keys] = lineno;
+	ps->key_lines[k - keys] = lineno;
 
 	r = set_value(conf, k, value, err, errlen);
 	if (r == -EINVAL) {
@@ -370,35 +513,40 @@ parse_line(struct conf *conf, char *line, unsigned lineno, char section[32],
 int
 conf_parse(struct conf *conf, const char *text, size_t len, char *err, size_t errlen)
 {
-	unsigned key_lines[KEY_COUNT] = { 0 };
-	char section[32] = "";
+	struct parse_state *ps;
 	char line[4096];
 	unsigned lineno = 0;
 	size_t pos = 0;
+	int r = 0;
 
-	while (pos < len) {
+	ps = calloc(1, sizeof(*ps));
+	if (ps == NULL)
+		return -ENOMEM;
+	ps->subnet_base = conf->subnets;
+
+	while (pos < len && r == 0) {
 		const char *end = memchr(text + pos, '\n', len - pos);
 		size_t line_len = end != NULL ? (size_t)(end - (text + pos)) : len - pos;
-		int r;
 
 		lineno++;
 		if (line_len >= sizeof(line)) {
 			set_error(err, errlen, "line %u: longer than %zu bytes", lineno,
 				  sizeof(line) - 1);
-			return -EINVAL;
+			r = -EINVAL;
+			break;
 		}
 		if (memchr(text + pos, '\0', line_len) != NULL) {
 			set_error(err, errlen, "line %u: contains a NUL byte", lineno);
-			return -EINVAL;
+			r = -EINVAL;
+			break;
 		}
 		memcpy(line, text + pos, line_len);
 		line[line_len] = '\0';
-		r = parse_line(conf, line, lineno, section, key_lines, err, errlen);
-		if (r < 0)
-			return r;
+		r = parse_line(conf, line, lineno, ps, err, errlen);
 		pos += line_len + 1;
 	}
-	return 0;
+	free(ps);
+	return r;
 }
 
 /*
@@ -518,6 +666,16 @@ done:
 void
 conf_free(struct conf *conf)
 {
+	for (size_t i = 0; i < conf->subnet_count; i++) {
+		struct conf_subnet *subnet = &conf->subnets[i];
+
+		free(subnet->name);
+		for (size_t j = 0; j < SUBNET_KEY_COUNT; j++)
+			free(*(char **)(void *)((char *)subnet + subnet_keys[j].offset));
+		memset(subnet, 0, sizeof(*subnet));
+	}
+	conf->subnet_count = 0;
+
 	for (size_t i = 0; i < KEY_COUNT; i++) {
 		void *field = (char *)conf + keys[i].offset;
 

@@ -19,6 +19,22 @@
 #define CONF_MAX_FILE_BYTES (256 * 1024)
 /* Maximum number of entries in a list of names such as [api] tls_names. */
 #define CONF_NAMES_MAX 32
+/* Maximum number of [subnet NAME] sections. */
+#define CONF_SUBNETS_MAX 64
+/* Longest subnet name, in bytes. */
+#define CONF_SUBNET_NAME_MAX 32
+
+/*
+ * One [subnet NAME] section, as written. The DDI module checks the values (ddi.h), so
+ * these are the raw texts, empty when the key is absent.
+ */
+struct conf_subnet {
+	char *name;          /* owned */
+	char *network;       /* owned; CIDR, such as 10.20.0.0/24 */
+	char *pool;          /* owned; discovery pool ranges, such as 10.20.0.100-10.20.0.199 */
+	char *gateway;       /* owned; router option, empty for none */
+	char *dns_servers;   /* owned; overrides [ddi] dns_servers for this subnet */
+};
 
 struct conf {
 	/* [log] */
@@ -47,6 +63,37 @@ struct conf {
 	/* [bundle] */
 	char *bundle_trusted_keys;  /* owned; folder of trusted public keys (*.pub) */
 	bool bundle_allow_test_keys;   /* trust keys marked outpost-test-key */
+
+	/* [ddi]: DHCP, DNS and TFTP run by Outpost; checked by ddi_settings_parse */
+	bool ddi_enabled;
+	char *ddi_interface;         /* owned; provisioning interface Kea listens on */
+	char *ddi_server_address;    /* owned; the appliance's IPv4 address on it */
+	char *ddi_domain;            /* owned; forward DNS zone */
+	char *ddi_dns_servers;       /* owned; comma-separated IPv4, empty: server_address */
+	char *ddi_reverse_zones;     /* owned; comma-separated, empty: derived from subnets */
+	uint64_t ddi_lease_seconds;
+	uint64_t ddi_resync_seconds;
+
+	/* [kea] */
+	char *kea_control_socket;    /* owned; Kea's unix control socket */
+	char *kea_lease_file;        /* owned; memfile lease database written into Kea's config */
+	char *kea_hooks_dir;         /* owned; folder of libdhcp_lease_cmds.so and run_script */
+	char *kea_event_socket;      /* owned; datagram socket the run_script hook sends to */
+
+	/* [pdns] */
+	char *pdns_api_url;          /* owned; PowerDNS HTTP API base URL, loopback only */
+	char *pdns_api_key;          /* owned; secret, never logged */
+	char *pdns_server_id;        /* owned; server id in API paths */
+	char *pdns_nameserver;       /* owned; host label of the zones' NS record */
+	uint64_t pdns_ttl;
+
+	/* [tftp] */
+	char *tftp_root;             /* owned; folder tftpd-hpa serves */
+	char *tftp_ipxe_dir;         /* owned; iPXE binaries to copy into it */
+
+	/* [subnet NAME] sections, in file order */
+	struct conf_subnet subnets[CONF_SUBNETS_MAX];
+	size_t subnet_count;
 
 	/* [http] */
 	uint64_t http_threads;            /* 0: one per online CPU */

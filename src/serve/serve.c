@@ -25,6 +25,7 @@
 #include "boot/boot.h"
 #include "bundle/bundle.h"
 #include "conf/conf.h"
+#include "ddi/ddi.h"
 #include "http/http.h"
 #include "log/log.h"
 #include "store/store.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct store_pool *pool;       /* worker threads' connections */
 	struct boot *boot;
 	struct api *api;
+	struct ddi *ddi;               /* NULL unless [ddi] enabled */
 	struct http_server *boot_http;
 	struct http_server *api_http;
 	struct http_server *unix_http;
@@ -315,6 +317,18 @@ daemon_start(struct daemon *d)
 	char path[PATH_MAX];
 	int r;
 
+	/* Check the DHCP and DNS settings before anything is created. */
+	if (d->conf.ddi_enabled) {
+		char err[512];
+
+		snprintf(path, sizeof(path), "%s/outpost.db", d->conf.state_dir);
+		r = ddi_new(&d->conf, path, &d->ddi, err, sizeof(err));
+		if (r < 0) {
+			log_err("invalid DHCP and DNS settings: %s", err);
+			return r;
+		}
+	}
+
 	r = ensure_dir(d->conf.state_dir, 0700);
 	if (r < 0)
 		return r;
@@ -365,6 +379,7 @@ daemon_start(struct daemon *d)
 	r = api_new(&d->conf, d->pool, &d->api);
 	if (r < 0)
 		return r;
+	api_set_ddi(d->api, d->ddi);
 
 	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, NULL, d->boot,
 			   &d->boot_http);
@@ -377,8 +392,14 @@ daemon_start(struct daemon *d)
 	r = ensure_parent_dir(d->conf.api_socket);
 	if (r < 0)
 		return r;
-	return start_listener(d, HTTP_LISTENER_UNIX, d->conf.api_socket, api_handle, api_precheck,
-			      d->api, &d->unix_http);
+	r = start_listener(d, HTTP_LISTENER_UNIX, d->conf.api_socket, api_handle, api_precheck,
+			   d->api, &d->unix_http);
+	if (r < 0 || d->ddi == NULL)
+		return r;
+	r = ensure_parent_dir(d->conf.kea_event_socket);
+	if (r < 0)
+		return r;
+	return ddi_start(d->ddi);
 }
 
 /* Stop listeners first so no handler runs while the modules behind them are freed. */
@@ -388,6 +409,7 @@ daemon_stop(struct daemon *d)
 	d->unix_http = http_stop(d->unix_http);
 	d->api_http = http_stop(d->api_http);
 	d->boot_http = http_stop(d->boot_http);
+	d->ddi = ddi_free(d->ddi);
 	d->api = api_free(d->api);
 	d->boot = boot_free(d->boot);
 	d->pool = store_pool_free(d->pool);

@@ -32,7 +32,7 @@ static const char *const machine_state_names[MACHINE_STATE_MAX] = {
  */
 #define MACHINE_COLUMNS \
 	"id, uuid, serial, vendor, model, arch, platform, state, profile_id, ip, hostname," \
-	" inventory, created_at, updated_at," \
+	" inventory, created_at, updated_at, lease_ip," \
 	" (SELECT group_concat(position || '=' || mac, ',') FROM machine_macs" \
 	"  WHERE machine_id = machines.id)"
 
@@ -51,6 +51,7 @@ enum machine_column {
 	COL_INVENTORY,
 	COL_CREATED_AT,
 	COL_UPDATED_AT,
+	COL_LEASE_IP,
 	COL_MACS,
 };
 
@@ -101,6 +102,7 @@ machine_validate(struct store *st, const struct machine *m)
 		{ "arch", offsetof(struct machine, arch), sizeof(m->arch) },
 		{ "platform", offsetof(struct machine, platform), sizeof(m->platform) },
 		{ "ip", offsetof(struct machine, ip), IP_TEXT_SIZE },
+		{ "lease_ip", offsetof(struct machine, lease_ip), IP_TEXT_SIZE },
 		{ "hostname", offsetof(struct machine, hostname), HOSTNAME_SIZE },
 	};
 	char canonical[MAC_TEXT_SIZE];
@@ -133,6 +135,23 @@ machine_validate(struct store *st, const struct machine *m)
 	}
 
 	return 0;
+}
+
+/* Find the machine other than `self` that holds reserved address `ip`: 1, 0 or an error. */
+static int
+ip_owner(struct store *st, const char *ip, int64_t self, int64_t *ret)
+{
+	return store_find_owner(st, STMT_MACHINE_IP_OWNER,
+				"SELECT id FROM machines WHERE ip = :value AND id <> :self", ip, self,
+				ret);
+}
+
+int
+store_machine_ip_owner(struct store *st, const char *ip, int64_t *ret_id)
+{
+	int found = ip_owner(st, ip, 0, ret_id);
+
+	return found < 0 ? found : found ? 0 : -ENOENT;
 }
 
 /*
@@ -170,9 +189,7 @@ machine_describe_conflict(struct store *st, const struct machine *m, int64_t sel
 	}
 
 	if (m->ip[0] != '\0') {
-		found = store_find_owner(st, STMT_MACHINE_IP_OWNER,
-					 "SELECT id FROM machines WHERE ip = :value AND id <> :self",
-					 m->ip, self, &owner);
+		found = ip_owner(st, m->ip, self, &owner);
 		if (found < 0)
 			return found;
 		if (found)
@@ -213,6 +230,7 @@ machine_bind(sqlite3_stmt *stmt, const struct machine *m, int64_t now, int *rc)
 	else
 		store_bind_text(stmt, ":profile_id", NULL, rc);
 	store_bind_text_or_null(stmt, ":ip", m->ip, rc);
+	store_bind_text_or_null(stmt, ":lease_ip", m->lease_ip, rc);
 	store_bind_text_or_null(stmt, ":hostname", m->hostname, rc);
 	store_bind_text(stmt, ":inventory", m->inventory, rc);
 	store_bind_int(stmt, ":now", now, rc);
@@ -269,9 +287,10 @@ store_machine_insert(struct store *st, struct machine *m)
 
 	err = store_stmt_acquire(st, STMT_MACHINE_INSERT,
 				 "INSERT INTO machines (uuid, serial, vendor, model, arch, platform, state,"
-				 " profile_id, ip, hostname, inventory, created_at, updated_at)"
+				 " profile_id, ip, lease_ip, hostname, inventory, created_at,"
+				 " updated_at)"
 				 " VALUES (:uuid, :serial, :vendor, :model, :arch, :platform, :state,"
-				 " :profile_id, :ip, :hostname, :inventory, :now, :now)",
+				 " :profile_id, :ip, :lease_ip, :hostname, :inventory, :now, :now)",
 				 &stmt);
 	if (err < 0)
 		goto done;
@@ -322,7 +341,8 @@ store_machine_update(struct store *st, struct machine *m)
 	err = store_stmt_acquire(st, STMT_MACHINE_UPDATE,
 				 "UPDATE machines SET uuid = :uuid, serial = :serial, vendor = :vendor,"
 				 " model = :model, arch = :arch, platform = :platform, state = :state,"
-				 " profile_id = :profile_id, ip = :ip, hostname = :hostname,"
+				 " profile_id = :profile_id, ip = :ip, lease_ip = :lease_ip,"
+				 " hostname = :hostname,"
 				 " inventory = :inventory, updated_at = :now WHERE id = :id",
 				 &stmt);
 	if (err < 0)
@@ -473,6 +493,9 @@ machine_from_row(struct store *st, sqlite3_stmt *stmt, struct machine *out)
 					sizeof(out->platform));
 	if (err == 0)
 		err = store_column_copy(st, stmt, COL_IP, out->ip, sizeof(out->ip));
+	if (err == 0)
+		err = store_column_copy(st, stmt, COL_LEASE_IP, out->lease_ip,
+					sizeof(out->lease_ip));
 	if (err == 0)
 		err = store_column_copy(st, stmt, COL_HOSTNAME, out->hostname,
 					sizeof(out->hostname));

@@ -172,10 +172,33 @@ static const char migration_3[] =
 
 	"PRAGMA user_version = 3;";
 
+/*
+ * Version 4: DHCP and DNS. A machine's lease_ip is the address Kea last leased to one
+ * of its MACs, which may differ from its reserved ip. ddi_conflicts records each
+ * conflict the DDI manager sees once per kind, address and MAC, counting repeats, so
+ * a client that retries every few seconds adds no rows.
+ */
+static const char migration_4[] =
+	"ALTER TABLE machines ADD COLUMN lease_ip TEXT CHECK (lease_ip <> '');"
+	"CREATE TABLE ddi_conflicts ("
+	"  kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 32),"
+	"  address TEXT NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  machine_id INTEGER,"
+	"  detail TEXT NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL CHECK (count > 0),"
+	"  PRIMARY KEY (kind, address, mac)"
+	") WITHOUT ROWID;"
+
+	"PRAGMA user_version = 4;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema", migration_1 },
 	{ 2, "machines.uuid not unique", migration_2 },
 	{ 3, "bundles and their artifacts", migration_3 },
+	{ 4, "DHCP leases and conflicts", migration_4 },
 };
 
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))

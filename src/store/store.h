@@ -63,7 +63,8 @@ struct machine {
 	char platform[16];                  /* iPXE ${platform}: pcbios, efi */
 	enum machine_state state;
 	int64_t profile_id;                 /* 0: none */
-	char ip[IP_TEXT_SIZE];
+	char ip[IP_TEXT_SIZE];               /* reserved address, empty: none */
+	char lease_ip[IP_TEXT_SIZE];         /* address last leased by DHCP, empty: none */
 	char hostname[HOSTNAME_SIZE];
 	char *inventory;                    /* owned JSON text, NULL when none */
 	int64_t created_at;                 /* Unix seconds */
@@ -158,6 +159,11 @@ typedef int (*audit_cb)(const struct audit_entry *e, void *arg);
  * migrations. `readonly` connections skip migrations. Returns 0 and sets *ret.
  */
 int store_open(const char *path, bool readonly, struct store **ret);
+/*
+ * A counter bumped after every commit through any connection of this process, so a
+ * reader can tell cheaply whether anything changed since it last looked.
+ */
+uint64_t store_generation(void);
 /* Close the connection. Accepts NULL; returns NULL. */
 struct store *store_close(struct store *st);
 /* The last error's text, naming the value and row on -EEXIST. */
@@ -189,6 +195,8 @@ int store_machine_get_by_mac(struct store *st, const char *mac, struct machine *
 /* Replace every column and the MAC list of row m->id; updates m->updated_at. */
 int store_machine_update(struct store *st, struct machine *m);
 int store_machine_delete(struct store *st, int64_t id);
+/* The machine whose reserved address is `ip`: 0 with its id, or -ENOENT. */
+int store_machine_ip_owner(struct store *st, const char *ip, int64_t *ret_id);
 /* Rows matching the filter in id order; returns the callback's nonzero value if any. */
 int store_machine_list(struct store *st, const struct machine_filter *f, machine_cb cb, void *arg);
 int store_machine_count(struct store *st, const struct machine_filter *f, int64_t *ret);
@@ -263,6 +271,39 @@ int store_blob_list(struct store *st, int (*cb)(const char *sha256, uint64_t siz
 		    void *arg);
 /* The number of artifacts whose bytes are blob `sha256`. */
 int store_blob_users(struct store *st, const char *sha256, int64_t *ret);
+
+/*
+ * DHCP and DNS (ddi.c). A DDI host is what Kea and PowerDNS need of a machine that has
+ * a reserved address or a host name: its boot MAC (the first), address and name.
+ */
+struct ddi_host {
+	int64_t id;
+	char mac[MAC_TEXT_SIZE];            /* empty when the machine has no MAC */
+	char ip[IP_TEXT_SIZE];              /* empty: no reserved address */
+	char hostname[HOSTNAME_SIZE];       /* empty: none */
+};
+
+/* A conflict the DDI manager saw: the same kind, address and MAC count as one. */
+struct ddi_conflict {
+	char kind[33];                      /* "lease-reserved-elsewhere", ... */
+	char address[IP_TEXT_SIZE];
+	char mac[MAC_TEXT_SIZE];
+	int64_t machine_id;                 /* the machine holding the reservation, or 0 */
+	char detail[256];
+	int64_t first_seen;
+	int64_t last_seen;
+	int64_t count;
+};
+
+typedef int (*ddi_host_cb)(const struct ddi_host *h, void *arg);
+typedef int (*ddi_conflict_cb)(const struct ddi_conflict *c, void *arg);
+
+/* Every machine with a reserved address or a host name, by id. */
+int store_ddi_hosts(struct store *st, ddi_host_cb cb, void *arg);
+/* Insert the conflict, or count it again and refresh last_seen and the detail. */
+int store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c);
+/* Every recorded conflict, newest first. */
+int store_ddi_conflict_list(struct store *st, ddi_conflict_cb cb, void *arg);
 
 /* Events: append-only, trimmed to the newest `keep` rows by store_event_trim. */
 int store_event_append(struct store *st, const char *type, const char *target,

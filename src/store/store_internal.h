@@ -81,6 +81,10 @@ enum store_stmt {
 
 	STMT_MACHINE_BOOT_GET,
 
+	STMT_DDI_HOSTS,
+	STMT_DDI_CONFLICT_RECORD,
+	STMT_DDI_CONFLICT_LIST,
+
 	STMT_MAX,
 };
 
@@ -95,8 +99,6 @@ struct store {
 	struct boot_cache *boot_cache;      /* owned, created on first boot lookup */
 };
 
-/* Bumped after every commit of this process; cached reads are valid for one value. */
-uint64_t store_generation(void);
 /* Free a connection's boot cache. Accepts NULL. */
 void boot_cache_free(struct boot_cache *cache);
 

@@ -172,16 +172,16 @@ open_creates_schema(void **state)
 	struct fixture *f = *state;
 	char text[64];
 
-	assert_int_equal(store_schema_version(f->st), 3);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(store_schema_version(f->st), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 
 	raw_query(f->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
 				 " AND name IN ('machines', 'machine_macs', 'profiles', 'artifacts', 'bundles',"
-				 " 'events', 'audit', 'tokens')"),
-			 8);
+				 " 'events', 'audit', 'tokens', 'ddi_conflicts')"),
+			 9);
 }
 
 static void
@@ -195,17 +195,18 @@ reopen_is_idempotent(void **state)
 
 	f->st = store_close(f->st);
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 3);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(store_schema_version(f->st), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 
 	assert_int_equal(store_profile_get(f->st, p.id, &got), 0);
 	assert_string_equal(got.name, "debian-12");
 	profile_clear(&got);
 }
 
-/* Undo migration 3, so a test can start from an older schema. */
+/* Undo migrations 4 and 3, so a test can start from an older schema. */
 #define UNDO_MIGRATION_3 \
-	"DROP TABLE artifacts; DROP TABLE bundles;" \
+	"DROP TABLE ddi_conflicts; ALTER TABLE machines DROP COLUMN lease_ip;" \
+	" DROP TABLE artifacts; DROP TABLE bundles;" \
 	" CREATE TABLE artifacts (id INTEGER PRIMARY KEY, name TEXT, version TEXT);" \
 	" CREATE UNIQUE INDEX artifacts_name_version ON artifacts (name, version);"
 
@@ -250,8 +251,8 @@ migration_2_uuid_not_unique(void **state)
 				 " WHERE name = 'machines_uuid'"), 1);
 
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 3);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(store_schema_version(f->st), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('machines')"
 				 " WHERE name = 'machines_uuid' AND \"unique\" = 0"), 1);
 

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Keeping PowerDNS's A and PTR records in step with the machines. Each pass builds
+ * the records the store calls for, compares them with what PowerDNS holds of
+ * Outpost's (read back after a start, a failure or on resync, and remembered
+ * otherwise), and sends only the differences, as batched RRset PATCH requests: one
+ * request costs PowerDNS about the same whether it carries one RRset or hundreds.
+ *
+ * An RRset is Outpost's when its comment account is "outpost" or when its name is
+ * one Outpost wants. Records an operator added under other names are left alone.
+ */
+#include "ddi/ddi-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "util/util.h"
+
+/* RRsets per PATCH request. */
+#define DNS_BATCH 1000
+
+int
+ddi_records_add(struct ddi_records *records, const struct ddi_record *rec)
+{
+	if (records->count == records->capacity) {
+		size_t capacity = records->capacity == 0 ? 256 : records->capacity * 2;
+		struct ddi_record *items = reallocarray(records->items, capacity, sizeof(*items));
+
+		if (items == NULL)
+			return -ENOMEM;
+		records->items = items;
+		records->capacity = capacity;
+	}
+	records->items[records->count++] = *rec;
+	return 0;
+}
+
+void
+ddi_records_free(struct ddi_records *records)
+{
+	free(records->items);
+	memset(records, 0, sizeof(*records));
+}
+
+void
+ddi_dns_state_free(struct ddi_dns_state *dns)
+{
+	ddi_records_free(&dns->mirror);
+	dns->mirror_valid = false;
+	dns->zones_ready = false;
+}
+
+static int
+record_cmp(const void *a, const void *b)
+{
+	const struct ddi_record *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : strcmp(x->type, y->type);
+}
+
+static void
+records_sort(struct ddi_records *records)
+{
+	if (records->count > 1)
+		qsort(records->items, records->count, sizeof(records->items[0]), record_cmp);
+}
+
+static int
+record_push(struct ddi_records *want, size_t zone, const char *name, const char *type,
+	    const char *content, uint64_t ttl)
+{
+	struct ddi_record rec = { .zone = zone, .ttl = (int64_t)ttl, .ours = true };
+
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	snprintf(rec.type, sizeof(rec.type), "%s", type);
+	snprintf(rec.content, sizeof(rec.content), "%s", content);
+	return ddi_records_add(want, &rec);
+}
+
+/* The records the store calls for, sorted, with no name and type twice. */
+static int
+desired_build(struct ddi *ddi, const struct ddi_hosts *hosts, struct ddi_records *want)
+{
+	const struct ddi_settings *s = &ddi->settings;
+	uint64_t ttl = ddi->config.ttl;
+	char server[DDI_ADDR_TEXT];
+	size_t kept = 0;
+	int r;
+
+	r = record_push(want, 0, ddi->pdns.nameserver, "A", ddi_addr_format(s->server, server), ttl);
+	for (size_t i = 0; r == 0 && i < hosts->count; i++) {
+		const struct ddi_host *h = &hosts->items[i];
+		char fqdn[DDI_NAME_SIZE], reverse[DDI_NAME_SIZE];
+		const struct ddi_zone *zone;
+		uint32_t addr;
+
+		if (h->hostname[0] == '\0' || h->ip[0] == '\0' || ddi_addr_parse(h->ip, &addr) < 0 ||
+		    ddi_fqdn(s, h->hostname, fqdn) < 0)
+			continue;
+		r = record_push(want, 0, fqdn, "A", h->ip, ttl);
+		zone = ddi_reverse_zone(s, addr);
+		if (r == 0 && zone != NULL) {
+			ddi_reverse_name(addr, reverse);
+			r = record_push(want, 1 + (size_t)(zone - s->zones), reverse, "PTR", fqdn, ttl);
+		}
+	}
+	if (r < 0)
+		return r;
+
+	/* A host named like the zones' name server loses to it; the store keeps names unique. */
+	records_sort(want);
+	for (size_t i = 0; i < want->count; i++) {
+		if (kept > 0 && record_cmp(&want->items[kept - 1], &want->items[i]) == 0) {
+			log_warning("ddi: DNS name %s %s is wanted twice; keeping the first",
+				    want->items[i].name, want->items[i].type);
+			continue;
+		}
+		want->items[kept++] = want->items[i];
+	}
+	want->count = kept;
+	return 0;
+}
+
+static const char *
+zone_name(const struct ddi *ddi, size_t zone)
+{
+	return zone == 0 ? ddi->settings.domain : ddi->settings.zones[zone - 1].name;
+}
+
+/* Read what PowerDNS holds of Outpost's: RRsets it marked, or at names it wants. */
+static int
+current_read(struct ddi *ddi, const struct ddi_records *want, struct ddi_records *have,
+	     char *err, size_t errlen)
+{
+	struct ddi_records all = { 0 };
+	int r = 0;
+
+	for (size_t zone = 0; r == 0 && zone <= ddi->settings.zone_count; zone++) {
+		char path[DDI_NAME_SIZE + 16];
+		struct buf reply;
+		long status;
+
+		snprintf(path, sizeof(path), "/zones/%s", zone_name(ddi, zone));
+		r = ddi_pdns_request(&ddi->pdns, "GET", path, NULL, &status, &reply, err, errlen);
+		if (r < 0)
+			break;
+		r = ddi_pdns_zone_parse(reply.data, reply.len, zone, &all, err, errlen);
+		buf_free(&reply);
+	}
+
+	for (size_t i = 0; r == 0 && i < all.count; i++) {
+		const struct ddi_record *rec = &all.items[i];
+
+		if (rec->ours || bsearch(rec, want->items, want->count, sizeof(*rec), record_cmp))
+			r = ddi_records_add(have, rec);
+	}
+	ddi_records_free(&all);
+	if (r == 0)
+		records_sort(have);
+	return r;
+}
+
+/* Pending changes, one array of RRsets per zone. */
+struct batch {
+	struct ddi *ddi;
+	json_t *rrsets[1 + DDI_ZONES_MAX];
+	int64_t changed;
+	char *err;
+	size_t errlen;
+};
+
+static int
+batch_flush(struct batch *b, size_t zone)
+{
+	char path[DDI_NAME_SIZE + 16];
+	struct buf reply;
+	json_t *body;
+	char *text;
+	long status;
+	int r;
+
+	if (b->rrsets[zone] == NULL || json_array_size(b->rrsets[zone]) == 0)
+		return 0;
+	body = json_pack("{s:O}", "rrsets", b->rrsets[zone]);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		return -ENOMEM;
+
+	snprintf(path, sizeof(path), "/zones/%s", zone_name(b->ddi, zone));
+	r = ddi_pdns_request(&b->ddi->pdns, "PATCH", path, text, &status, &reply, b->err,
+			     b->errlen);
+	free(text);
+	if (r < 0)
+		return r;
+	buf_free(&reply);
+	b->changed += (int64_t)json_array_size(b->rrsets[zone]);
+	json_array_clear(b->rrsets[zone]);
+	return 0;
+}
+
+static int
+batch_add(struct batch *b, const struct ddi_record *rec, bool replace)
+{
+	int r;
+
+	if (b->rrsets[rec->zone] == NULL && (b->rrsets[rec->zone] = json_array()) == NULL)
+		return -ENOMEM;
+	r = ddi_pdns_rrset_append(b->rrsets[rec->zone], rec, replace, b->ddi->config.ttl);
+	if (r == 0 && json_array_size(b->rrsets[rec->zone]) >= DNS_BATCH)
+		r = batch_flush(b, rec->zone);
+	return r;
+}
+
+static bool
+record_differs(const struct ddi_record *want, const struct ddi_record *have)
+{
+	return want->zone != have->zone || want->ttl != have->ttl ||
+	       strcmp(want->content, have->content) != 0;
+}
+
+/* Send what it takes to turn `have` into `want`; both are sorted. */
+static int
+changes_push(struct ddi *ddi, const struct ddi_records *want, const struct ddi_records *have,
+	     int64_t *ret_changed, char *err, size_t errlen)
+{
+	struct batch b = { .ddi = ddi, .err = err, .errlen = errlen };
+	size_t i = 0, j = 0;
+	int r = 0;
+
+	while (r == 0 && (i < want->count || j < have->count)) {
+		int c = i == want->count ? 1
+			: j == have->count ? -1
+			: record_cmp(&want->items[i], &have->items[j]);
+
+		if (c < 0) {
+			r = batch_add(&b, &want->items[i++], true);
+		} else if (c > 0) {
+			r = batch_add(&b, &have->items[j++], false);
+		} else {
+			if (record_differs(&want->items[i], &have->items[j]))
+				r = batch_add(&b, &want->items[i], true);
+			i++;
+			j++;
+		}
+	}
+	for (size_t zone = 0; r == 0 && zone <= ddi->settings.zone_count; zone++)
+		r = batch_flush(&b, zone);
+	for (size_t zone = 0; zone <= DDI_ZONES_MAX; zone++)
+		json_decref(b.rrsets[zone]);
+	*ret_changed = b.changed;
+	return r;
+}
+
+void
+ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
+{
+	struct ddi_dns_state *dns = &ddi->dns;
+	struct ddi_records want = { 0 }, have = { 0 };
+	const struct ddi_records *base = &dns->mirror;
+	int64_t changed = 0;
+	char err[1024] = "";
+	int r;
+
+	r = desired_build(ddi, hosts, &want);
+	if (r == 0 && !dns->zones_ready)
+		r = ddi_pdns_zones_ensure(&ddi->pdns, &ddi->settings, err, sizeof(err));
+	if (r == 0 && (resync || !dns->mirror_valid)) {
+		r = current_read(ddi, &want, &have, err, sizeof(err));
+		base = &have;
+	}
+	if (r == 0)
+		r = changes_push(ddi, &want, base, &changed, err, sizeof(err));
+
+	if (r < 0) {
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "%s", strerror(-r));
+		dns->zones_ready = false;
+		dns->mirror_valid = false;
+		ddi_retry_schedule(&ddi->dns_retry);
+		log_warning("ddi: DNS update failed, retrying in %" PRId64 " ms: %s",
+			    ddi->dns_retry.backoff_ms, err);
+		ddi_service_update(ddi, &ddi->status.dns, err, 0);
+		ddi_records_free(&want);
+		ddi_records_free(&have);
+		return;
+	}
+
+	if (changed > 0)
+		log_info("ddi: DNS records updated rrsets=%" PRId64 " records=%zu", changed,
+			 want.count);
+	ddi_records_free(&dns->mirror);
+	dns->mirror = want;
+	dns->mirror_valid = true;
+	dns->zones_ready = true;
+	ddi_retry_reset(&ddi->dns_retry);
+	ddi_service_update(ddi, &ddi->status.dns, NULL, (int64_t)want.count);
+	ddi_records_free(&have);
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bringing Kea to the generated configuration: compare what Kea runs with what it
+ * should run, then config-test, config-set and, only after both succeeded,
+ * config-write, so the file Kea starts from next time is the one it already runs.
+ */
+#include "ddi/ddi-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "util/util.h"
+
+/* config-set with 10,000 reservations takes well under a second; leave room. */
+#define KEA_TIMEOUT_MS 30000
+
+/* Compare one string member of two objects. */
+static bool
+member_differs(const json_t *want, const json_t *have, const char *key)
+{
+	const char *a = json_string_value(json_object_get(want, key));
+	const char *b = json_string_value(json_object_get(have, key));
+
+	if (a == NULL || a[0] == '\0')
+		return b != NULL && b[0] != '\0';
+	return b == NULL || strcmp(a, b) != 0;
+}
+
+/* Index an array of objects by a string member. */
+static json_t *
+index_by(const json_t *array, const char *key)
+{
+	json_t *index = json_object();
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(array, i, item) {
+		const char *name = json_string_value(json_object_get(item, key));
+
+		if (name != NULL)
+			json_object_set(index, name, item);
+	}
+	return index;
+}
+
+static bool
+options_differ(const json_t *want, const json_t *have, char *why, size_t size)
+{
+	json_t *index = index_by(have, "name");
+	bool differs = false;
+	size_t i;
+	json_t *option;
+
+	json_array_foreach(want, i, option) {
+		const char *name = json_string_value(json_object_get(option, "name"));
+		json_t *other = json_object_get(index, name);
+
+		if (other == NULL || member_differs(option, other, "data")) {
+			snprintf(why, size, "option %s differs", name);
+			differs = true;
+			break;
+		}
+	}
+	json_decref(index);
+	return differs || json_array_size(want) != json_array_size(have);
+}
+
+static bool
+reservations_differ(const json_t *want, const json_t *have, const char *subnet, char *why,
+		    size_t size)
+{
+	json_t *index = index_by(have, "hw-address");
+	bool differs = false;
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(want, i, r) {
+		const char *mac = json_string_value(json_object_get(r, "hw-address"));
+		json_t *other = json_object_get(index, mac);
+
+		if (other == NULL) {
+			snprintf(why, size, "subnet %s: reservation for %s is missing", subnet, mac);
+			differs = true;
+		} else if (member_differs(r, other, "ip-address") ||
+			   member_differs(r, other, "hostname")) {
+			snprintf(why, size, "subnet %s: reservation for %s differs", subnet, mac);
+			differs = true;
+		}
+		if (differs)
+			break;
+	}
+	if (!differs && json_array_size(want) != json_array_size(have)) {
+		snprintf(why, size, "subnet %s: %zu reservations, expected %zu", subnet,
+			 json_array_size(have), json_array_size(want));
+		differs = true;
+	}
+	json_decref(index);
+	return differs;
+}
+
+static bool
+pools_differ(const json_t *want, const json_t *have)
+{
+	if (json_array_size(want) != json_array_size(have))
+		return true;
+	for (size_t i = 0; i < json_array_size(want); i++)
+		if (member_differs(json_array_get(want, i), json_array_get(have, i), "pool"))
+			return true;
+	return false;
+}
+
+static bool
+subnets_differ(const json_t *want, const json_t *have, char *why, size_t size)
+{
+	size_t i;
+	json_t *subnet;
+
+	if (json_array_size(want) != json_array_size(have)) {
+		snprintf(why, size, "%zu subnets, expected %zu", json_array_size(have),
+			 json_array_size(want));
+		return true;
+	}
+	json_array_foreach(want, i, subnet) {
+		json_int_t id = json_integer_value(json_object_get(subnet, "id"));
+		const char *name = json_string_value(json_object_get(subnet, "subnet"));
+		json_t *other = NULL, *candidate;
+		size_t j;
+
+		json_array_foreach(have, j, candidate)
+			if (json_integer_value(json_object_get(candidate, "id")) == id)
+				other = candidate;
+		if (other == NULL || member_differs(subnet, other, "subnet")) {
+			snprintf(why, size, "subnet %s is missing", name);
+			return true;
+		}
+		if (pools_differ(json_object_get(subnet, "pools"), json_object_get(other, "pools"))) {
+			snprintf(why, size, "subnet %s: pools differ", name);
+			return true;
+		}
+		if (options_differ(json_object_get(subnet, "option-data"),
+				   json_object_get(other, "option-data"), why, size))
+			return true;
+		if (reservations_differ(json_object_get(subnet, "reservations"),
+					json_object_get(other, "reservations"), name, why, size))
+			return true;
+	}
+	return false;
+}
+
+static bool
+classes_differ(const json_t *want, const json_t *have, char *why, size_t size)
+{
+	json_t *index = index_by(have, "name");
+	bool differs = false;
+	size_t i;
+	json_t *class;
+
+	json_array_foreach(want, i, class) {
+		const char *name = json_string_value(json_object_get(class, "name"));
+		json_t *other = json_object_get(index, name);
+
+		if (other == NULL || member_differs(class, other, "test") ||
+		    member_differs(class, other, "boot-file-name") ||
+		    member_differs(class, other, "next-server")) {
+			snprintf(why, size, "client class %s differs", name);
+			differs = true;
+			break;
+		}
+	}
+	json_decref(index);
+	return differs;
+}
+
+bool
+ddi_kea_drift(const json_t *want, const json_t *have, char *why, size_t size)
+{
+	const json_t *w = json_object_get(want, "Dhcp4"), *h = json_object_get(have, "Dhcp4");
+	json_t *wi, *hi;
+
+	if (h == NULL) {
+		snprintf(why, size, "Kea's configuration has no Dhcp4 object");
+		return true;
+	}
+	wi = json_object_get(json_object_get(w, "interfaces-config"), "interfaces");
+	hi = json_object_get(json_object_get(h, "interfaces-config"), "interfaces");
+	if (!json_equal(wi, hi)) {
+		snprintf(why, size, "interfaces differ");
+		return true;
+	}
+	if (!json_equal(json_object_get(w, "valid-lifetime"), json_object_get(h, "valid-lifetime"))) {
+		snprintf(why, size, "valid-lifetime differs");
+		return true;
+	}
+	if (json_array_size(json_object_get(h, "hooks-libraries")) !=
+	    json_array_size(json_object_get(w, "hooks-libraries"))) {
+		snprintf(why, size, "hooks-libraries differ");
+		return true;
+	}
+	if (classes_differ(json_object_get(w, "client-classes"), json_object_get(h, "client-classes"),
+			   why, size))
+		return true;
+	return subnets_differ(json_object_get(w, "subnet4"), json_object_get(h, "subnet4"), why,
+			      size);
+}
+
+/* Run one command and require result 0; anything else is an error naming the result. */
+static int
+command_ok(const struct ddi_config *c, const char *command, json_t *arguments,
+	   struct kea_reply *reply, char *err, size_t errlen)
+{
+	static const char *const names[] = { "success", "error", "unsupported", "empty" };
+	int r, result;
+
+	r = kea_command(c->control_socket, command, arguments, KEA_TIMEOUT_MS, reply, err, errlen);
+	if (r < 0)
+		return r;
+	if (reply->result == KEA_SUCCESS)
+		return 0;
+	result = reply->result;
+	snprintf(err, errlen, "Kea %s returned %d (%s): %s", command, result,
+		 result >= 0 && result <= 3 ? names[result] : "unknown",
+		 reply->text[0] != '\0' ? reply->text : "no text");
+	kea_reply_clear(reply);
+	return result == KEA_UNSUPPORTED ? -EOPNOTSUPP : -EPROTO;
+}
+
+int
+ddi_kea_read(const struct ddi_config *c, json_t **ret, char *err, size_t errlen)
+{
+	struct kea_reply reply;
+	int r;
+
+	r = command_ok(c, "config-get", NULL, &reply, err, errlen);
+	if (r < 0)
+		return r;
+	*ret = reply.arguments;
+	reply.arguments = NULL;
+	kea_reply_clear(&reply);
+	return 0;
+}
+
+int
+ddi_kea_push(const struct ddi_config *c, json_t *config, char *err, size_t errlen)
+{
+	static const char *const steps[] = { "config-test", "config-set", "config-write" };
+	struct kea_reply reply;
+	int r;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		r = command_ok(c, steps[i], i < 2 ? config : NULL, &reply, err, errlen);
+		if (r < 0)
+			return r;
+		log_debug("kea %s ok: %s", steps[i], reply.text);
+		kea_reply_clear(&reply);
+	}
+	return 0;
+}
+
+static int64_t
+reservation_count(const json_t *config)
+{
+	json_t *subnets = json_object_get(json_object_get(config, "Dhcp4"), "subnet4");
+	int64_t count = 0;
+	size_t i;
+	json_t *subnet;
+
+	json_array_foreach(subnets, i, subnet)
+		count += (int64_t)json_array_size(json_object_get(subnet, "reservations"));
+	return count;
+}
+
+/*
+ * Compare with what Kea runs. Returns true when Kea already runs `want`; on false,
+ * `why` says what differs or why Kea could not be read.
+ */
+static bool
+kea_matches(struct ddi *ddi, const json_t *want, char *why, size_t size)
+{
+	json_t *have = NULL;
+	bool drift;
+
+	if (ddi_kea_read(&ddi->config, &have, why, size) < 0)
+		return false;
+	drift = ddi_kea_drift(want, have, why, size);
+	json_decref(have);
+	return !drift;
+}
+
+void
+ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
+{
+	char hash[SHA256_HEX_SIZE], why[512], err[1024];
+	json_t *want;
+	char *text;
+	int64_t count;
+	int r;
+
+	want = ddi_kea_config(&ddi->config, hosts);
+	text = want != NULL ? json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (text == NULL) {
+		log_err("ddi: out of memory generating Kea's configuration");
+		json_decref(want);
+		ddi_retry_schedule(&ddi->kea_retry);
+		return;
+	}
+	sha256_hex(text, strlen(text), hash);
+	free(text);
+	count = reservation_count(want);
+
+	if (!resync && ddi->kea_verified && strcmp(hash, ddi->kea_hash) == 0)
+		goto done;
+
+	/* After a start, a failure or on resync, trust only what Kea itself reports. */
+	if (!ddi->kea_verified || resync) {
+		if (kea_matches(ddi, want, why, sizeof(why))) {
+			log_debug("ddi: Kea runs the expected configuration reservations=%" PRId64,
+				  count);
+			goto applied;
+		}
+		log_notice("ddi: Kea's configuration needs an update: %s", why);
+	}
+
+	r = ddi_kea_push(&ddi->config, want, err, sizeof(err));
+	if (r < 0) {
+		ddi->kea_verified = false;
+		ddi_retry_schedule(&ddi->kea_retry);
+		log_warning("ddi: Kea update failed, retrying in %" PRId64 " ms: %s",
+			    ddi->kea_retry.backoff_ms, err);
+		ddi_service_update(ddi, &ddi->status.kea, err, 0);
+		goto done;
+	}
+	log_info("ddi: Kea configuration applied reservations=%" PRId64, count);
+
+applied:
+	ddi->kea_verified = true;
+	memcpy(ddi->kea_hash, hash, sizeof(hash));
+	ddi_retry_reset(&ddi->kea_retry);
+	ddi_service_update(ddi, &ddi->status.kea, NULL, count);
+done:
+	json_decref(want);
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The DDI manager thread. It wakes when anything was committed to the store, when a
+ * lease event arrives, when a failed pass is due for a retry, and every resync
+ * period. Each pass reads the desired state from the store and brings Kea and
+ * PowerDNS to it. A pass that fails is retried with exponential backoff, and the next
+ * pass after a failure compares everything with what the servers hold instead of
+ * trusting what was pushed before.
+ */
+#include "ddi/ddi-internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "util/util.h"
+
+/* How often the thread looks at the store's commit counter. */
+#define POLL_MS 200
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+static int
+copy_text(char *dst, size_t size, const char *src, const char *what, char *err, size_t errlen)
+{
+	if ((size_t)snprintf(dst, size, "%s", src) >= size)
+		return err_set(-EINVAL, err, errlen, "%s: longer than %zu bytes", what, size - 1);
+	return 0;
+}
+
+static int
+config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
+{
+	struct ddi_config *c = &ddi->config;
+	size_t len;
+	int r = 0;
+
+	c->settings = &ddi->settings;
+	r = copy_text(c->boot_url, sizeof(c->boot_url), conf->boot_url, "[boot] url", err, errlen);
+	len = strlen(c->boot_url);
+	while (r == 0 && len > 0 && c->boot_url[len - 1] == '/')
+		c->boot_url[--len] = '\0';
+	if (r == 0)
+		r = copy_text(c->control_socket, sizeof(c->control_socket), conf->kea_control_socket,
+			      "[kea] control_socket", err, errlen);
+	if (r == 0)
+		r = copy_text(c->lease_file, sizeof(c->lease_file), conf->kea_lease_file,
+			      "[kea] lease_file", err, errlen);
+	if (r == 0)
+		r = copy_text(c->hooks_dir, sizeof(c->hooks_dir), conf->kea_hooks_dir,
+			      "[kea] hooks_dir", err, errlen);
+	if (r == 0 && (size_t)snprintf(c->hook_script, sizeof(c->hook_script), "%s/kea-lease-hook",
+				       conf->state_dir) >= sizeof(c->hook_script))
+		r = err_set(-EINVAL, err, errlen, "[store] state_dir: path too long");
+	if (r == 0)
+		r = copy_text(ddi->event_socket, sizeof(ddi->event_socket), conf->kea_event_socket,
+			      "[kea] event_socket", err, errlen);
+	if (r == 0)
+		r = copy_text(ddi->tftp_root, sizeof(ddi->tftp_root), conf->tftp_root,
+			      "[tftp] root", err, errlen);
+	if (r == 0)
+		r = copy_text(ddi->ipxe_dir, sizeof(ddi->ipxe_dir), conf->tftp_ipxe_dir,
+			      "[tftp] ipxe_dir", err, errlen);
+	if (r < 0)
+		return r;
+
+	if (c->control_socket[0] != '/' || c->lease_file[0] != '/' || c->hooks_dir[0] != '/' ||
+	    ddi->event_socket[0] != '/' || ddi->tftp_root[0] != '/' || ddi->ipxe_dir[0] != '/')
+		return err_set(-EINVAL, err, errlen, "[kea] and [tftp] paths must be absolute");
+	/* The hook program quotes paths in single quotes. */
+	if (strchr(c->hook_script, '\'') != NULL || strchr(ddi->event_socket, '\'') != NULL)
+		return err_set(-EINVAL, err, errlen, "[store] state_dir and [kea] event_socket "
+			       "must not contain a single quote");
+	c->ttl = conf->pdns_ttl;
+	return ddi_pdns_setup(&ddi->pdns, conf, &ddi->settings, err, errlen);
+}
+
+int
+ddi_new(const struct conf *conf, const char *db_path, struct ddi **ret, char *err,
+	size_t errlen)
+{
+	struct ddi *ddi;
+	int r;
+
+	ddi = calloc(1, sizeof(*ddi));
+	if (ddi == NULL)
+		return -ENOMEM;
+	ddi->wake_fd = -1;
+	ddi->event_fd = -1;
+	pthread_mutex_init(&ddi->lock, NULL);
+	ddi->resync_ms = (int64_t)conf->ddi_resync_seconds * 1000;
+
+	r = ddi_settings_parse(conf, &ddi->settings, err, errlen);
+	if (r == 0)
+		r = config_fill(ddi, conf, err, errlen);
+	if (r == 0)
+		r = copy_text(ddi->db_path, sizeof(ddi->db_path), db_path, "database path", err,
+			      errlen);
+	if (r < 0) {
+		ddi_free(ddi);
+		return r;
+	}
+	*ret = ddi;
+	return 0;
+}
+
+const struct ddi_settings *
+ddi_settings_get(const struct ddi *ddi)
+{
+	return &ddi->settings;
+}
+
+void
+ddi_status_get(struct ddi *ddi, struct ddi_status *out)
+{
+	pthread_mutex_lock(&ddi->lock);
+	*out = ddi->status;
+	pthread_mutex_unlock(&ddi->lock);
+}
+
+/* Record the outcome of one side's pass; `err` is NULL on success. */
+void
+ddi_service_update(struct ddi *ddi, struct ddi_service_status *s, const char *err,
+		   int64_t items)
+{
+	pthread_mutex_lock(&ddi->lock);
+	if (err == NULL) {
+		s->in_sync = true;
+		s->last_sync_at = time_now();
+		s->failures = 0;
+		s->last_error[0] = '\0';
+		s->items = items;
+	} else {
+		s->in_sync = false;
+		s->failures++;
+		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+	}
+	pthread_mutex_unlock(&ddi->lock);
+}
+
+int64_t
+ddi_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Schedule a retry of a failed side: 0.5 s, 1 s, 2 s ... up to 30 s. */
+void
+ddi_retry_schedule(struct ddi_retry *retry)
+{
+	retry->backoff_ms = retry->backoff_ms == 0 ? BACKOFF_MIN_MS
+			    : retry->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+			    : retry->backoff_ms * 2;
+	retry->due_ms = ddi_now_ms() + retry->backoff_ms;
+	retry->pending = true;
+}
+
+void
+ddi_retry_reset(struct ddi_retry *retry)
+{
+	retry->backoff_ms = 0;
+	retry->pending = false;
+}
+
+/* Milliseconds until the earliest pending retry, resync or poll tick. */
+static int
+next_timeout(const struct ddi *ddi, int64_t now)
+{
+	int64_t wait = POLL_MS;
+
+	if (ddi->kea_retry.pending && ddi->kea_retry.due_ms - now < wait)
+		wait = ddi->kea_retry.due_ms - now;
+	if (ddi->dns_retry.pending && ddi->dns_retry.due_ms - now < wait)
+		wait = ddi->dns_retry.due_ms - now;
+	return wait < 0 ? 0 : (int)wait;
+}
+
+static void
+run_pass(struct ddi *ddi, struct store *st, bool resync)
+{
+	struct ddi_hosts hosts = { 0 };
+	int64_t now = ddi_now_ms();
+	bool kea_due = resync || !ddi->kea_retry.pending || now >= ddi->kea_retry.due_ms;
+	bool dns_due = resync || !ddi->dns_retry.pending || now >= ddi->dns_retry.due_ms;
+	int r;
+
+	r = ddi_hosts_read(st, &hosts);
+	if (r < 0) {
+		log_err("ddi: failed to read hosts from the store: %s", store_error(st));
+		return;
+	}
+	if (kea_due)
+		ddi_kea_pass(ddi, &hosts, resync);
+	/* Leases missed while Outpost or its event socket was down are read on resync. */
+	if (resync && ddi->kea_verified)
+		ddi_lease_resync(ddi, st);
+	if (dns_due)
+		ddi_dns_pass(ddi, &hosts, resync);
+	ddi_hosts_free(&hosts);
+}
+
+static void *
+manager_main(void *arg)
+{
+	struct ddi *ddi = arg;
+	struct store *st = NULL;
+	uint64_t seen = UINT64_MAX;
+	int64_t next_resync = 0;
+	int r;
+
+	r = store_open(ddi->db_path, false, &st);
+	if (r < 0) {
+		log_err("ddi: failed to open the store %s: %s", ddi->db_path, strerror(-r));
+		return NULL;
+	}
+	log_info("ddi manager started interface=%s subnets=%zu zones=%zu",
+		 ddi->settings.interface, ddi->settings.subnet_count, ddi->settings.zone_count);
+
+	while (!atomic_load(&ddi->stop)) {
+		struct pollfd fds[2] = {
+			{ .fd = ddi->wake_fd, .events = POLLIN },
+			{ .fd = ddi->event_fd, .events = POLLIN },
+		};
+		int64_t now = ddi_now_ms();
+		uint64_t generation;
+		bool resync = now >= next_resync;
+		bool retry_due = (ddi->kea_retry.pending && now >= ddi->kea_retry.due_ms) ||
+				 (ddi->dns_retry.pending && now >= ddi->dns_retry.due_ms);
+
+		/* Leases are read before the pass, so a new machine is in its hosts. */
+		ddi_lease_events(ddi, st);
+
+		generation = store_generation();
+		if (resync || retry_due || generation != seen) {
+			seen = generation;
+			run_pass(ddi, st, resync);
+			if (resync)
+				next_resync = ddi_now_ms() + ddi->resync_ms;
+		}
+
+		if (poll(fds, 2, next_timeout(ddi, ddi_now_ms())) < 0 && errno != EINTR) {
+			log_err("ddi: poll failed: %s", strerror(errno));
+			break;
+		}
+	}
+
+	store_close(st);
+	log_info("ddi manager stopped");
+	return NULL;
+}
+
+int
+ddi_start(struct ddi *ddi)
+{
+	int r;
+
+	r = ddi_tftp_fill(ddi->ipxe_dir, ddi->tftp_root);
+	if (r < 0)
+		return r;
+	r = ddi_hook_install(ddi->config.hook_script, ddi->event_socket);
+	if (r < 0)
+		return r;
+	r = ddi_event_socket_open(ddi->event_socket, &ddi->event_fd);
+	if (r < 0)
+		return r;
+	ddi->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ddi->wake_fd < 0) {
+		r = -errno;
+		log_err("ddi: eventfd failed: %s", strerror(errno));
+		return r;
+	}
+	r = pthread_create(&ddi->thread, NULL, manager_main, ddi);
+	if (r != 0) {
+		log_err("ddi: failed to start the manager thread: %s", strerror(r));
+		return -r;
+	}
+	ddi->running = true;
+	return 0;
+}
+
+struct ddi *
+ddi_free(struct ddi *ddi)
+{
+	if (ddi == NULL)
+		return NULL;
+	if (ddi->running) {
+		uint64_t one = 1;
+
+		atomic_store(&ddi->stop, true);
+		if (write(ddi->wake_fd, &one, sizeof(one)) < 0)
+			log_warning("ddi: failed to wake the manager thread: %s", strerror(errno));
+		pthread_join(ddi->thread, NULL);
+	}
+	if (ddi->wake_fd >= 0)
+		close(ddi->wake_fd);
+	if (ddi->event_fd >= 0) {
+		close(ddi->event_fd);
+		unlink(ddi->event_socket);
+	}
+	ddi_dns_state_free(&ddi->dns);
+	ddi_pdns_free(&ddi->pdns);
+	pthread_mutex_destroy(&ddi->lock);
+	free(ddi);
+	return NULL;
+}
