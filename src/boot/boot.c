@@ -41,12 +41,14 @@
 #define BOOT_LOG_BURST 20
 
 #define FILES_PREFIX "/files/"
+#define IPXE_PREFIX "/ipxe/"
 
 enum boot_script {
 	BOOT_SCRIPT_DISCOVERY,
 	BOOT_SCRIPT_DEPLOY,
 	BOOT_SCRIPT_LOCAL,
 	BOOT_SCRIPT_RETRY,
+	BOOT_SCRIPT_START,
 	BOOT_SCRIPT_MAX,
 };
 
@@ -55,6 +57,7 @@ static const char *const script_files[BOOT_SCRIPT_MAX] = {
 	[BOOT_SCRIPT_DEPLOY] = "deploy.ipxe",
 	[BOOT_SCRIPT_LOCAL] = "local.ipxe",
 	[BOOT_SCRIPT_RETRY] = "retry.ipxe",
+	[BOOT_SCRIPT_START] = "start.ipxe",
 };
 
 /* The variables templates may use; bootenv/README.md describes each. */
@@ -102,6 +105,9 @@ struct boot {
 	struct template *scripts[BOOT_SCRIPT_MAX];   /* owned */
 	size_t script_sizes[BOOT_SCRIPT_MAX];        /* source bytes, to size the output */
 	int artifact_fd;                             /* owned; -1 when closed */
+	char *tftp_root;                             /* owned; the iPXE binaries served at /ipxe/ */
+	char *start_script;                          /* owned; start.ipxe, rendered once */
+	size_t start_len;
 	char *base_url;                              /* owned; no trailing slash */
 	char retry_seconds[24];
 
@@ -680,6 +686,30 @@ files_reply(struct boot *boot, struct http_request *req, const char *ref)
 		http_reply_file(req, boot->artifact_fd, ref, "application/octet-stream", NULL);
 }
 
+/*
+ * GET or HEAD /ipxe/NAME: the iPXE binaries the DDI manager copied into the TFTP root,
+ * for UEFI HTTP boot. Only the three names Kea's client classes hand out are served.
+ */
+static void
+ipxe_reply(struct boot *boot, struct http_request *req, const char *name)
+{
+	static const char *const names[] = { "undionly.kpxe", "snponly.efi", "ipxe.efi" };
+	static const char not_found[] = "not found\n";
+	int dir_fd;
+
+	for (size_t i = 0; boot->tftp_root != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(name, names[i]) != 0)
+			continue;
+		dir_fd = open(boot->tftp_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir_fd < 0)
+			break;
+		http_reply_file(req, dir_fd, name, "application/efi", NULL);
+		close(dir_fd);
+		return;
+	}
+	http_reply(req, 404, "text/plain", not_found, sizeof(not_found) - 1);
+}
+
 void
 boot_handle(struct http_request *req, void *ctx)
 {
@@ -696,6 +726,25 @@ boot_handle(struct http_request *req, void *ctx)
 			goto err_method;
 		}
 		boot_ipxe(boot, req);
+		return;
+	}
+
+	/* The same script for every machine, so caches may keep it. */
+	if (strcmp(path, "/boot/start.ipxe") == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			http_add_header(req, "Allow", "GET, HEAD");
+			goto err_method;
+		}
+		http_reply(req, 200, "text/plain", boot->start_script, boot->start_len);
+		return;
+	}
+
+	if (strncmp(path, IPXE_PREFIX, strlen(IPXE_PREFIX)) == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			http_add_header(req, "Allow", "GET, HEAD");
+			goto err_method;
+		}
+		ipxe_reply(boot, req, path + strlen(IPXE_PREFIX));
 		return;
 	}
 
@@ -800,6 +849,34 @@ err_stat:
 	return rc;
 }
 
+/* Render start.ipxe, which depends on the configuration only. */
+static int
+start_render(struct boot *boot)
+{
+	struct template_var vars[VAR_MAX];
+	struct buf out;
+	int rc;
+
+	for (size_t i = 0; i < VAR_MAX; i++) {
+		vars[i].name = var_names[i];
+		vars[i].value = NULL;
+	}
+	vars[VAR_BASE_URL].value = boot->base_url;
+	vars[VAR_RETRY_SECONDS].value = boot->retry_seconds;
+
+	buf_init(&out, TEMPLATE_MAX_OUTPUT);
+	rc = template_render(boot->scripts[BOOT_SCRIPT_START], vars, VAR_MAX, &out);
+	if (rc < 0) {
+		buf_free(&out);
+		log_err("boot: cannot render %s: %s", script_files[BOOT_SCRIPT_START],
+			strerror(-rc));
+		return rc;
+	}
+	boot->start_len = out.len;
+	boot->start_script = buf_steal(&out);
+	return boot->start_script != NULL ? 0 : -ENOMEM;
+}
+
 int
 boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret)
 {
@@ -841,6 +918,15 @@ boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret)
 	}
 	close(dir_fd);
 
+	/* Without a TFTP root, /ipxe/ serves nothing. */
+	if (conf->tftp_root != NULL && (boot->tftp_root = strdup(conf->tftp_root)) == NULL) {
+		rc = -ENOMEM;
+		goto err_alloc;
+	}
+	rc = start_render(boot);
+	if (rc < 0)
+		goto err_alloc;
+
 	/*
 	 * A read-only directory descriptor rather than O_PATH, so it works with every *at
 	 * call http_reply_file may use; openat2(RESOLVE_BENEATH) accepts either kind.
@@ -871,6 +957,8 @@ boot_free(struct boot *boot)
 	if (boot->artifact_fd >= 0)
 		close(boot->artifact_fd);
 	free(boot->base_url);
+	free(boot->tftp_root);
+	free(boot->start_script);
 	free(boot);
 	return NULL;
 }

@@ -15,6 +15,10 @@
 #include "util/util.h"
 
 #define DDI_URL_SIZE 512
+/* Boot file URLs below [boot] url; Kea's boot-file-name holds at most 127 bytes. */
+#define DDI_START_PATH "/boot/start.ipxe"
+#define DDI_HTTP_BOOT_PATH "/ipxe/ipxe.efi"
+#define DDI_BOOT_FILE_MAX 127
 #define DDI_PATH_SIZE 1024
 
 /* What the generators need besides the settings, with every path absolute. */

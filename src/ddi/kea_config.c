@@ -7,7 +7,7 @@
  * The client classes pick the boot file from what the client sends (Kea 2.2 evaluates
  * classes in the order they are defined, and for boot-file-name and next-server the
  * first matching class that sets them wins):
- *   iPXE (user class "iPXE" in option 77, or option 175)  the URL of /boot/ipxe
+ *   iPXE (user class "iPXE" in option 77, or option 175)  the URL of /boot/start.ipxe
  *   option 93 = 0, legacy BIOS PXE                         undionly.kpxe over TFTP
  *   option 93 = 7 or 9, x86-64 UEFI PXE                    snponly.efi over TFTP
  *   option 93 = 16 with vendor class HTTPClient            http://.../ipxe/ipxe.efi,
@@ -20,11 +20,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-/* iPXE expands ${...} settings in the file name it receives over DHCP. */
-#define IPXE_SCRIPT_QUERY \
-	"/boot/ipxe?mac=${netX/mac:hexhyp}&uuid=${uuid}&buildarch=${buildarch:uristring}" \
-	"&platform=${platform:uristring}"
 
 static json_t *
 option_data(const char *name, const char *data)
@@ -53,18 +48,17 @@ addr_list_text(const uint32_t *addrs, size_t count, char *out, size_t size)
 static json_t *
 client_classes(const struct ddi_config *c)
 {
-	char server[DDI_ADDR_TEXT], script[DDI_URL_SIZE + sizeof(IPXE_SCRIPT_QUERY)];
-	char http_boot[DDI_URL_SIZE + 32];
+	char server[DDI_ADDR_TEXT], script[DDI_URL_SIZE + 32], http_boot[DDI_URL_SIZE + 32];
 
 	ddi_addr_format(c->settings->server, server);
-	snprintf(script, sizeof(script), "%s%s", c->boot_url, IPXE_SCRIPT_QUERY);
-	snprintf(http_boot, sizeof(http_boot), "%s/ipxe/ipxe.efi", c->boot_url);
+	snprintf(script, sizeof(script), "%s" DDI_START_PATH, c->boot_url);
+	snprintf(http_boot, sizeof(http_boot), "%s" DDI_HTTP_BOOT_PATH, c->boot_url);
 
 	return json_pack(
 		"[{s:s, s:s, s:s},"
 		" {s:s, s:s, s:s, s:s},"
 		" {s:s, s:s, s:s, s:s},"
-		" {s:s, s:s, s:s, s:[o]}]",
+		" {s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}]",
 		"name", "outpost-ipxe",
 		"test", "substring(option[77].hex,0,4) == 'iPXE' or option[175].exists",
 		"boot-file-name", script,
@@ -84,7 +78,9 @@ client_classes(const struct ddi_config *c)
 		"test", "option[93].hex == 0x0010 and substring(option[60].hex,0,10) == 'HTTPClient'"
 			" and not member('outpost-ipxe')",
 		"boot-file-name", http_boot,
-		"option-data", option_data("vendor-class-identifier", "HTTPClient"));
+		/* Without always-send, clients that do not request option 60 get none. */
+		"option-data", "name", "vendor-class-identifier", "data", "HTTPClient",
+		"always-send", 1);
 }
 
 /* Add one host's reservation to the subnet that contains its address. */

@@ -46,6 +46,10 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	len = strlen(c->boot_url);
 	while (r == 0 && len > 0 && c->boot_url[len - 1] == '/')
 		c->boot_url[--len] = '\0';
+	if (r == 0 && len + sizeof(DDI_START_PATH) - 1 > DDI_BOOT_FILE_MAX)
+		r = err_set(-EINVAL, err, errlen, "[boot] url: \"%s\" is too long for DHCP: with "
+			    DDI_START_PATH " it must fit in %d bytes", c->boot_url,
+			    DDI_BOOT_FILE_MAX);
 	if (r == 0)
 		r = copy_text(c->control_socket, sizeof(c->control_socket), conf->kea_control_socket,
 			      "[kea] control_socket", err, errlen);

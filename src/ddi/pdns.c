@@ -200,11 +200,12 @@ ddi_pdns_request(struct ddi_pdns *p, const char *method, const char *path, const
 	return status == 404 ? -ENOENT : -EPROTO;
 }
 
-/* Create zone `name` unless it exists. */
+/* Create zone `name` unless it exists, with the SOA naming `domain`'s hostmaster. */
 static int
-zone_ensure(struct ddi_pdns *p, const char *name, char *err, size_t errlen)
+zone_ensure(struct ddi_pdns *p, const char *name, const char *domain, char *err,
+	    size_t errlen)
 {
-	char path[DDI_NAME_SIZE + 16];
+	char path[DDI_NAME_SIZE + 16], soa[3 * DDI_NAME_SIZE];
 	struct buf reply;
 	json_t *zone;
 	char *body;
@@ -220,8 +221,14 @@ zone_ensure(struct ddi_pdns *p, const char *name, char *err, size_t errlen)
 	if (r != -ENOENT)
 		return r;
 
-	zone = json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "kind", "Native",
-			 "nameservers", p->nameserver, "soa_edit_api", "DEFAULT");
+	/* PowerDNS manages the serial; the rest of the SOA uses common values. */
+	snprintf(soa, sizeof(soa), "%s hostmaster.%s 1 10800 3600 604800 3600", p->nameserver,
+		 domain);
+	zone = json_pack("{s:s, s:s, s:[s], s:s, s:[{s:s, s:s, s:i, s:[{s:s, s:b}]}]}",
+			 "name", name, "kind", "Native", "nameservers", p->nameserver,
+			 "soa_edit_api", "DEFAULT",
+			 "rrsets", "name", name, "type", "SOA", "ttl", 3600,
+			 "records", "content", soa, "disabled", 0);
 	body = zone != NULL ? json_dumps(zone, JSON_COMPACT) : NULL;
 	json_decref(zone);
 	if (body == NULL)
@@ -239,10 +246,10 @@ int
 ddi_pdns_zones_ensure(struct ddi_pdns *p, const struct ddi_settings *s, char *err,
 		      size_t errlen)
 {
-	int r = zone_ensure(p, s->domain, err, errlen);
+	int r = zone_ensure(p, s->domain, s->domain, err, errlen);
 
 	for (size_t i = 0; r == 0 && i < s->zone_count; i++)
-		r = zone_ensure(p, s->zones[i].name, err, errlen);
+		r = zone_ensure(p, s->zones[i].name, s->domain, err, errlen);
 	return r;
 }
 

@@ -17,16 +17,20 @@
 static const char *const ipxe_files[] = { "undionly.kpxe", "snponly.efi", "ipxe.efi" };
 #define IPXE_FILE_MAX (16u << 20)
 
-/* Read a whole regular file under `dir_fd`; *ret is NULL-free only on success. */
+/*
+ * Read a whole regular file under `dir_fd` into *ret, which the caller frees on
+ * success. The ipxe package links some files elsewhere, so `follow` allows that for
+ * the source, while a link planted in the TFTP root is never followed.
+ */
 static int
-file_read(int dir_fd, const char *name, struct buf *ret)
+file_read(int dir_fd, const char *name, bool follow, struct buf *ret)
 {
 	char chunk[65536];
 	struct stat st;
 	ssize_t n;
 	int fd, r = 0;
 
-	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -51,7 +55,7 @@ file_same(int dir_fd, const char *name, const struct buf *data)
 	struct buf have;
 	bool same;
 
-	if (file_read(dir_fd, name, &have) < 0)
+	if (file_read(dir_fd, name, false, &have) < 0)
 		return false;
 	same = have.len == data->len && (have.len == 0 || memcmp(have.data, data->data, have.len) == 0);
 	buf_free(&have);
@@ -102,7 +106,7 @@ ddi_tftp_fill(const char *ipxe_dir, const char *root)
 	for (size_t i = 0; i < sizeof(ipxe_files) / sizeof(ipxe_files[0]) && r == 0; i++) {
 		struct buf data;
 
-		r = file_read(src, ipxe_files[i], &data);
+		r = file_read(src, ipxe_files[i], true, &data);
 		if (r < 0) {
 			log_err("tftp: failed to read %s/%s: %s; install Debian's ipxe package",
 				ipxe_dir, ipxe_files[i], strerror(-r));

@@ -303,6 +303,13 @@ fixture_setup(void **state)
 	fx->conf.template_dir = strdup(TEMPLATE_DIR);
 	fx->conf.artifact_dir = strdup(fx->artifacts);
 	fx->conf.boot_retry_seconds = RETRY_SECONDS;
+	snprintf(path, sizeof(path), "%s/tftp", fx->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	fx->conf.tftp_root = strdup(path);
+	snprintf(path, sizeof(path), "%s/tftp/ipxe.efi", fx->dir);
+	write_file(path, "EFI BYTES");
+	snprintf(path, sizeof(path), "%s/tftp/ipxe.lkrn", fx->dir);
+	write_file(path, "NOT HANDED OUT");
 	assert_int_equal(boot_new(&fx->conf, fx->pool, &fx->boot), 0);
 
 	cfg.kind = HTTP_LISTENER_BOOT;
@@ -335,6 +342,7 @@ fixture_teardown(void **state)
 	free(fx->conf.boot_url);
 	free(fx->conf.template_dir);
 	free(fx->conf.artifact_dir);
+	free(fx->conf.tftp_root);
 	snprintf(command, sizeof(command), "rm -rf '%s'", fx->dir);
 	assert_int_equal(system(command), 0);
 	free(fx);
@@ -1142,6 +1150,49 @@ boot_files_traversal(void **state)
 }
 
 static void
+boot_start_script(void **state)
+{
+	struct fixture *fx = *state;
+	struct reply r;
+
+	request(fx, "GET", "/boot/start.ipxe", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body.data, "#!ipxe\n"));
+	assert_non_null(strstr(r.body.data, "chain --autofree http://boot.test:8080/boot/ipxe?"
+				 "mac=${netX/mac:hexhyp}&uuid=${uuid}"));
+	assert_non_null(strstr(r.body.data, "sleep 7\n"));
+	assert_null(strstr(r.body.data, "{{"));
+	reply_free(&r);
+}
+
+static void
+boot_ipxe_binaries(void **state)
+{
+	static const char *const missing[] = {
+		"/ipxe/ipxe.lkrn",
+		"/ipxe/undionly.kpxe",
+		"/ipxe/../secret",
+		"/ipxe/%2e%2e/secret",
+		"/ipxe/",
+	};
+	struct fixture *fx = *state;
+	struct reply r;
+
+	request(fx, "GET", "/ipxe/ipxe.efi", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "EFI BYTES");
+	reply_free(&r);
+
+	for (size_t i = 0; i < ARRAY_SIZE(missing); i++) {
+		request(fx, "GET", missing[i], &r);
+		if (r.status != 404)
+			print_message("%s returned %ld\n", missing[i], r.status);
+		assert_int_equal(r.status, 404);
+		reply_free(&r);
+	}
+}
+
+static void
 boot_other_paths(void **state)
 {
 	struct fixture *fx = *state;
@@ -1262,6 +1313,8 @@ main(void)
 		cmocka_unit_test(boot_reason_truncated),
 		cmocka_unit_test(boot_files_served),
 		cmocka_unit_test(boot_files_traversal),
+		cmocka_unit_test(boot_start_script),
+		cmocka_unit_test(boot_ipxe_binaries),
 		cmocka_unit_test(boot_other_paths),
 		cmocka_unit_test(boot_new_bad_templates),
 	};
