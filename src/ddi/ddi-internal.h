@@ -236,7 +236,9 @@ int ddi_kea_read(const struct ddi_config *c, json_t **ret, char *err, size_t err
  * Apply `config` with config-test, config-set and then config-write, stopping at the
  * first result other than 0, which `err` names with Kea's text. Returns 0, a
  * transport error from kea_command, -EOPNOTSUPP (result 2) or -EPROTO (results 1, 3).
+ * step_ms receives each command's time in milliseconds.
  */
-int ddi_kea_push(const struct ddi_config *c, json_t *config, char *err, size_t errlen);
+int ddi_kea_push(const struct ddi_config *c, json_t *config, int64_t step_ms[3], char *err,
+		 size_t errlen);
 
 #endif

@@ -263,7 +263,7 @@ ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 	struct ddi_dns_state *dns = &ddi->dns;
 	struct ddi_records want = { 0 }, have = { 0 };
 	const struct ddi_records *base = &dns->mirror;
-	int64_t changed = 0;
+	int64_t changed = 0, start = ddi_now_ms();
 	char err[1024] = "";
 	int r;
 
@@ -292,8 +292,8 @@ ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 	}
 
 	if (changed > 0)
-		log_info("ddi: DNS records updated rrsets=%" PRId64 " records=%zu", changed,
-			 want.count);
+		log_info("ddi: DNS records updated rrsets=%" PRId64 " records=%zu total_ms=%" PRId64,
+			 changed, want.count, ddi_now_ms() - start);
 	ddi_records_free(&dns->mirror);
 	dns->mirror = want;
 	dns->mirror_valid = true;

@@ -244,16 +244,20 @@ ddi_kea_read(const struct ddi_config *c, json_t **ret, char *err, size_t errlen)
 }
 
 int
-ddi_kea_push(const struct ddi_config *c, json_t *config, char *err, size_t errlen)
+ddi_kea_push(const struct ddi_config *c, json_t *config, int64_t step_ms[3], char *err,
+	     size_t errlen)
 {
 	static const char *const steps[] = { "config-test", "config-set", "config-write" };
 	struct kea_reply reply;
 	int r;
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t start = ddi_now_ms();
+
 		r = command_ok(c, steps[i], i < 2 ? config : NULL, &reply, err, errlen);
 		if (r < 0)
 			return r;
+		step_ms[i] = ddi_now_ms() - start;
 		log_debug("kea %s ok: %s", steps[i], reply.text);
 		kea_reply_clear(&reply);
 	}
@@ -294,6 +298,7 @@ void
 ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 {
 	char hash[SHA256_HEX_SIZE], why[512], err[1024];
+	int64_t start = ddi_now_ms(), generate_ms, step_ms[3] = { 0 };
 	json_t *want;
 	char *text;
 	int64_t count;
@@ -310,6 +315,7 @@ ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 	sha256_hex(text, strlen(text), hash);
 	free(text);
 	count = reservation_count(want);
+	generate_ms = ddi_now_ms() - start;
 
 	if (!resync && ddi->kea_verified && strcmp(hash, ddi->kea_hash) == 0)
 		goto done;
@@ -324,7 +330,7 @@ ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 		log_notice("ddi: Kea's configuration needs an update: %s", why);
 	}
 
-	r = ddi_kea_push(&ddi->config, want, err, sizeof(err));
+	r = ddi_kea_push(&ddi->config, want, step_ms, err, sizeof(err));
 	if (r < 0) {
 		ddi->kea_verified = false;
 		ddi_retry_schedule(&ddi->kea_retry);
@@ -333,7 +339,9 @@ ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 		ddi_service_update(ddi, &ddi->status.kea, err, 0);
 		goto done;
 	}
-	log_info("ddi: Kea configuration applied reservations=%" PRId64, count);
+	log_info("ddi: Kea configuration applied reservations=%" PRId64 " generate_ms=%" PRId64
+		 " test_ms=%" PRId64 " set_ms=%" PRId64 " write_ms=%" PRId64 " total_ms=%" PRId64,
+		 count, generate_ms, step_ms[0], step_ms[1], step_ms[2], ddi_now_ms() - start);
 
 applied:
 	ddi->kea_verified = true;
