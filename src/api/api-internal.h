@@ -96,7 +96,7 @@ int api_fail(struct api_error *e, unsigned status, const char *code, const char 
 /* Send e as {"error": code, "detail": detail}. */
 void api_reply_error(struct api_call *call, const struct api_error *e);
 /*
- * Send the reply for a failed store or governance call: -ENOENT 404, -EEXIST 409,
+ * Send the reply for a failed store or governance call: -EINVAL 400, -ENOENT 404, -EEXIST 409,
  * -EPERM 403, -EBUSY 503, -ENOSPC 507, anything else 500 (logged at err with `what`,
  * the ids of the request). `detail` is the failing step's message, used for the
  * 4xx replies; NULL falls back to store_error() of the call's connection.
@@ -257,6 +257,19 @@ void api_machines_address_set(struct api_call *call);
 void api_machines_address_release(struct api_call *call);
 void api_machines_decommission(struct api_call *call);
 void api_ddi_status(struct api_call *call);
+/*
+ * Inside a machine action: when DHCP and DNS are on and m has a reserved address,
+ * check it against the subnets (ddi_address_check). Returns 0 or -EINVAL with err set.
+ */
+int api_ddi_address_valid(const struct api *api, const struct machine *m, char *err,
+			  size_t errlen);
+/*
+ * Inside a machine action: when DHCP and DNS are on and m has no reserved address,
+ * allocate one into m->ip (the caller writes the row). Returns 0, or -EEXIST when the
+ * subnet is full, with err set.
+ */
+int api_ddi_address_reserve(const struct api *api, struct store *st, struct machine *m,
+			    char *err, size_t errlen);
 void api_ddi_conflicts(struct api_call *call);
 
 /* Profiles (profiles.c). */

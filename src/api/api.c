@@ -169,6 +169,9 @@ api_reply_errno(struct api_call *call, int rc, const char *detail, const char *w
 		detail = call->st != NULL ? store_error(call->st) : "";
 
 	switch (rc) {
+	case -EINVAL:
+		http_reply_error(call->req, 400, "invalid_field", "%s", detail);
+		return;
 	case -ENOENT:
 		http_reply_error(call->req, 404, "not_found", "%s", detail);
 		return;

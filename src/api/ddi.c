@@ -121,10 +121,7 @@ address_action(struct api_call *call, enum address_op op, const char *name, enum
 	else
 		snprintf(detail, sizeof(detail), "{}");
 	rc = api_execute(call, name, target, risk, detail, address_op, &args, err, sizeof(err));
-	if (rc == -EINVAL) {
-		api_fail(&e, 400, "invalid_field", "%s", err);
-		api_reply_error(call, &e);
-	} else if (rc < 0) {
+	if (rc < 0) {
 		api_reply_errno(call, rc, err, name);
 	} else {
 		api_reply_machine(call, 200, &args.machine);
@@ -148,6 +145,31 @@ void
 api_machines_decommission(struct api_call *call)
 {
 	address_action(call, DECOMMISSION, "machine.decommission", RISK_DESTRUCTIVE);
+}
+
+int
+api_ddi_address_valid(const struct api *api, const struct machine *m, char *err, size_t errlen)
+{
+	uint32_t addr;
+
+	if (api->ddi == NULL || m->ip[0] == '\0')
+		return 0;
+	if (ddi_addr_parse(m->ip, &addr) < 0)
+		return err_set(-EINVAL, err, errlen, "address %s is not IPv4; DHCP here serves "
+			       "IPv4 only", m->ip);
+	return ddi_address_check(ddi_settings_get(api->ddi), addr, err, errlen);
+}
+
+int
+api_ddi_address_reserve(const struct api *api, struct store *st, struct machine *m, char *err,
+			size_t errlen)
+{
+	int rc;
+
+	if (api->ddi == NULL || m->ip[0] != '\0')
+		return 0;
+	rc = ddi_address_assign(ddi_settings_get(api->ddi), st, m, NULL, err, errlen);
+	return rc == -ENOSPC ? -EEXIST : rc;
 }
 
 static json_t *

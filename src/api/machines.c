@@ -777,6 +777,7 @@ err_alloc:
 /* POST /machines */
 
 struct create_args {
+	const struct api *api;
 	const struct api_machine_patch *patch;
 	struct machine machine;
 	char target[API_TARGET_SIZE];
@@ -797,6 +798,9 @@ create_op(struct store *st, void *arg, char *err, size_t errlen)
 
 	m->state = MACHINE_READY;
 	rc = machine_patch_apply(args->patch, m);
+	if (rc < 0)
+		return rc;
+	rc = api_ddi_address_valid(args->api, m, err, errlen);
 	if (rc < 0)
 		return rc;
 
@@ -835,7 +839,7 @@ void
 api_machines_create(struct api_call *call)
 {
 	struct api_machine_patch patch;
-	struct create_args args = { .patch = &patch };
+	struct create_args args = { .api = call->api, .patch = &patch };
 	char err[API_DETAIL_SIZE], location[64];
 	struct api_error e;
 	const char *body;
@@ -887,6 +891,7 @@ api_machines_get(struct api_call *call)
 /* PATCH /machines/{ref} */
 
 struct update_args {
+	const struct api *api;
 	int64_t id;
 	const struct api_machine_patch *patch;
 	struct machine machine;
@@ -930,6 +935,11 @@ update_op(struct store *st, void *arg, char *err, size_t errlen)
 	rc = machine_patch_apply(args->patch, &args->machine);
 	if (rc < 0)
 		return rc;
+	if (args->patch->fields & API_MF_IP) {
+		rc = api_ddi_address_valid(args->api, &args->machine, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	rc = store_machine_update(st, &args->machine);
 	if (rc < 0)
 		return api_store_failed(st, rc, err, errlen);
@@ -961,7 +971,7 @@ void
 api_machines_patch(struct api_call *call)
 {
 	struct api_machine_patch patch = { 0 };
-	struct update_args args = { .patch = &patch };
+	struct update_args args = { .api = call->api, .patch = &patch };
 	char err[API_DETAIL_SIZE], target[API_TARGET_SIZE];
 	struct machine current = { 0 };
 	struct api_error e;
@@ -1101,6 +1111,7 @@ api_machines_delete(struct api_call *call)
 /* PUT /machines/{ref}/profile and POST /machines/{ref}/deploy */
 
 struct profile_args {
+	const struct api *api;
 	int64_t id;
 	bool deploy;
 	const char *artifact_dir;       /* deploy: where the profile's artifacts are */
@@ -1193,6 +1204,10 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 		rc = profile_artifacts_check(st, m->profile_id, args->artifact_dir, err, errlen);
 		if (rc < 0)
 			return rc;
+		/* A deployed machine keeps one address, reserved in Kea and named in DNS. */
+		rc = api_ddi_address_reserve(args->api, st, m, err, errlen);
+		if (rc < 0)
+			return rc;
 		m->state = MACHINE_DEPLOYING;
 	}
 
@@ -1243,7 +1258,8 @@ out:
 static void
 profile_action(struct api_call *call, bool deploy)
 {
-	struct profile_args args = { .deploy = deploy, .artifact_dir = call->api->artifact_dir };
+	struct profile_args args = { .api = call->api, .deploy = deploy,
+				     .artifact_dir = call->api->artifact_dir };
 	char err[API_DETAIL_SIZE], target[API_TARGET_SIZE];
 	struct machine m = { 0 };
 	json_t *detail_json;

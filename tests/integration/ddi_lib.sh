@@ -331,11 +331,25 @@ ddi_dhcp_client() {
 	cat "$DDI_UDHCPC_RESULT"
 }
 
+# Write Kea's bootstrap configuration to $DDI_KEA_CONFIG: the interface and the control
+# socket, no subnets, as the appliance starts Kea before Outpost pushes the rest.
+ddi_kea_bootstrap() {
+	cat > "$DDI_KEA_CONFIG" <<KEA
+{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "$DDI_SERVER_IF" ] },
+  "control-socket": { "socket-type": "unix", "socket-name": "$WORK/kea.sock" },
+  "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/kea-leases.csv" },
+  "subnet4": []
+} }
+KEA
+}
+
 # The whole DDI stack for a test that sources lib.sh and dns_lib.sh as well: the two
 # namespaces, PowerDNS (DNS on 10.77.0.1:53, API on the server namespace's loopback),
 # tftpd on 10.77.0.1:69, Kea started from a bootstrap configuration that only opens its
 # control socket, and the daemon's configuration, written but not started. Extra
-# configuration lines in "$@" are appended. Sets DDI_PDNS_KEY and DDI_KEA_CONFIG.
+# configuration lines in "$@" are appended, and DDI_POOL replaces the discovery pool of
+# the one subnet, 10.77.0.0/24. Sets DDI_PDNS_KEY and DDI_KEA_CONFIG.
 # Usage: ddi_stack_up [CONFIG_LINE...]
 ddi_stack_up() {
 	DDI_PDNS_KEY="test-key-$$"
@@ -346,14 +360,7 @@ ddi_stack_up() {
 	pdns_start "$WORK/pdns" 8081 53 "$DDI_PDNS_KEY" "$DDI_SERVER_ADDR" \
 		ip netns exec "$DDI_SERVER_NS" || return 1
 
-	cat > "$DDI_KEA_CONFIG" <<KEA
-{ "Dhcp4": {
-  "interfaces-config": { "interfaces": [ "$DDI_SERVER_IF" ] },
-  "control-socket": { "socket-type": "unix", "socket-name": "$WORK/kea.sock" },
-  "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/kea-leases.csv" },
-  "subnet4": []
-} }
-KEA
+	ddi_kea_bootstrap
 	ddi_kea_start "$DDI_KEA_CONFIG" || return 1
 
 	write_config \
@@ -374,7 +381,7 @@ KEA
 		"root = $WORK/tftp" \
 		"[subnet prov]" \
 		"network = 10.77.0.0/24" \
-		"pool = 10.77.0.100-10.77.0.199" \
+		"pool = ${DDI_POOL:-10.77.0.100-10.77.0.199}" \
 		"gateway = 10.77.0.254" \
 		"$@"
 	# Clients reach the boot listener on the server end of the veth pair.

@@ -38,6 +38,7 @@ TFTPD_DIR_OWNED=""
 TFTPD_LOG=""
 TFTPD_PREFIX=()
 
+DNS_LIB_TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DNS_CLEANUP_REGISTERED=""
 DNS_PREVIOUS_EXIT_TRAP=""
 
@@ -348,11 +349,8 @@ tftpd_start() {
 	mkdir -p "$TFTPD_DIR"
 	TFTPD_PREFIX=("$@")
 	dns_register_cleanup
-	cat > "$TFTPD_DIR/remap" <<'MAP'
-# Reject every write request, then every path with a ".." component.
-Pa .*
-a (^|/)\.\.(/|$)
-MAP
+	# The appliance's own remap rules: no write request, no ".." component.
+	cp "$DNS_LIB_TREE/rootfs/etc/outpost/tftpd.map" "$TFTPD_DIR/remap"
 	tftpd_start_syslog
 
 	# unshare and sh exec the next program, so $! is in.tftpd's own PID. The bind

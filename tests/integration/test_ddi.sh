@@ -74,6 +74,14 @@ out=$(api_unix POST /api/v1/machines/$id2/address -H 'Content-Type: application/
 	-d '{"ip": "10.77.0.2"}' -w ' %{http_code}')
 expect_contains "address of another machine rejected" "$out" "already belongs to machine $id"
 expect_contains "address of another machine is 409" "$out" " 409"
+out=$(api_unix PATCH /api/v1/machines/$id2 -H 'Content-Type: application/json' \
+	-d '{"ip": "10.77.0.255"}' -w ' %{http_code}')
+expect_contains "PATCH to the broadcast address rejected" "$out" "broadcast address"
+expect_contains "PATCH to the broadcast address is 400" "$out" " 400"
+out=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
+	-d '{"macs": ["52:54:00:aa:00:03"], "ip": "192.0.2.7"}' -w ' %{http_code}')
+expect_contains "create outside the subnets rejected" "$out" "in no configured subnet"
+expect_contains "create outside the subnets is 400" "$out" " 400"
 out=$(api_unix POST /api/v1/machines/$id2/address -H 'Content-Type: application/json' \
 	-d '{"ip": "10.77.0.20"}')
 expect_eq "requested address" "$(printf '%s' "$out" | jq -r .ip)" "10.77.0.20"
@@ -135,6 +143,18 @@ client_address
 tftp_get "$DDI_SERVER_ADDR" 69 undionly.kpxe "$WORK/fetched.kpxe" ip netns exec "$DDI_CLIENT_NS"
 expect_eq "tftp undionly.kpxe" "$(sha256sum < "$WORK/fetched.kpxe")" \
 	"$(sha256sum < /usr/lib/ipxe/undionly.kpxe)"
+echo "not an iPXE binary" > "$WORK/upload"
+chmod 666 "$WORK/tftp/ipxe.efi"
+uploaded=yes
+tftp_put "$DDI_SERVER_ADDR" 69 "$WORK/upload" ipxe.efi ip netns exec "$DDI_CLIENT_NS" \
+	2>/dev/null || uploaded=no
+expect_eq "tftp upload rejected" "$uploaded" "no"
+chmod 644 "$WORK/tftp/ipxe.efi"
+expect_eq "tftp root unchanged by the upload" "$(sha256sum < "$WORK/tftp/ipxe.efi")" \
+	"$(sha256sum < /usr/lib/ipxe/ipxe.efi)"
+tftp_get "$DDI_SERVER_ADDR" 69 ../kea-dhcp4.conf "$WORK/escaped" \
+	ip netns exec "$DDI_CLIENT_NS" 2>/dev/null
+check "tftp path with .. rejected" test ! -e "$WORK/escaped"
 
 # UEFI HTTP boot and iPXE fetch from the boot listener: the binary, the start script.
 client_get() {
