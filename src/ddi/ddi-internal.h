@@ -15,7 +15,7 @@
 #include "util/util.h"
 
 #define DDI_URL_SIZE 512
-/* Boot file URLs below [boot] url; Kea's boot-file-name holds at most 127 bytes. */
+/* Boot file URLs below [boot] url; Kea's boot-file-name takes at most 127 bytes. */
 #define DDI_START_PATH "/boot/start.ipxe"
 #define DDI_HTTP_BOOT_PATH "/ipxe/ipxe.efi"
 #define DDI_BOOT_FILE_MAX 127
@@ -47,7 +47,7 @@ void ddi_hosts_free(struct ddi_hosts *hosts);
 json_t *ddi_kea_config(const struct ddi_config *c, const struct ddi_hosts *hosts);
 
 /*
- * Kea's control channel. Kea 2.2 answers each command with {"result": N, "text": ...,
+ * Kea's control channel. Kea 2.2 replies to each command with {"result": N, "text": ...,
  * "arguments": ...} and closes the connection. Result codes: 0 success, 1 error,
  * 2 unsupported command, 3 empty (nothing found, nothing to do).
  */
@@ -76,7 +76,7 @@ int kea_reply_parse(const char *text, size_t len, struct kea_reply *ret, char *e
 /*
  * Send `command` with `arguments` (borrowed, may be NULL) to the control socket at
  * `path` and read the reply, all within `timeout_ms`. Returns 0 with the reply (read
- * its result), or a negative errno when Kea could not be reached or answered garbage:
+ * its result), or a negative errno when Kea could not be reached or sent an invalid reply:
  * -ENOENT or -ECONNREFUSED (not running), -ETIMEDOUT, -EPROTO, -EMSGSIZE. `err` says
  * which.
  */
@@ -108,10 +108,10 @@ struct ddi_records {
 	size_t capacity;
 };
 
-/* What the DNS side knows between passes. */
+/* The DNS side's state between passes. */
 struct ddi_dns_state {
 	bool zones_ready;                   /* every zone exists in PowerDNS */
-	bool mirror_valid;                  /* `mirror` is what PowerDNS holds of ours */
+	bool mirror_valid;                  /* `mirror` is what PowerDNS contains of ours */
 	struct ddi_records mirror;
 };
 

@@ -2,7 +2,7 @@
 /*
  * DDI: the site's DHCP (Kea), DNS (PowerDNS) and TFTP (tftpd-hpa), run by Outpost.
  *
- * The store holds the desired state: each machine's reserved address, MACs and host
+ * The store contains the desired state: each machine's reserved address, MACs and host
  * name. The DDI manager, a thread of its own, turns it into Kea's whole configuration
  * (pushed over Kea's control socket) and into A and PTR records (pushed through the
  * PowerDNS HTTP API), and repairs whatever drifted in the servers since the last pass.

@@ -2,7 +2,7 @@
 /*
  * Kea's whole DHCPv4 configuration, generated from the DDI settings and the hosts in
  * the store. Outpost owns every key, so the same inputs always give the same text and
- * a hash of it tells whether Kea needs a new configuration.
+ * a hash of it shows whether Kea needs a new configuration.
  *
  * The client classes pick the boot file from what the client sends (Kea 2.2 evaluates
  * classes in the order they are defined, and for boot-file-name and next-server the

@@ -279,7 +279,7 @@ reservation_count(const json_t *config)
 
 /*
  * Compare with what Kea runs. Returns true when Kea already runs `want`; on false,
- * `why` says what differs or why Kea could not be read.
+ * `why` names what differs or why Kea could not be read.
  */
 static bool
 kea_matches(struct ddi *ddi, const json_t *want, char *why, size_t size)

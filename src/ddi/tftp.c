@@ -48,7 +48,7 @@ file_read(int dir_fd, const char *name, bool follow, struct buf *ret)
 	return r;
 }
 
-/* True when `name` under dir_fd holds exactly `data`. */
+/* True when `name` under dir_fd contains exactly `data`. */
 static bool
 file_same(int dir_fd, const char *name, const struct buf *data)
 {

@@ -323,3 +323,215 @@ mem_mib() {
 cpu_seconds() {
 	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"
 }
+
+# ---------------------------------------------------------------------------------------
+# DDI benchmarks (bench_ddi_*.sh). They source tests/integration/ddi_lib.sh and
+# dns_lib.sh after this file, and run Kea, PowerDNS and Outpost in the server network
+# namespace that ddi_netns_up creates (10.77.0.1/24 on ddi-srv), with the load
+# generators in the client namespace (10.77.0.2/24 on ddi-cli). Nothing is bound to the
+# host's interfaces. The servers run on SERVER_CPU, the load generators on CLIENT_CPU.
+
+DDI_CLIENT_ADDR=10.77.0.2
+# A /16, so 10,000 reserved addresses (10.77.1.1 to 10.77.40.16) fit below the pool,
+# and the pool holds 49,151 leases for perfdhcp.
+DDI_NETWORK=10.77.0.0/16
+DDI_POOL=10.77.64.0-10.77.255.254
+DDI_DOMAIN=lab.example
+DDI_REVERSE_ZONE=77.10.in-addr.arpa
+DDI_PDNS_API_PORT=8081
+DDI_PDNS_KEY=bench-key-$$
+# The CPUs this shell may use at start, restored by on_cpu.
+ALL_CPUS=$(taskset -c -p $$ | sed 's/.*: //')
+
+# Run a command, usually a shell function that starts a server and keeps its $!, with
+# this shell pinned to CPU, so that every process it starts inherits the pin.
+# Usage: on_cpu CPU COMMAND [ARGS...]
+on_cpu() {
+	local cpu=$1 status=0
+	shift
+	taskset -c -p "$cpu" $$ > /dev/null
+	"$@" || status=$?
+	taskset -c -p "$ALL_CPUS" $$ > /dev/null
+	return "$status"
+}
+
+# Check that the DDI servers and tools are installed; they are not in the `bench` group
+# of tools/deps.sh.
+ddi_check_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" > /dev/null ||
+			die "$tool not found; install the ddi and bench groups: tools/deps.sh ddi bench"
+	done
+	[ "$(id -u)" -eq 0 ] || die "needs root for network namespaces"
+}
+
+# Create the two namespaces, give the client end DDI_CLIENT_ADDR, and start PowerDNS
+# on SERVER_CPU: DNS on 10.77.0.1:53, the API on the server namespace's loopback.
+ddi_bench_up() {
+	ddi_netns_up || die "cannot create the network namespaces"
+	ip -n "$DDI_CLIENT_NS" addr add "$DDI_CLIENT_ADDR/24" dev "$DDI_CLIENT_IF" ||
+		die "cannot add $DDI_CLIENT_ADDR to $DDI_CLIENT_IF"
+	mkdir -p "$WORK/pdns"
+	on_cpu "$SERVER_CPU" pdns_start "$WORK/pdns" "$DDI_PDNS_API_PORT" 53 "$DDI_PDNS_KEY" \
+		"$DDI_SERVER_ADDR" ip netns exec "$DDI_SERVER_NS" || die "PowerDNS did not start"
+	say "pdns_server pid=$PDNS_PID, DNS on $DDI_SERVER_ADDR:53 in $DDI_SERVER_NS"
+}
+
+# Write Kea's bootstrap configuration, which only opens the control socket that Outpost
+# then sends its configuration to, as Debian's packaged kea-dhcp4 would start.
+ddi_kea_bootstrap_write() {
+	KEA_SOCKET=$WORK/kea.sock
+	KEA_LEASES=$WORK/kea-leases.csv
+	KEA_CONFIG=$WORK/kea-dhcp4.conf
+	cat > "$KEA_CONFIG" <<KEA
+{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "$DDI_SERVER_IF" ] },
+  "control-socket": { "socket-type": "unix", "socket-name": "$KEA_SOCKET" },
+  "lease-database": { "type": "memfile", "persist": true, "name": "$KEA_LEASES" },
+  "subnet4": []
+} }
+KEA
+}
+
+# Start Kea on SERVER_CPU from CONFIG (default: the bootstrap configuration, rewritten
+# first, because Outpost's config-write replaces the file) with an empty lease file.
+# Usage: ddi_kea_fresh [CONFIG]
+ddi_kea_fresh() {
+	ddi_kea_stop || true
+	if [ "$#" -eq 0 ]; then
+		ddi_kea_bootstrap_write
+		set -- "$KEA_CONFIG"
+	fi
+	rm -f "$KEA_LEASES" "$KEA_LEASES".*
+	on_cpu "$SERVER_CPU" ddi_kea_start "$1" || die "Kea did not start from $1"
+}
+
+# Write the daemon's configuration with [ddi] enabled, or disabled when DDI_ENABLED is
+# "false". Extra lines in "$@" are appended. The resync runs once at start and then
+# not again within a benchmark.
+ddi_outpost_config() {
+	local dir=$WORK/outpost
+	mkdir -p "$dir/state" "$dir/artifacts" "$WORK/tftp"
+	cat > "$dir/outpost.conf" <<CONF
+[log]
+level = info
+[store]
+state_dir = $dir/state
+artifact_dir = $dir/artifacts
+[boot]
+listen = 127.0.0.1:0
+url = http://$DDI_SERVER_ADDR:8080
+templates = $TREE/bootenv/ipxe
+[api]
+listen = 127.0.0.1:0
+socket = $dir/outpost.sock
+[ddi]
+enabled = ${DDI_ENABLED:-true}
+interface = $DDI_SERVER_IF
+server_address = $DDI_SERVER_ADDR
+domain = $DDI_DOMAIN
+resync_seconds = 86400
+[kea]
+control_socket = $WORK/kea.sock
+lease_file = $WORK/kea-leases.csv
+event_socket = $WORK/kea-events.sock
+[pdns]
+api_url = http://127.0.0.1:$DDI_PDNS_API_PORT
+api_key = $DDI_PDNS_KEY
+[tftp]
+root = $WORK/tftp
+[subnet bench]
+network = $DDI_NETWORK
+pool = $DDI_POOL
+CONF
+	printf '%s\n' "$@" >> "$dir/outpost.conf"
+}
+
+# Start Outpost on SERVER_CPU inside the server namespace, where it reaches PowerDNS's
+# API on loopback, keeping the state directory of earlier starts; waits for its ready
+# line. Sets OUTPOST_PID, SOCKET and OUTPOST_LOG (appended to across starts).
+start_ddi_outpost() {
+	local dir=$WORK/outpost before
+	OUTPOST_LOG=$dir/daemon.log
+	SOCKET=$dir/outpost.sock
+	touch "$OUTPOST_LOG"
+	before=$(grep -c "outpost ready" "$OUTPOST_LOG")
+	# taskset and ip netns exec both exec the next program, so $! is outpost's PID.
+	taskset -c "$SERVER_CPU" ip netns exec "$DDI_SERVER_NS" "$OUTPOST" serve \
+		--config "$dir/outpost.conf" 2>> "$OUTPOST_LOG" &
+	OUTPOST_PID=$!
+	for _ in $(seq 1 200); do
+		[ "$(grep -c "outpost ready" "$OUTPOST_LOG")" -gt "$before" ] && return 0
+		if ! kill -0 "$OUTPOST_PID" 2>/dev/null; then
+			OUTPOST_PID=""
+			tail -n 20 "$OUTPOST_LOG" >&2
+			die "outpost exited during start-up"
+		fi
+		sleep 0.05
+	done
+	die "no ready line from outpost within 10 s; log: $(tail -n 20 "$OUTPOST_LOG")"
+}
+
+# Create the store's schema by starting and stopping the daemon with [ddi] off.
+ddi_store_create() {
+	DDI_ENABLED=false ddi_outpost_config
+	start_ddi_outpost
+	stop_outpost
+	OUTPOST_DB=$WORK/outpost/state/outpost.db
+	[ -f "$OUTPOST_DB" ] || die "the daemon did not create $OUTPOST_DB"
+}
+
+# Insert COUNT machines straight into the store with sqlite3, in one transaction, with
+# the schema the daemon created: machine i (1 to COUNT, at most 16,127) gets MAC
+# 52:54:00 plus i in hex, host name node-NNNNN and the reserved address 10.77.0.0 + 256
+# + i, below the pool. SUFFIX, when given, is appended to every host name. The rows
+# bypass the API, so they get no audit entries, and a running daemon notices them only
+# at its next pass.
+# Usage: ddi_store_insert COUNT [SUFFIX]
+ddi_store_insert() {
+	local count=$1 suffix=${2:-}
+	sqlite3 "$OUTPOST_DB" > /dev/null <<SQL || die "inserting $count machines into $OUTPOST_DB failed"
+.timeout 10000
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $count)
+INSERT INTO machines (uuid, serial, vendor, model, arch, platform, state, ip, hostname,
+	created_at, updated_at)
+SELECT printf('00000000-0000-4000-8000-%012x', i), '', '', '', '', '', 'ready',
+	printf('10.77.%d.%d', (256 + i) / 256, (256 + i) % 256), printf('node-%05d$suffix', i),
+	unixepoch(), unixepoch()
+FROM n;
+INSERT INTO machine_macs (mac, machine_id, position)
+SELECT printf('52:54:00:%02x:%02x:%02x', (i >> 16) & 255, (i >> 8) & 255, i & 255), id, 0
+FROM (SELECT id, CAST(substr(hostname, 6, 5) AS INTEGER) AS i FROM machines m
+	WHERE hostname GLOB 'node-[0-9][0-9][0-9][0-9][0-9]*'
+	AND NOT EXISTS (SELECT 1 FROM machine_macs WHERE machine_id = m.id));
+COMMIT;
+SQL
+}
+
+# Print the first line of OUTPOST_LOG after line AFTER that contains PATTERN, waiting up
+# to SECONDS for it; returns 1 on timeout.
+# Usage: wait_log_line PATTERN AFTER SECONDS
+wait_log_line() {
+	local pattern=$1 after=$2 deadline=$((SECONDS + $3)) line
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		line=$(tail -n "+$((after + 1))" "$OUTPOST_LOG" | grep -m 1 -- "$pattern")
+		if [ -n "$line" ]; then
+			printf '%s\n' "$line"
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# Print the value of KEY=VALUE in a log line. Usage: log_value LINE KEY
+log_value() {
+	printf '%s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"
+}
+
+# Milliseconds since the epoch, for timing a reference command.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}

@@ -6,6 +6,8 @@
 # ddi_netns_up creates a server and a client namespace joined by a veth pair. Kea and
 # udhcpc run only inside them, so no host interface is touched.
 
+. "$(dirname "${BASH_SOURCE[0]}")/trap_lib.sh"
+
 DDI_SERVER_NS="outpost-ddi-s-$$"
 DDI_CLIENT_NS="outpost-ddi-c-$$"
 DDI_SERVER_IF="ddi-srv"
@@ -82,24 +84,13 @@ ddi_cleanup() {
 
 # Install ddi_cleanup as the EXIT trap, keeping the test's own EXIT trap to run after it.
 ddi_register_cleanup() {
-	local existing
-	local -a words
-	existing=$(trap -p EXIT)
-	if [ -n "$existing" ]; then
-		# trap -p prints a quoted command line: trap -- 'COMMAND' EXIT.
-		eval "words=($existing)"
-		if [ "${words[2]}" != "ddi_cleanup" ]; then
-			DDI_PREVIOUS_EXIT_TRAP=${words[2]}
-		fi
+	local previous
+	previous=$(exit_trap_command)
+	if [ -n "$previous" ] && [ "$previous" != "ddi_cleanup" ]; then
+		DDI_PREVIOUS_EXIT_TRAP=$previous
 	fi
 	trap ddi_cleanup EXIT
-	# bash skips the EXIT trap when a signal without a trap kills it.
-	if [ -z "$(trap -p INT)" ]; then
-		trap 'exit 130' INT
-	fi
-	if [ -z "$(trap -p TERM)" ]; then
-		trap 'exit 143' TERM
-	fi
+	exit_on_signals
 }
 
 ddi_create_netns() {

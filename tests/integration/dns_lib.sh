@@ -38,6 +38,7 @@ TFTPD_DIR_OWNED=""
 TFTPD_LOG=""
 TFTPD_PREFIX=()
 
+. "$(dirname "${BASH_SOURCE[0]}")/trap_lib.sh"
 DNS_LIB_TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DNS_CLEANUP_REGISTERED=""
 DNS_PREVIOUS_EXIT_TRAP=""
@@ -59,27 +60,16 @@ dns_cleanup() {
 # Run dns_cleanup on exit, before whatever EXIT trap the test set already (lib.sh's
 # cleanup removes $WORK).
 dns_register_cleanup() {
-	local existing
-	local -a words
+	local previous
 	if [ -n "$DNS_CLEANUP_REGISTERED" ]; then
 		return 0
 	fi
-	existing=$(trap -p EXIT)
-	if [ -n "$existing" ]; then
-		# `trap -p` prints a quoted command line: trap -- 'COMMAND' EXIT.
-		eval "words=($existing)"
-		if [ "${words[2]}" != "dns_cleanup" ]; then
-			DNS_PREVIOUS_EXIT_TRAP=${words[2]}
-		fi
+	previous=$(exit_trap_command)
+	if [ -n "$previous" ] && [ "$previous" != "dns_cleanup" ]; then
+		DNS_PREVIOUS_EXIT_TRAP=$previous
 	fi
 	trap dns_cleanup EXIT
-	# Signals end the test through exit, so the EXIT trap runs.
-	if [ -z "$(trap -p INT)" ]; then
-		trap 'exit 130' INT
-	fi
-	if [ -z "$(trap -p TERM)" ]; then
-		trap 'exit 143' TERM
-	fi
+	exit_on_signals
 	DNS_CLEANUP_REGISTERED=1
 }
 
