@@ -10,8 +10,13 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "conf/conf.h"
-#include "ddi/ddi.h"
+#include "ddi/ddi-internal.h"
 
 static const char base[] =
 	"[ddi]\n"
@@ -257,6 +262,310 @@ test_fqdn(void **state)
 	free(s);
 }
 
+
+/* A stand-in for Kea's control socket: answers each connection with the next reply. */
+struct fake_kea {
+	char path[108];
+	int fd;
+	const char *const *replies;
+	size_t count;
+	char commands[8][64];   /* the "command" of each request, in order */
+	pthread_t thread;
+};
+
+static void *
+fake_kea_main(void *arg)
+{
+	struct fake_kea *k = arg;
+
+	for (size_t i = 0; i < k->count; i++) {
+		char request[65536];
+		ssize_t n;
+		int c = accept(k->fd, NULL, NULL);
+		char *name;
+
+		if (c < 0)
+			break;
+		n = read(c, request, sizeof(request) - 1);
+		request[n > 0 ? n : 0] = '\0';
+		name = strstr(request, "\"command\":\"");
+		if (name != NULL && i < 8)
+			sscanf(name + 11, "%63[^\"]", k->commands[i]);
+		if (write(c, k->replies[i], strlen(k->replies[i])) < 0)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void
+fake_kea_start(struct fake_kea *k, const char *const *replies, size_t count)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	memset(k, 0, sizeof(*k));
+	snprintf(k->path, sizeof(k->path), "/tmp/outpost-fake-kea-%d.sock", (int)getpid());
+	unlink(k->path);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", k->path);
+	k->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(k->fd >= 0);
+	assert_int_equal(bind(k->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(k->fd, 8), 0);
+	k->replies = replies;
+	k->count = count;
+	assert_int_equal(pthread_create(&k->thread, NULL, fake_kea_main, k), 0);
+}
+
+static void
+fake_kea_stop(struct fake_kea *k)
+{
+	shutdown(k->fd, SHUT_RDWR);
+	pthread_join(k->thread, NULL);
+	close(k->fd);
+	unlink(k->path);
+}
+
+static void
+test_kea_reply_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		int result;
+	} cases[] = {
+		{ "{\"result\": 0, \"text\": \"ok\"}", 0, 0 },
+		{ "[{\"result\": 3, \"text\": \"0 IPv4 lease(s) found.\"}]", 0, 3 },
+		{ "{\"result\": 2, \"text\": \"'x' command not supported.\"}", 0, 2 },
+		{ "[]", -EPROTO, 0 },
+		{ "[{\"result\": 0}, {\"result\": 0}]", -EPROTO, 0 },
+		{ "{\"text\": \"no result\"}", -EPROTO, 0 },
+		{ "{\"result\": \"0\"}", -EPROTO, 0 },
+		{ "{\"result\": 0, \"result\": 1}", -EPROTO, 0 },
+		{ "not json", -EPROTO, 0 },
+	};
+	struct kea_reply reply;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = kea_reply_parse(cases[i].text, strlen(cases[i].text), &reply, err,
+					 sizeof(err));
+
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: rc %d, expected %d (%s)", i, rc, cases[i].rc, err);
+		if (rc == 0) {
+			assert_int_equal(reply.result, cases[i].result);
+			kea_reply_clear(&reply);
+		}
+	}
+}
+
+/* Run ddi_kea_push against replies; returns its result and fills err. */
+static int
+push_with(const char *const *replies, size_t count, struct fake_kea *k, char *err,
+	  size_t errlen)
+{
+	struct ddi_config c = { 0 };
+	int64_t steps[3];
+	json_t *config = json_pack("{s:{}}", "Dhcp4");
+	int rc;
+
+	fake_kea_start(k, replies, count);
+	snprintf(c.control_socket, sizeof(c.control_socket), "%s", k->path);
+	rc = ddi_kea_push(&c, config, steps, err, errlen);
+	fake_kea_stop(k);
+	json_decref(config);
+	return rc;
+}
+
+static void
+test_kea_push_results(void **state)
+{
+	static const char *const ok[] = {
+		"{\"result\": 0, \"text\": \"Configuration seems sane.\"}",
+		"{\"result\": 0, \"text\": \"Configuration successful.\"}",
+		"{\"result\": 0, \"text\": \"Configuration written\"}",
+	};
+	static const char *const test_fails[] = {
+		"{\"result\": 1, \"text\": \"subnet overlaps\"}",
+	};
+	static const char *const set_unsupported[] = {
+		"{\"result\": 0, \"text\": \"fine\"}",
+		"{\"result\": 2, \"text\": \"'config-set' command not supported.\"}",
+	};
+	static const char *const write_empty[] = {
+		"{\"result\": 0}", "{\"result\": 0}", "{\"result\": 3, \"text\": \"nothing\"}",
+	};
+	struct fake_kea k;
+	char err[512];
+
+	(void)state;
+	err[0] = '\0';
+	assert_int_equal(push_with(ok, 3, &k, err, sizeof(err)), 0);
+	assert_string_equal(k.commands[0], "config-test");
+	assert_string_equal(k.commands[1], "config-set");
+	assert_string_equal(k.commands[2], "config-write");
+
+	assert_int_equal(push_with(test_fails, 1, &k, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, "Kea config-test returned 1 (error): subnet overlaps");
+
+	assert_int_equal(push_with(set_unsupported, 2, &k, err, sizeof(err)), -EOPNOTSUPP);
+	assert_non_null(strstr(err, "config-set returned 2 (unsupported)"));
+
+	assert_int_equal(push_with(write_empty, 3, &k, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "config-write returned 3 (empty): nothing"));
+}
+
+static void
+test_kea_unreachable(void **state)
+{
+	struct kea_reply reply;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(kea_command("/tmp/outpost-no-such-kea.sock", "config-get", NULL, 1000,
+				     &reply, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "/tmp/outpost-no-such-kea.sock"));
+}
+
+/* The generated configuration for two hosts in two subnets and one outside. */
+static void
+test_kea_config_generated(void **state)
+{
+	static const char extra[] =
+		"[subnet prov]\n"
+		"network = 10.77.0.0/24\n"
+		"pool = 10.77.0.100-10.77.0.199\n"
+		"[subnet rack2]\n"
+		"network = 10.78.0.0/24\n"
+		"pool = 10.78.0.100-10.78.0.199\n"
+		"gateway = 10.78.0.1\n";
+	struct ddi_settings *s = calloc(1, sizeof(*s));
+	struct ddi_host items[3] = {
+		{ .id = 1, .mac = "52:54:00:00:00:01", .ip = "10.77.0.2", .hostname = "a" },
+		{ .id = 2, .mac = "52:54:00:00:00:02", .ip = "10.78.0.9", .hostname = "" },
+		{ .id = 3, .mac = "52:54:00:00:00:03", .ip = "192.0.2.1", .hostname = "c" },
+	};
+	struct ddi_hosts hosts = { .items = items, .count = 3 };
+	struct ddi_config c = { 0 };
+	json_t *config, *dhcp4, *subnets, *classes, *r;
+	char err[256] = "", why[256];
+
+	(void)state;
+	assert_int_equal(settings_from(base, extra, s, err, sizeof(err)), 0);
+	c.settings = s;
+	snprintf(c.boot_url, sizeof(c.boot_url), "http://10.77.0.1:8080");
+	snprintf(c.control_socket, sizeof(c.control_socket), "/run/kea/kea4-ctrl-socket");
+	snprintf(c.lease_file, sizeof(c.lease_file), "/var/lib/kea/leases.csv");
+	snprintf(c.hooks_dir, sizeof(c.hooks_dir), "/usr/lib/kea/hooks");
+	snprintf(c.hook_script, sizeof(c.hook_script), "/var/lib/outpost/kea-lease-hook");
+
+	config = ddi_kea_config(&c, &hosts);
+	assert_non_null(config);
+	dhcp4 = json_object_get(config, "Dhcp4");
+	subnets = json_object_get(dhcp4, "subnet4");
+	assert_int_equal(json_array_size(subnets), 2);
+
+	/* Subnet ids are the network addresses, stable when subnets move. */
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(subnets, 0), "id")),
+			 0x0a4d0000);
+	r = json_object_get(json_array_get(subnets, 0), "reservations");
+	assert_int_equal(json_array_size(r), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "hw-address")),
+			    "52:54:00:00:00:01");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "hostname")),
+			    "a");
+	r = json_object_get(json_array_get(subnets, 1), "reservations");
+	assert_int_equal(json_array_size(r), 1);
+	assert_null(json_object_get(json_array_get(r, 0), "hostname"));
+	/* The appliance's own subnet is tied to the interface; the relayed one is not. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(subnets, 0),
+							      "interface")), "veth0");
+	assert_null(json_object_get(json_array_get(subnets, 1), "interface"));
+
+	/* iPXE's class comes first, so its boot file wins over the architecture classes. */
+	classes = json_object_get(dhcp4, "client-classes");
+	assert_int_equal(json_array_size(classes), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(classes, 0), "name")),
+			    "outpost-ipxe");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(classes, 0),
+							      "boot-file-name")),
+			    "http://10.77.0.1:8080/boot/start.ipxe");
+	for (size_t i = 1; i < 4; i++)
+		assert_non_null(strstr(json_string_value(json_object_get(json_array_get(classes, i),
+									 "test")),
+				       "not member('outpost-ipxe')"));
+
+	/* The configuration matches itself, and a lost reservation is drift. */
+	assert_false(ddi_kea_drift(config, config, why, sizeof(why)));
+	{
+		json_t *copy = json_deep_copy(config);
+		json_t *list = json_object_get(json_array_get(json_object_get(json_object_get(copy,
+									"Dhcp4"), "subnet4"), 1),
+					       "reservations");
+
+		json_array_clear(list);
+		assert_true(ddi_kea_drift(config, copy, why, sizeof(why)));
+		assert_string_equal(why, "subnet 10.78.0.0/24: reservation for 52:54:00:00:00:02 "
+			    "is missing");
+		json_decref(copy);
+	}
+	json_decref(config);
+	free(s);
+}
+
+static void
+test_event_parse(void **state)
+{
+	struct ddi_event e;
+	char text[DDI_ADDR_TEXT];
+
+	(void)state;
+	assert_int_equal(ddi_event_parse("leases4_committed 10.77.0.100 10.77.0.101\n", 42, &e),
+			 0);
+	assert_string_equal(e.hook, "leases4_committed");
+	assert_int_equal(e.count, 2);
+	assert_string_equal(ddi_addr_format(e.addrs[1], text), "10.77.0.101");
+	assert_int_equal(ddi_event_parse("lease4_renew", 12, &e), 0);
+	assert_int_equal(e.count, 0);
+	assert_int_equal(ddi_event_parse("Lease4 10.0.0.1", 15, &e), -EINVAL);
+	assert_int_equal(ddi_event_parse("lease4_renew 10.0.0.1  10.0.0.2", 31, &e), -EINVAL);
+	assert_int_equal(ddi_event_parse("lease4_renew 10.0.0.256", 23, &e), -EINVAL);
+	assert_int_equal(ddi_event_parse("lease4_renew\0x", 14, &e), -EINVAL);
+	assert_int_equal(ddi_event_parse("", 0, &e), -EINVAL);
+}
+
+static void
+test_pdns_zone_parse(void **state)
+{
+	static const char zone[] =
+		"{\"rrsets\": ["
+		"{\"name\": \"a.lab.example.\", \"type\": \"A\", \"ttl\": 300,"
+		" \"records\": [{\"content\": \"10.77.0.2\"}],"
+		" \"comments\": [{\"content\": \"managed by outpost\", \"account\": \"outpost\"}]},"
+		"{\"name\": \"www.lab.example.\", \"type\": \"A\", \"ttl\": 60,"
+		" \"records\": [{\"content\": \"10.77.0.9\"}, {\"content\": \"10.77.0.8\"}],"
+		" \"comments\": []},"
+		"{\"name\": \"lab.example.\", \"type\": \"SOA\", \"ttl\": 3600,"
+		" \"records\": [{\"content\": \"x\"}]}]}";
+	struct ddi_records records = { 0 };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(ddi_pdns_zone_parse(zone, strlen(zone), 0, &records, err, sizeof(err)), 0);
+	assert_int_equal(records.count, 2);
+	assert_string_equal(records.items[0].content, "10.77.0.2");
+	assert_true(records.items[0].ours);
+	assert_int_equal(records.items[0].ttl, 300);
+	/* Two records in one RRset can never be Outpost's, so the content is cleared. */
+	assert_string_equal(records.items[1].content, "");
+	assert_false(records.items[1].ours);
+	ddi_records_free(&records);
+
+	assert_int_equal(ddi_pdns_zone_parse("{}", 2, 0, &records, err, sizeof(err)), -EPROTO);
+	ddi_records_free(&records);
+}
+
 int
 main(void)
 {
@@ -267,6 +576,12 @@ main(void)
 		cmocka_unit_test(test_reverse_zone_longest),
 		cmocka_unit_test(test_address_check_and_allocate),
 		cmocka_unit_test(test_fqdn),
+		cmocka_unit_test(test_kea_reply_parse),
+		cmocka_unit_test(test_kea_push_results),
+		cmocka_unit_test(test_kea_unreachable),
+		cmocka_unit_test(test_kea_config_generated),
+		cmocka_unit_test(test_event_parse),
+		cmocka_unit_test(test_pdns_zone_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
