@@ -258,8 +258,9 @@ void api_machines_address_release(struct api_call *call);
 void api_machines_decommission(struct api_call *call);
 void api_ddi_status(struct api_call *call);
 /*
- * Inside a machine action: when DHCP and DNS are on and m has a reserved address,
- * check it against the subnets (ddi_address_check). Returns 0 or -EINVAL with err set.
+ * Inside a machine action: when DHCP and DNS are on, check m's host name fits a DNS
+ * name with the domain, and its reserved address, if any, against the subnets
+ * (ddi_address_check). Returns 0 or -EINVAL with err set.
  */
 int api_ddi_address_valid(const struct api *api, const struct machine *m, char *err,
 			  size_t errlen);

@@ -150,9 +150,16 @@ api_machines_decommission(struct api_call *call)
 int
 api_ddi_address_valid(const struct api *api, const struct machine *m, char *err, size_t errlen)
 {
+	char fqdn[DDI_NAME_SIZE];
 	uint32_t addr;
 
-	if (api->ddi == NULL || m->ip[0] == '\0')
+	if (api->ddi == NULL)
+		return 0;
+	if (m->hostname[0] != '\0' && ddi_fqdn(ddi_settings_get(api->ddi), m->hostname, fqdn) < 0)
+		return err_set(-EINVAL, err, errlen, "host name %s with the domain %s is longer than "
+			       "%d characters; use a shorter host name", m->hostname,
+			       ddi_settings_get(api->ddi)->domain, DDI_NAME_MAX);
+	if (m->ip[0] == '\0')
 		return 0;
 	if (ddi_addr_parse(m->ip, &addr) < 0)
 		return err_set(-EINVAL, err, errlen, "address %s is not IPv4; DHCP here serves "

@@ -935,7 +935,7 @@ update_op(struct store *st, void *arg, char *err, size_t errlen)
 	rc = machine_patch_apply(args->patch, &args->machine);
 	if (rc < 0)
 		return rc;
-	if (args->patch->fields & API_MF_IP) {
+	if (args->patch->fields & (API_MF_IP | API_MF_HOSTNAME)) {
 		rc = api_ddi_address_valid(args->api, &args->machine, err, errlen);
 		if (rc < 0)
 			return rc;

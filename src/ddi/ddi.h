@@ -25,6 +25,7 @@
 #define DDI_DNS_MAX 8           /* DNS servers per list */
 #define DDI_ZONES_MAX 64        /* reverse zones */
 #define DDI_NAME_SIZE 256       /* a DNS name in text, with its trailing dot */
+#define DDI_NAME_MAX 253        /* characters of a DNS name without the trailing dot */
 #define DDI_ADDR_TEXT 16        /* "255.255.255.255" plus NUL */
 
 struct ddi_range {
@@ -117,9 +118,9 @@ void ddi_reverse_name(uint32_t addr, char out[DDI_NAME_SIZE]);
 const struct ddi_zone *ddi_reverse_zone(const struct ddi_settings *s, uint32_t addr);
 
 /*
- * Write the fully qualified, lower-case name of a machine's host name: the name
- * itself when it already ends in the domain, otherwise NAME.DOMAIN. Returns 0, or
- * -ENAMETOOLONG.
+ * Write the fully qualified, lower-case name of a machine's host name, with the
+ * trailing dot: the name itself when it already ends in the domain, otherwise
+ * NAME.DOMAIN. Returns 0, or -ENAMETOOLONG past DDI_NAME_MAX characters.
  */
 int ddi_fqdn(const struct ddi_settings *s, const char *hostname, char out[DDI_NAME_SIZE]);
 

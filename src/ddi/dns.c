@@ -86,7 +86,8 @@ record_push(struct ddi_records *want, size_t zone, const char *name, const char 
 
 /* The records the store calls for, sorted, with no name and type twice. */
 static int
-desired_build(struct ddi *ddi, const struct ddi_hosts *hosts, struct ddi_records *want)
+desired_build(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync,
+	      struct ddi_records *want)
 {
 	const struct ddi_settings *s = &ddi->settings;
 	uint64_t ttl = ddi->config.ttl;
@@ -101,9 +102,15 @@ desired_build(struct ddi *ddi, const struct ddi_hosts *hosts, struct ddi_records
 		const struct ddi_zone *zone;
 		uint32_t addr;
 
-		if (h->hostname[0] == '\0' || h->ip[0] == '\0' || ddi_addr_parse(h->ip, &addr) < 0 ||
-		    ddi_fqdn(s, h->hostname, fqdn) < 0)
+		if (h->hostname[0] == '\0' || h->ip[0] == '\0' || ddi_addr_parse(h->ip, &addr) < 0)
 			continue;
+		/* The API rejects such names, but a longer domain can make one too long. */
+		if (ddi_fqdn(s, h->hostname, fqdn) < 0) {
+			if (resync)
+				log_warning("ddi: machine=%" PRId64 " host name %s is too long with "
+					    "the domain; it gets no DNS records", h->id, h->hostname);
+			continue;
+		}
 		r = record_push(want, 0, fqdn, "A", h->ip, ttl);
 		zone = ddi_reverse_zone(s, addr);
 		if (r == 0 && zone != NULL) {
@@ -269,7 +276,7 @@ ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 	char err[1024] = "";
 	int r;
 
-	r = desired_build(ddi, hosts, &want);
+	r = desired_build(ddi, hosts, resync, &want);
 	if (r == 0 && !dns->zones_ready)
 		r = ddi_pdns_zones_ensure(&ddi->pdns, &ddi->settings, err, sizeof(err));
 	if (r == 0 && (resync || !dns->mirror_valid)) {

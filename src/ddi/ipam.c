@@ -115,7 +115,8 @@ ddi_fqdn(const struct ddi_settings *s, const char *hostname, char out[DDI_NAME_S
 
 	if (len > 0 && hostname[len - 1] == '.')
 		len--;
-	if (len + 1 + domain_len + 1 > DDI_NAME_SIZE)
+	/* A DNS name has at most 253 characters, plus the root's dot. */
+	if (len + 1 > DDI_NAME_MAX + 1)
 		return -ENAMETOOLONG;
 	for (size_t i = 0; i < len; i++)
 		out[n++] = (char)tolower((unsigned char)hostname[i]);
@@ -126,6 +127,8 @@ ddi_fqdn(const struct ddi_settings *s, const char *hostname, char out[DDI_NAME_S
 	if (n > domain_len && strcmp(out + n - domain_len, s->domain) == 0 &&
 	    out[n - domain_len - 1] == '.')
 		return 0;
+	if (n + domain_len > DDI_NAME_MAX + 1)
+		return -ENAMETOOLONG;
 	memcpy(out + n, s->domain, domain_len + 1);
 	return 0;
 }

@@ -18,15 +18,25 @@
 /* config-set with 10,000 reservations takes well under a second; leave room. */
 #define KEA_TIMEOUT_MS 30000
 
-/* Compare one string member of two objects. */
+/* True for a member Kea reports when it was not set: absent, "" or "0.0.0.0". */
+static bool
+unset(const char *value)
+{
+	return value == NULL || value[0] == '\0' || strcmp(value, "0.0.0.0") == 0;
+}
+
+/*
+ * Compare one string member of two objects. config-get fills in defaults, such as
+ * "next-server": "0.0.0.0" for a class that sets none, so those count as unset.
+ */
 static bool
 member_differs(const json_t *want, const json_t *have, const char *key)
 {
 	const char *a = json_string_value(json_object_get(want, key));
 	const char *b = json_string_value(json_object_get(have, key));
 
-	if (a == NULL || a[0] == '\0')
-		return b != NULL && b[0] != '\0';
+	if (unset(a))
+		return !unset(b);
 	return b == NULL || strcmp(a, b) != 0;
 }
 

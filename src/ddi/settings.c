@@ -137,6 +137,11 @@ network_parse(struct ddi_subnet *subnet, const char *text, char *err, size_t err
 			    ddi_addr_format(addr & prefix_mask((unsigned)prefix), fixed),
 			    (unsigned)prefix);
 
+	/* 0/8 is "this network", 127/8 loopback, 224/4 multicast and 240/4 reserved. */
+	if ((addr >> 24) == 0 || (addr >> 24) == 127 || (addr >> 28) >= 14)
+		return err_set(-EINVAL, err, errlen, "[subnet %s] network: %s is not a unicast "
+			       "network that hosts can use", subnet->name, text);
+
 	subnet->network = addr;
 	subnet->prefix = (unsigned)prefix;
 	subnet->broadcast = addr | ~prefix_mask((unsigned)prefix);

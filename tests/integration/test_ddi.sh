@@ -222,6 +222,12 @@ expect_eq "conflict recorded" "$conflicts" "lease-reserved-elsewhere"
 expect_eq "conflict names the holder" \
 	"$(api_unix GET /api/v1/ddi/conflicts | jq -r '.items[0].machine_id')" "$id2"
 
+# A resync that finds nothing to repair sends Kea nothing (resync_seconds is 5).
+pushes=$(grep -c "Kea configuration applied" "$WORK/daemon.log")
+sleep 6
+expect_eq "resync without drift pushes nothing" \
+	"$(grep -c "Kea configuration applied" "$WORK/daemon.log")" "$pushes"
+
 # The daemon's log never shows the API key.
 check "API key never logged" sh -c "! grep -q '$DDI_PDNS_KEY' '$WORK/daemon.log'"
 

@@ -116,6 +116,12 @@ test_settings_rejected(void **state)
 		{ base, "[subnet prov]\nnetwork = 10.77.0.5/24\n", "did you mean 10.77.0.0/24?" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/31\n", "prefix /31 is outside" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0\n", "expected ADDRESS/PREFIX" },
+		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\n[subnet z]\nnetwork = 0.0.0.0/8\n",
+		  "0.0.0.0/8 is not a unicast network" },
+		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\n[subnet l]\nnetwork = 127.0.0.0/8\n",
+		  "127.0.0.0/8 is not a unicast network" },
+		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\n[subnet m]\nnetwork = 224.1.0.0/16\n",
+		  "224.1.0.0/16 is not a unicast network" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\npool = 10.77.1.1-10.77.1.9\n",
 		  "not inside the subnet's host addresses" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\npool = 10.77.0.9-10.77.0.1\n",
@@ -259,6 +265,21 @@ test_fqdn(void **state)
 	assert_string_equal(name, "node1.rack.lab.example.");
 	assert_int_equal(ddi_fqdn(s, "node1.other.example", name), 0);
 	assert_string_equal(name, "node1.other.example.lab.example.");
+
+	/* 253 characters is the most a DNS name may have; the domain takes 12 here. */
+	{
+		char host[256];
+
+		memset(host, 'a', 241);
+		host[60] = host[121] = host[182] = '.';
+		host[241] = '\0';
+		assert_int_equal(ddi_fqdn(s, host, name), 0);
+		assert_int_equal(strlen(name), 253 + 1);
+		memset(host, 'a', 242);
+		host[60] = host[121] = host[182] = '.';
+		host[242] = '\0';
+		assert_int_equal(ddi_fqdn(s, host, name), -ENAMETOOLONG);
+	}
 	free(s);
 }
 
@@ -498,6 +519,16 @@ test_kea_config_generated(void **state)
 
 	/* The configuration matches itself, and a lost reservation is drift. */
 	assert_false(ddi_kea_drift(config, config, why, sizeof(why)));
+	{
+		/* config-get reports a class without a next server as 0.0.0.0. */
+		json_t *copy = json_deep_copy(config);
+
+		json_object_set_new(json_array_get(json_object_get(json_object_get(copy, "Dhcp4"),
+								   "client-classes"), 0),
+				    "next-server", json_string("0.0.0.0"));
+		assert_false(ddi_kea_drift(config, copy, why, sizeof(why)));
+		json_decref(copy);
+	}
 	{
 		json_t *copy = json_deep_copy(config);
 		json_t *list = json_object_get(json_array_get(json_object_get(json_object_get(copy,
