@@ -153,7 +153,7 @@ check-bundles: bundles
 		$$(ls $(abspath $(BUILD)/bundles)/debian-12-*.bundle)
 
 bench: $(BUILD)/outpost
-	@tools/deps.sh build test bench >/dev/null
+	@tools/deps.sh build test bench ddi >/dev/null
 	@OUTPOST=$(abspath $(BUILD)/outpost) tests/bench/run.sh
 
 deps:

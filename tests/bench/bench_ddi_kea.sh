@@ -18,22 +18,10 @@ MACHINES=10000
 TARGET_MS=1000
 PUSH_LINE="ddi: Kea configuration applied"
 
-# Wait until the daemon reports Kea and PowerDNS in sync, so that its DNS pass, which
-# follows the Kea push, is over before the next measurement.
-wait_in_sync() {
-	local deadline=$((SECONDS + 60))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		curl -sS --unix-socket "$SOCKET" http://localhost/api/v1/ddi/status 2>/dev/null |
-			jq -e '.dhcp.in_sync and .dns.in_sync' > /dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	die "the daemon did not report Kea and PowerDNS in sync within 60 s"
-}
-
-# A stand-in for Kea's control socket that stores each command it receives in
-# $WORK/captured/COMMAND.json and replies with success (config-get: an empty Dhcp4,
-# so Outpost pushes). A request is complete when the daemon has sent nothing for
-# 0.3 s. It exits after config-write, or after 60 s.
+# Start a stand-in for Kea's control socket that stores each command it receives in
+# $WORK/captured/COMMAND.json and replies with success. Its config-get reply is an
+# empty Dhcp4, so Outpost pushes. A request is complete when the daemon has sent
+# nothing for 0.3 s. The stand-in exits after config-write, or after 60 s.
 start_capture() {
 	mkdir -p "$WORK/captured"
 	rm -f "$KEA_SOCKET"
@@ -41,7 +29,7 @@ start_capture() {
 		my ($path, $dir) = @ARGV;
 		alarm 60;
 		my $server = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $path,
-			Listen => 8) or die "capture: cannot listen on $path: $!\n";
+			Listen => 8) or die "capture: failed to listen on $path: $!\n";
 		while (my $conn = $server->accept) {
 			my ($text, $chunk) = ("", "");
 			my $select = IO::Select->new($conn);
@@ -50,8 +38,9 @@ start_capture() {
 				$text .= $chunk;
 			}
 			my ($command) = $text =~ /^\{"command":"([a-z0-9-]+)"/
-				or die "capture: unexpected request: " . substr($text, 0, 80) . "\n";
-			open(my $out, ">", "$dir/$command.json") or die "capture: $dir: $!\n";
+				or die "capture: invalid request, no command: " . substr($text, 0, 80) . "\n";
+			open(my $out, ">", "$dir/$command.json")
+				or die "capture: failed to write $dir/$command.json: $!\n";
 			print $out $text;
 			close($out);
 			syswrite($conn, $command eq "config-get"
@@ -65,18 +54,19 @@ start_capture() {
 		[ -S "$KEA_SOCKET" ] && return 0
 		sleep 0.05
 	done
-	die "the capture socket $KEA_SOCKET did not appear"
+	die "timed out: the stand-in did not create $KEA_SOCKET within 5 s"
 }
 
 # Let the daemon push its configuration to the stand-in once, and keep the config-set
-# request as the reference's input.
+# request as the reference's input. Sets CONFIG_SET.
 capture_config() {
 	ddi_kea_stop || true
-	ddi_kea_bootstrap_write
 	start_capture
 	start_ddi_outpost
-	wait "$CAPTURE_PID" || die "capturing the configuration failed; log: $(tail -n 5 "$OUTPOST_LOG")"
+	wait "$CAPTURE_PID" ||
+		die "capturing the configuration failed; log: $(tail -n 5 "$OUTPOST_LOG")"
 	stop_outpost
+	rm -f "$KEA_SOCKET"
 	CONFIG_SET=$WORK/captured/config-set.json
 	[ -s "$CONFIG_SET" ] || die "no config-set request captured"
 	say "captured Outpost's config-set request: $(wc -c < "$CONFIG_SET") bytes," \
@@ -88,7 +78,7 @@ capture_config() {
 read_push() {
 	local line count
 	line=$(wait_log_line "$PUSH_LINE" "$1" 60) ||
-		die "no \"$PUSH_LINE\" line within 60 s; log: $(tail -n 5 "$OUTPOST_LOG")"
+		die "timed out: no \"$PUSH_LINE\" line within 60 s; log: $(tail -n 5 "$OUTPOST_LOG")"
 	count=$(log_value "$line" reservations)
 	[ "$count" = "$MACHINES" ] || die "the push carried $count reservations, expected $MACHINES"
 	TOTAL=$(log_value "$line" total_ms)
@@ -97,8 +87,8 @@ read_push() {
 	STEPS="$STEPS set_ms=$SET write_ms=$(log_value "$line" write_ms)"
 }
 
-# The reference: the captured request sent as one config-set by socat on SERVER_CPU,
-# like the daemon. Sets REF (ms, from socat's start to Kea's reply).
+# Send the captured request as one config-set with socat on SERVER_CPU, where the
+# daemon runs too. Sets REF (ms, from socat's start to Kea's reply).
 reference_push() {
 	local started reply
 	started=$(now_ms)
@@ -118,7 +108,7 @@ outpost_cold() {
 	before=$(wc -l < "$OUTPOST_LOG")
 	start_ddi_outpost
 	read_push "$before"
-	wait_in_sync
+	ddi_wait_in_sync
 }
 
 reference_cold() {
@@ -126,17 +116,26 @@ reference_cold() {
 	reference_push
 }
 
+reference_warm() {
+	reference_push
+}
+
 outpost_warm() {
-	local before=$(wc -l < "$OUTPOST_LOG") status
+	local before status
+	before=$(wc -l < "$OUTPOST_LOG")
 	status=$(curl -sS --unix-socket "$SOCKET" -o /dev/null -w '%{http_code}' -X PATCH \
 		-H 'Content-Type: application/json' -d "{\"hostname\": \"node-00001-r$1\"}" \
 		http://localhost/api/v1/machines/1)
 	[ "$status" = 200 ] || die "renaming machine 1 returned HTTP $status"
 	read_push "$before"
-	wait_in_sync
+	# The DNS pass that follows renames the records, and must end before the next run.
+	wait_log_line "ddi: DNS records updated" "$before" 60 > /dev/null ||
+		die "timed out: no DNS update for the rename within 60 s; see $OUTPOST_LOG"
 }
 
-# Runs alternate which side goes first. The daemon is left running for the warm case.
+# Measure CASE (cold or warm) RUNS times on each side, alternating which side goes
+# first, and record it under the description DESCRIPTION.
+# Usage: measure_case CASE DESCRIPTION
 measure_case() {
 	local case=$1 run side out_total="" out_set="" ref_all=""
 	for run in $(seq 1 "$RUNS"); do
@@ -155,15 +154,13 @@ measure_case() {
 		done
 	done
 	# The warm case needs the daemon up and Kea on Outpost's configuration.
-	[ "$case" = cold ] && outpost_cold
+	if [ "$case" = cold ]; then
+		outpost_cold
+	fi
 	record "Kea push, $MACHINES reservations, $2 (total_ms)" ms "$out_total" \
 		"socat config-set" "$ref_all" value_max "$TARGET_MS"
 	record "Kea push, $MACHINES reservations, $2: config-set step (set_ms)" ms "$out_set" \
 		"socat config-set" "$ref_all" none -
-}
-
-reference_warm() {
-	reference_push
 }
 
 ddi_check_tools kea-dhcp4 pdns_server socat jq sqlite3 perl curl
@@ -175,3 +172,4 @@ ddi_outpost_config
 capture_config
 measure_case cold "Kea started from its bootstrap configuration"
 measure_case warm "one machine renamed"
+stop_outpost

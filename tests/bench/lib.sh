@@ -265,6 +265,7 @@ fmt() {
 #   KIND ratio_min: median(outpost) / median(ref) >= TARGET (higher is better)
 #   KIND ratio_max: median(outpost) / median(ref) <= TARGET (lower is better)
 #   KIND value_max: median(outpost) <= TARGET, in UNIT
+#   KIND value_min: median(outpost) >= TARGET, in UNIT (higher is better)
 #   KIND value_eq:  max(outpost) == TARGET, in UNIT (counts such as errors)
 #   KIND none:      shown for context, no target
 # REF_NAME and REF_VALUES may be "-" when there is no reference.
@@ -291,6 +292,9 @@ record() {
 	value_max)
 		target_text="<= $target $unit"
 		met=$(awk -v v="$out_med" -v t="$target" 'BEGIN { print ((v <= t) ? "yes" : "no") }') ;;
+	value_min)
+		target_text=">= $target $unit"
+		met=$(awk -v v="$out_med" -v t="$target" 'BEGIN { print ((v >= t) ? "yes" : "no") }') ;;
 	value_eq)
 		target_text="= $target"
 		met=$(awk -v v="$out_max" -v t="$target" 'BEGIN { print ((v == t) ? "yes" : "no") }') ;;
@@ -334,8 +338,8 @@ cpu_seconds() {
 DDI_CLIENT_ADDR=10.77.0.2
 # A /16, so 10,000 reserved addresses (10.77.1.1 to 10.77.40.16) fit below the pool,
 # and the pool holds 49,151 leases for perfdhcp.
-DDI_NETWORK=10.77.0.0/16
-DDI_POOL=10.77.64.0-10.77.255.254
+DDI_BENCH_NETWORK=10.77.0.0/16
+DDI_BENCH_POOL=10.77.64.0-10.77.255.254
 DDI_DOMAIN=lab.example
 DDI_REVERSE_ZONE=77.10.in-addr.arpa
 DDI_PDNS_API_PORT=8081
@@ -355,44 +359,35 @@ on_cpu() {
 	return "$status"
 }
 
-# Check that the DDI servers and tools are installed; they are not in the `bench` group
-# of tools/deps.sh.
+# Check that the DDI servers and tools are installed, because the `bench` group of
+# tools/deps.sh leaves the servers out, and that the shell runs as root.
 ddi_check_tools() {
 	local tool
 	for tool in "$@"; do
 		command -v "$tool" > /dev/null ||
 			die "$tool not found; install the ddi and bench groups: tools/deps.sh ddi bench"
 	done
-	[ "$(id -u)" -eq 0 ] || die "needs root for network namespaces"
+	[ "$(id -u)" -eq 0 ] || die "must run as root, because it creates network namespaces"
 }
 
 # Create the two namespaces, give the client end DDI_CLIENT_ADDR, and start PowerDNS
 # on SERVER_CPU: DNS on 10.77.0.1:53, the API on the server namespace's loopback.
 ddi_bench_up() {
-	ddi_netns_up || die "cannot create the network namespaces"
+	ddi_netns_up || die "failed to create the network namespaces"
 	ip -n "$DDI_CLIENT_NS" addr add "$DDI_CLIENT_ADDR/24" dev "$DDI_CLIENT_IF" ||
-		die "cannot add $DDI_CLIENT_ADDR to $DDI_CLIENT_IF"
+		die "failed to add $DDI_CLIENT_ADDR to $DDI_CLIENT_IF"
 	mkdir -p "$WORK/pdns"
 	on_cpu "$SERVER_CPU" pdns_start "$WORK/pdns" "$DDI_PDNS_API_PORT" 53 "$DDI_PDNS_KEY" \
-		"$DDI_SERVER_ADDR" ip netns exec "$DDI_SERVER_NS" || die "PowerDNS did not start"
+		"$DDI_SERVER_ADDR" ip netns exec "$DDI_SERVER_NS" ||
+		die "failed to start PowerDNS; see $WORK/pdns/pdns.log"
 	say "pdns_server pid=$PDNS_PID, DNS on $DDI_SERVER_ADDR:53 in $DDI_SERVER_NS"
 }
 
-# Write Kea's bootstrap configuration, which only opens the control socket that Outpost
-# then sends its configuration to, as Debian's packaged kea-dhcp4 would start.
-ddi_kea_bootstrap_write() {
-	KEA_SOCKET=$WORK/kea.sock
-	KEA_LEASES=$WORK/kea-leases.csv
-	KEA_CONFIG=$WORK/kea-dhcp4.conf
-	cat > "$KEA_CONFIG" <<KEA
-{ "Dhcp4": {
-  "interfaces-config": { "interfaces": [ "$DDI_SERVER_IF" ] },
-  "control-socket": { "socket-type": "unix", "socket-name": "$KEA_SOCKET" },
-  "lease-database": { "type": "memfile", "persist": true, "name": "$KEA_LEASES" },
-  "subnet4": []
-} }
-KEA
-}
+# Kea's files. ddi_kea_bootstrap (ddi_lib.sh) writes the bootstrap configuration, which
+# only opens the control socket that Outpost then sends its configuration to.
+KEA_SOCKET=$WORK/kea.sock
+KEA_LEASES=$WORK/kea-leases.csv
+DDI_KEA_CONFIG=$WORK/kea-dhcp4.conf
 
 # Start Kea on SERVER_CPU from CONFIG (default: the bootstrap configuration, rewritten
 # first, because Outpost's config-write replaces the file) with an empty lease file.
@@ -400,16 +395,15 @@ KEA
 ddi_kea_fresh() {
 	ddi_kea_stop || true
 	if [ "$#" -eq 0 ]; then
-		ddi_kea_bootstrap_write
-		set -- "$KEA_CONFIG"
+		ddi_kea_bootstrap
+		set -- "$DDI_KEA_CONFIG"
 	fi
 	rm -f "$KEA_LEASES" "$KEA_LEASES".*
-	on_cpu "$SERVER_CPU" ddi_kea_start "$1" || die "Kea did not start from $1"
+	on_cpu "$SERVER_CPU" ddi_kea_start "$1" || die "failed to start Kea from $1"
 }
 
 # Write the daemon's configuration with [ddi] enabled, or disabled when DDI_ENABLED is
-# "false". Extra lines in "$@" are appended. The resync runs once at start and then
-# not again within a benchmark.
+# "false". The resync runs once at start and then not again within a benchmark.
 ddi_outpost_config() {
 	local dir=$WORK/outpost
 	mkdir -p "$dir/state" "$dir/artifacts" "$WORK/tftp"
@@ -433,8 +427,8 @@ server_address = $DDI_SERVER_ADDR
 domain = $DDI_DOMAIN
 resync_seconds = 86400
 [kea]
-control_socket = $WORK/kea.sock
-lease_file = $WORK/kea-leases.csv
+control_socket = $KEA_SOCKET
+lease_file = $KEA_LEASES
 event_socket = $WORK/kea-events.sock
 [pdns]
 api_url = http://127.0.0.1:$DDI_PDNS_API_PORT
@@ -442,15 +436,14 @@ api_key = $DDI_PDNS_KEY
 [tftp]
 root = $WORK/tftp
 [subnet bench]
-network = $DDI_NETWORK
-pool = $DDI_POOL
+network = $DDI_BENCH_NETWORK
+pool = $DDI_BENCH_POOL
 CONF
-	printf '%s\n' "$@" >> "$dir/outpost.conf"
 }
 
 # Start Outpost on SERVER_CPU inside the server namespace, where it reaches PowerDNS's
-# API on loopback, keeping the state directory of earlier starts; waits for its ready
-# line. Sets OUTPOST_PID, SOCKET and OUTPOST_LOG (appended to across starts).
+# API on loopback, and wait for its ready line. The state directory of earlier starts
+# is kept. Sets OUTPOST_PID, SOCKET and OUTPOST_LOG, which every start appends to.
 start_ddi_outpost() {
 	local dir=$WORK/outpost before
 	OUTPOST_LOG=$dir/daemon.log
@@ -470,7 +463,7 @@ start_ddi_outpost() {
 		fi
 		sleep 0.05
 	done
-	die "no ready line from outpost within 10 s; log: $(tail -n 20 "$OUTPOST_LOG")"
+	die "timed out: no ready line from outpost within 10 s; log: $(tail -n 20 "$OUTPOST_LOG")"
 }
 
 # Create the store's schema by starting and stopping the daemon with [ddi] off.
@@ -483,14 +476,13 @@ ddi_store_create() {
 }
 
 # Insert COUNT machines straight into the store with sqlite3, in one transaction, with
-# the schema the daemon created: machine i (1 to COUNT, at most 16,127) gets MAC
+# the schema the daemon created. Machine i (1 to COUNT, at most 16,127) gets MAC
 # 52:54:00 plus i in hex, host name node-NNNNN and the reserved address 10.77.0.0 + 256
-# + i, below the pool. SUFFIX, when given, is appended to every host name. The rows
-# bypass the API, so they get no audit entries, and a running daemon notices them only
-# at its next pass.
-# Usage: ddi_store_insert COUNT [SUFFIX]
+# + i, below the pool. The rows bypass the API, so they get no audit entries, and a
+# running daemon notices them only at its next pass.
+# Usage: ddi_store_insert COUNT
 ddi_store_insert() {
-	local count=$1 suffix=${2:-}
+	local count=$1
 	sqlite3 "$OUTPOST_DB" > /dev/null <<SQL || die "inserting $count machines into $OUTPOST_DB failed"
 .timeout 10000
 BEGIN;
@@ -498,7 +490,7 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $count)
 INSERT INTO machines (uuid, serial, vendor, model, arch, platform, state, ip, hostname,
 	created_at, updated_at)
 SELECT printf('00000000-0000-4000-8000-%012x', i), '', '', '', '', '', 'ready',
-	printf('10.77.%d.%d', (256 + i) / 256, (256 + i) % 256), printf('node-%05d$suffix', i),
+	printf('10.77.%d.%d', (256 + i) / 256, (256 + i) % 256), printf('node-%05d', i),
 	unixepoch(), unixepoch()
 FROM n;
 INSERT INTO machine_macs (mac, machine_id, position)
@@ -510,8 +502,22 @@ COMMIT;
 SQL
 }
 
+# Wait until the daemon reports Kea and PowerDNS in sync. After a start the status is
+# out of sync until both passes are done. Later it keeps the last pass's outcome, so
+# wait for a log line of the new pass instead.
+ddi_wait_in_sync() {
+	local deadline=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		curl -sS --unix-socket "$SOCKET" http://localhost/api/v1/ddi/status 2>/dev/null |
+			jq -e '.dhcp.in_sync and .dns.in_sync' > /dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "timed out: the daemon did not report Kea and PowerDNS in sync within 60 s;" \
+		"see $OUTPOST_LOG"
+}
+
 # Print the first line of OUTPOST_LOG after line AFTER that contains PATTERN, waiting up
-# to SECONDS for it; returns 1 on timeout.
+# to SECONDS for it. Returns 1 on timeout.
 # Usage: wait_log_line PATTERN AFTER SECONDS
 wait_log_line() {
 	local pattern=$1 after=$2 deadline=$((SECONDS + $3)) line
@@ -531,7 +537,7 @@ log_value() {
 	printf '%s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"
 }
 
-# Milliseconds since the epoch, for timing a reference command.
+# Print the milliseconds since the epoch, for timing a reference command.
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }

@@ -2,7 +2,7 @@
 # Run every benchmark (bench_*.sh) against its reference and print the results table
 # that docs/benchmarks.md records. Timings never fail the run: each target is printed
 # with whether it was met. The exit status is nonzero only when a benchmark could not
-# run to the end. On 2 cores the whole run takes about 10 minutes; each benchmark is
+# run to the end. On 2 cores the whole run takes about 20 minutes, and each benchmark is
 # stopped by `timeout` (with everything it started) if it overruns its limit.
 #
 # Environment:
@@ -10,7 +10,7 @@
 #   BENCH_DIR   helpers, cached artifacts, results.tsv and results.md (default: bench/
 #               beside OUTPOST, so build/bench for `make bench`)
 #   BENCH_RUNS  runs per measure (default 5)
-#   BENCH_ONLY  the benchmarks to run, e.g. "render storm" (default: all four)
+#   BENCH_ONLY  the benchmarks to run, e.g. "render storm" (default: all eight)
 set -u
 : "${OUTPOST:?set OUTPOST to the outpost binary}"
 
@@ -18,11 +18,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export OUTPOST
 export BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$OUTPOST")" && pwd)/bench}
 export RESULTS=$BENCH_DIR/results.tsv
-BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load}
+BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load ddi_kea ddi_leases ddi_dns}
 
-# Seconds each benchmark may take before it is stopped: about twice the 4, 3, 2 and 1
-# minutes they took on the machine in docs/benchmarks.md.
-declare -A LIMIT=([render]=420 [image]=330 [storm]=330 [idle_rss]=150 [load]=900)
+# Seconds each benchmark may take before it is stopped: about twice what they took on
+# the machine in docs/benchmarks.md.
+declare -A LIMIT=([render]=420 [image]=330 [storm]=330 [idle_rss]=150 [load]=900
+	[ddi_kea]=60 [ddi_leases]=540 [ddi_dns]=180)
 
 # Pinning needs a core for the server and another for the load generator.
 check_machine() {
@@ -57,6 +58,12 @@ machine_info() {
 	echo "- memory: $(free -g | awk '/^Mem:/ { print $2 }') GiB"
 	echo "- kernel: $(uname -r)"
 	echo "- nginx: $(nginx -v 2>&1 | sed 's/.*nginx\///'), wrk: $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), libmicrohttpd: $(pkg-config --modversion libmicrohttpd), SQLite: $(pkg-config --modversion sqlite3)"
+	case " $BENCHMARKS " in
+	*" ddi_"*)
+		echo "- Kea: $(kea-dhcp4 -v 2>&1), PowerDNS: $(pdns_server --version 2>&1 |
+			sed -n 's/.*PowerDNS Authoritative Server \([^ ]*\).*/\1/p' | head -n 1)," \
+			"dnsperf: $(dnsperf -h 2>&1 | sed -n 's/^Version //p')" ;;
+	esac
 	echo "- runs per measure: ${BENCH_RUNS:-5}"
 	echo "- load average before the run: $LOAD_BEFORE; after: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 }
