@@ -43,9 +43,11 @@ ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # Every src/<module>/*.c goes into liboutpost.a; src/main.c is the multi-call entry.
+# The folders in PROGRAM_DIRS are small programs of their own, not library modules.
 # MODULES="util store" limits the library to those folders, TESTS="store" the unit tests,
 # so one module can be built and tested while others are still being written.
-MODULE_DIRS := $(if $(MODULES),$(MODULES:%=src/%),src/*)
+PROGRAM_DIRS := src/keahook
+MODULE_DIRS := $(filter-out $(PROGRAM_DIRS),$(if $(MODULES),$(MODULES:%=src/%),$(wildcard src/*)))
 LIB_SRCS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.c)))
 LIB_ASMS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.S)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(LIB_ASMS:%.S=$(BUILD)/%.o)
@@ -61,7 +63,7 @@ JOBS ?= $(shell nproc)
 .PHONY: fuzz-binaries test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
 	bundles check-bundles \
 	clean demo
-all: $(BUILD)/outpost
+all: $(BUILD)/outpost $(BUILD)/outpost-kea-hook
 
 # A static pattern rule for the library objects, so a module source added after the
 # archive was built is still compiled; the plain pattern rule covers test objects.
@@ -88,6 +90,12 @@ $(BUILD)/liboutpost.a: $(LIB_OBJS)
 $(BUILD)/outpost: $(BUILD)/src/main.o $(BUILD)/liboutpost.a
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# Kea starts it once per lease event, so it is static: no shared libraries to load.
+# Sanitizer runtimes need dynamic linking, so sanitizer builds link it dynamically.
+$(BUILD)/outpost-kea-hook: src/keahook/keahook.c
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(if $(SANITIZER),$(ALL_LDFLAGS),-static-pie) -o $@ $<
+
 $(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(BUILD)/liboutpost.a
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
@@ -108,7 +116,7 @@ integration: $(BUILD)/outpost
 	@OUTPOST=$(abspath $(BUILD)/outpost) tests/integration/run.sh
 
 # Build in parallel, then run the suites one after another so their output stays apart.
-test-binaries: $(BUILD)/outpost $(UNIT_BINS) $(REPLAY_BINS)
+test-binaries: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(UNIT_BINS) $(REPLAY_BINS)
 
 check-plain:
 	$(MAKE) -j$(JOBS) test-binaries

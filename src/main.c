@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "ddi/ddi.h"
 #include "serve/serve.h"
 
 static void
@@ -21,7 +20,7 @@ usage(FILE *out)
 	      "  audit     show the audit trail or verify its hash chain\n"
 	      "  status    show the daemon's status\n"
 	      "  bundle    make keys, create, inspect and verify offline bundles\n"
-	      "  kea-hook  forward a lease event to the daemon (run by Kea's run_script hook)\n"
+
 	      "\n"
 	      "Run `outpost COMMAND --help` for a command's options.\n",
 	      out);
@@ -50,8 +49,6 @@ main(int argc, char **argv)
 		return cli_main(argc - 1, argv + 1);
 	if (strcmp(command, "bundle") == 0)
 		return cli_bundle_main(argc - 1, argv + 1);
-	if (strcmp(command, "kea-hook") == 0)
-		return ddi_hook_main(argc - 1, argv + 1);
 
 	fprintf(stderr, "outpost: unknown command \"%s\"\n", command);
 	usage(stderr);

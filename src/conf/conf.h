@@ -79,6 +79,9 @@ struct conf {
 	char *kea_lease_file;        /* owned; memfile lease database written into Kea's config */
 	char *kea_hooks_dir;         /* owned; folder of libdhcp_lease_cmds.so and run_script */
 	char *kea_event_socket;      /* owned; datagram socket the run_script hook sends to */
+	char *kea_hook_program;      /* owned; outpost-kea-hook, empty: beside the binary */
+	char *kea_lease_events;      /* owned; "hook" or "poll", checked by the DDI module */
+	uint64_t kea_lease_poll_seconds;
 
 	/* [pdns] */
 	char *pdns_api_url;          /* owned; PowerDNS HTTP API base URL, loopback only */

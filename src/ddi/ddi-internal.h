@@ -28,7 +28,9 @@ struct ddi_config {
 	char control_socket[DDI_PATH_SIZE];
 	char lease_file[DDI_PATH_SIZE];
 	char hooks_dir[DDI_PATH_SIZE];
-	char hook_script[DDI_PATH_SIZE];    /* the run_script hook's program */
+	char hook_script[DDI_PATH_SIZE];    /* the run_script hook's program: a link named
+					       EVENT_SOCKET.hook to outpost-kea-hook */
+	bool lease_hook;                    /* load run_script; false: poll the leases */
 	uint64_t ttl;                       /* DNS record TTL, seconds */
 	char nameserver[DDI_NAME_SIZE];     /* the zones' NS host, canonical */
 };
@@ -170,9 +172,11 @@ struct ddi {
 	struct ddi_config config;
 	char db_path[DDI_PATH_SIZE];
 	char event_socket[DDI_PATH_SIZE];
+	char hook_program[DDI_PATH_SIZE];   /* outpost-kea-hook */
 	char tftp_root[DDI_PATH_SIZE];
 	char ipxe_dir[DDI_PATH_SIZE];
 	int64_t resync_ms;
+	int64_t lease_poll_ms;              /* 0: lease events come from the hook */
 
 	pthread_t thread;
 	bool running;
@@ -215,8 +219,11 @@ void ddi_pdns_free(struct ddi_pdns *p);
  * half-written file. A file already there with the same bytes is left alone.
  */
 int ddi_tftp_fill(const char *ipxe_dir, const char *root);
-/* Write the program Kea's run_script hook runs: it forwards each event to `socket`. */
-int ddi_hook_install(const char *path, const char *socket);
+/*
+ * Point the link `path` (EVENT_SOCKET.hook) at the outpost-kea-hook program, which
+ * finds the socket from the link's name. Returns 0 or a negative errno (logged).
+ */
+int ddi_hook_install(const char *path, const char *program);
 /* Bind the datagram socket lease events arrive on. */
 int ddi_event_socket_open(const char *path, int *ret_fd);
 /* Drain the event socket and read the leases it names through lease_cmds. */

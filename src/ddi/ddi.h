@@ -158,8 +158,6 @@ int ddi_start(struct ddi *ddi);
 struct ddi *ddi_free(struct ddi *ddi);
 /* The checked settings. */
 const struct ddi_settings *ddi_settings_get(const struct ddi *ddi);
-/* `outpost kea-hook`: the program Kea's run_script hook runs (events.c). */
-int ddi_hook_main(int argc, char **argv);
 /* A copy of the current status. */
 void ddi_status_get(struct ddi *ddi, struct ddi_status *out);
 

@@ -163,6 +163,8 @@ hooks_json(const struct ddi_config *c)
 
 	snprintf(lease_cmds, sizeof(lease_cmds), "%s/libdhcp_lease_cmds.so", c->hooks_dir);
 	snprintf(run_script, sizeof(run_script), "%s/libdhcp_run_script.so", c->hooks_dir);
+	if (!c->lease_hook)
+		return json_pack("[{s:s}]", "library", lease_cmds);
 	return json_pack("[{s:s}, {s:s, s:{s:s, s:b}}]",
 			 "library", lease_cmds,
 			 "library", run_script,

@@ -34,6 +34,35 @@ copy_text(char *dst, size_t size, const char *src, const char *what, char *err, 
 	return 0;
 }
 
+/* The configured hook program, or outpost-kea-hook beside the running binary. */
+static int
+hook_program_find(const char *configured, char *out, size_t size, char *err, size_t errlen)
+{
+	char self[DDI_PATH_SIZE];
+	char *slash;
+	ssize_t n;
+
+	if (configured[0] != '\0')
+		snprintf(out, size, "%s", configured);
+	else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			return err_set(-errno, err, errlen, "cannot find the outpost binary through "
+				       "/proc/self/exe: %s; set [kea] hook_program", strerror(errno));
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		if ((size_t)snprintf(out, size, "%s/outpost-kea-hook", self) >= size)
+			return err_set(-ENAMETOOLONG, err, errlen, "[kea] hook_program: path too long");
+	}
+	if (out[0] != '/' || access(out, X_OK) < 0)
+		return err_set(-EINVAL, err, errlen, "[kea] hook_program: %s is not an executable "
+			       "file with an absolute path; install outpost-kea-hook or set the key",
+			       out);
+	return 0;
+}
+
 static int
 config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 {
@@ -59,12 +88,15 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	if (r == 0)
 		r = copy_text(c->hooks_dir, sizeof(c->hooks_dir), conf->kea_hooks_dir,
 			      "[kea] hooks_dir", err, errlen);
-	if (r == 0 && (size_t)snprintf(c->hook_script, sizeof(c->hook_script), "%s/kea-lease-hook",
-				       conf->state_dir) >= sizeof(c->hook_script))
-		r = err_set(-EINVAL, err, errlen, "[store] state_dir: path too long");
 	if (r == 0)
 		r = copy_text(ddi->event_socket, sizeof(ddi->event_socket), conf->kea_event_socket,
 			      "[kea] event_socket", err, errlen);
+	if (r == 0 && (size_t)snprintf(c->hook_script, sizeof(c->hook_script), "%s.hook",
+				       ddi->event_socket) >= sizeof(c->hook_script))
+		r = err_set(-EINVAL, err, errlen, "[kea] event_socket: path too long");
+	if (r == 0 && strcmp(conf->kea_lease_events, "poll") != 0)
+		r = hook_program_find(conf->kea_hook_program, ddi->hook_program,
+				      sizeof(ddi->hook_program), err, errlen);
 	if (r == 0)
 		r = copy_text(ddi->tftp_root, sizeof(ddi->tftp_root), conf->tftp_root,
 			      "[tftp] root", err, errlen);
@@ -77,10 +109,14 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	if (c->control_socket[0] != '/' || c->lease_file[0] != '/' || c->hooks_dir[0] != '/' ||
 	    ddi->event_socket[0] != '/' || ddi->tftp_root[0] != '/' || ddi->ipxe_dir[0] != '/')
 		return err_set(-EINVAL, err, errlen, "[kea] and [tftp] paths must be absolute");
-	/* The hook program quotes paths in single quotes. */
-	if (strchr(c->hook_script, '\'') != NULL || strchr(ddi->event_socket, '\'') != NULL)
-		return err_set(-EINVAL, err, errlen, "[store] state_dir and [kea] event_socket "
-			       "must not contain a single quote");
+	if (strcmp(conf->kea_lease_events, "hook") == 0) {
+		c->lease_hook = true;
+	} else if (strcmp(conf->kea_lease_events, "poll") == 0) {
+		ddi->lease_poll_ms = (int64_t)conf->kea_lease_poll_seconds * 1000;
+	} else {
+		return err_set(-EINVAL, err, errlen, "[kea] lease_events: invalid value \"%s\": "
+			       "expected hook or poll", conf->kea_lease_events);
+	}
 	c->ttl = conf->pdns_ttl;
 	return ddi_pdns_setup(&ddi->pdns, conf, &ddi->settings, err, errlen);
 }
@@ -218,7 +254,7 @@ manager_main(void *arg)
 	struct ddi *ddi = arg;
 	struct store *st = NULL;
 	uint64_t seen = UINT64_MAX;
-	int64_t next_resync = 0;
+	int64_t next_resync = 0, next_poll = 0;
 	int r;
 
 	r = store_open(ddi->db_path, false, &st);
@@ -241,7 +277,12 @@ manager_main(void *arg)
 				 (ddi->dns_retry.pending && now >= ddi->dns_retry.due_ms);
 
 		/* Leases are read before the pass, so a new machine is in its hosts. */
-		ddi_lease_events(ddi, st);
+		if (ddi->event_fd >= 0)
+			ddi_lease_events(ddi, st);
+		if (ddi->lease_poll_ms > 0 && now >= next_poll && ddi->kea_verified) {
+			ddi_lease_resync(ddi, st);
+			next_poll = ddi_now_ms() + ddi->lease_poll_ms;
+		}
 
 		generation = store_generation();
 		if (resync || retry_due || generation != seen) {
@@ -270,12 +311,14 @@ ddi_start(struct ddi *ddi)
 	r = ddi_tftp_fill(ddi->ipxe_dir, ddi->tftp_root);
 	if (r < 0)
 		return r;
-	r = ddi_hook_install(ddi->config.hook_script, ddi->event_socket);
-	if (r < 0)
-		return r;
-	r = ddi_event_socket_open(ddi->event_socket, &ddi->event_fd);
-	if (r < 0)
-		return r;
+	if (ddi->config.lease_hook) {
+		r = ddi_hook_install(ddi->config.hook_script, ddi->hook_program);
+		if (r < 0)
+			return r;
+		r = ddi_event_socket_open(ddi->event_socket, &ddi->event_fd);
+		if (r < 0)
+			return r;
+	}
 	ddi->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ddi->wake_fd < 0) {
 		r = -errno;

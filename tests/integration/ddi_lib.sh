@@ -340,7 +340,8 @@ KEA
 # tftpd on 10.77.0.1:69, Kea started from a bootstrap configuration that only opens its
 # control socket, and the daemon's configuration, written but not started. Extra
 # configuration lines in "$@" are appended, and DDI_POOL replaces the discovery pool of
-# the one subnet, 10.77.0.0/24. Sets DDI_PDNS_KEY and DDI_KEA_CONFIG.
+# the one subnet, 10.77.0.0/24, and DDI_KEA_OPTIONS adds lines to [kea]. Sets
+# DDI_PDNS_KEY and DDI_KEA_CONFIG.
 # Usage: ddi_stack_up [CONFIG_LINE...]
 ddi_stack_up() {
 	DDI_PDNS_KEY="test-key-$$"
@@ -375,6 +376,10 @@ ddi_stack_up() {
 		"pool = ${DDI_POOL:-10.77.0.100-10.77.0.199}" \
 		"gateway = 10.77.0.254" \
 		"$@"
+	# DDI_KEA_OPTIONS: extra "key = value" lines for [kea], separated by semicolons.
+	if [ -n "${DDI_KEA_OPTIONS:-}" ]; then
+		sed -i "/^\[kea\]\$/a ${DDI_KEA_OPTIONS//;/\\n}" "$WORK/outpost.conf"
+	fi
 	# Clients reach the boot listener on the server end of the veth pair.
 	sed -i -e "s|^url = .*|url = http://$DDI_SERVER_ADDR:8080|" \
 		-e "0,/^listen = .*/s||listen = $DDI_SERVER_ADDR:8080|" "$WORK/outpost.conf"

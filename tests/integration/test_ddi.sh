@@ -211,7 +211,7 @@ check "reservation removed on decommission" test $? -eq 0
 # one itself, so the test hands node2's lease to another MAC.
 ddi_kea_cmd "$WORK/kea.sock" '{"command": "lease4-update", "arguments": {"ip-address":
 	"10.77.0.20", "hw-address": "52:54:00:cc:00:01"}}' > /dev/null
-LEASE4_ADDRESS=10.77.0.20 "$OUTPOST" kea-hook --socket "$WORK/kea-events.sock" lease4_renew
+LEASE4_ADDRESS=10.77.0.20 "$WORK/kea-events.sock.hook" lease4_renew
 deadline=$((SECONDS + 10))
 while [ "$SECONDS" -lt "$deadline" ]; do
 	conflicts=$(api_unix GET /api/v1/ddi/conflicts | jq -r '.items[0].kind // empty')

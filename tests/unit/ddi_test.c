@@ -479,7 +479,7 @@ test_kea_config_generated(void **state)
 	snprintf(c.control_socket, sizeof(c.control_socket), "/run/kea/kea4-ctrl-socket");
 	snprintf(c.lease_file, sizeof(c.lease_file), "/var/lib/kea/leases.csv");
 	snprintf(c.hooks_dir, sizeof(c.hooks_dir), "/usr/lib/kea/hooks");
-	snprintf(c.hook_script, sizeof(c.hook_script), "/var/lib/outpost/kea-lease-hook");
+	snprintf(c.hook_script, sizeof(c.hook_script), "/run/outpost/kea-events.sock.hook");
 
 	config = ddi_kea_config(&c, &hosts);
 	assert_non_null(config);
