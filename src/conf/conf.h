@@ -89,6 +89,7 @@ struct conf {
 	char *pdns_server_id;        /* owned; server id in API paths */
 	char *pdns_nameserver;       /* owned; host label of the zones' NS record */
 	uint64_t pdns_ttl;
+	uint64_t pdns_max_rrsets_per_second;   /* 0: no limit */
 
 	/* [tftp] */
 	char *tftp_root;             /* owned; folder tftpd-hpa serves */

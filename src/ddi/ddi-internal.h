@@ -177,6 +177,7 @@ struct ddi {
 	char ipxe_dir[DDI_PATH_SIZE];
 	int64_t resync_ms;
 	int64_t lease_poll_ms;              /* 0: lease events come from the hook */
+	int64_t pdns_rate;                  /* max RRsets per second sent, 0: no limit */
 
 	pthread_t thread;
 	bool running;

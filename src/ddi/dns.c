@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #include "util/util.h"
 
 /* RRsets per PATCH request. */
-#define DNS_BATCH 1000
+#define DNS_BATCH 500
 
 int
 ddi_records_add(struct ddi_records *records, const struct ddi_record *rec)
@@ -179,9 +180,30 @@ struct batch {
 	struct ddi *ddi;
 	json_t *rrsets[1 + DDI_ZONES_MAX];
 	int64_t changed;
+	int64_t start_ms;                   /* monotonic, when the first PATCH went out */
 	char *err;
 	size_t errlen;
 };
+
+/*
+ * Keep the RRsets sent in this pass under [pdns] max_rrsets_per_second. PowerDNS
+ * answers queries and API writes on the same cores, so a burst of writes costs query
+ * throughput; a steady rate spreads it. The wait ends early when the daemon stops.
+ */
+static void
+pace(struct batch *b)
+{
+	int64_t limit = b->ddi->pdns_rate, now = ddi_now_ms(), due;
+	struct pollfd wake = { .fd = b->ddi->wake_fd, .events = POLLIN };
+
+	if (b->start_ms == 0)
+		b->start_ms = now;
+	if (limit <= 0 || b->changed == 0)
+		return;
+	due = b->start_ms + b->changed * 1000 / limit;
+	if (due > now && !atomic_load(&b->ddi->stop))
+		poll(&wake, 1, (int)(due - now));
+}
 
 static int
 batch_flush(struct batch *b, size_t zone)
@@ -201,6 +223,7 @@ batch_flush(struct batch *b, size_t zone)
 	if (text == NULL)
 		return -ENOMEM;
 
+	pace(b);
 	snprintf(path, sizeof(path), "/zones/%s", zone_name(b->ddi, zone));
 	r = ddi_pdns_request(&b->ddi->pdns, "PATCH", path, text, &status, &reply, b->err,
 			     b->errlen);

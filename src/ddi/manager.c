@@ -118,6 +118,7 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 			       "expected hook or poll", conf->kea_lease_events);
 	}
 	c->ttl = conf->pdns_ttl;
+	ddi->pdns_rate = (int64_t)conf->pdns_max_rrsets_per_second;
 	return ddi_pdns_setup(&ddi->pdns, conf, &ddi->settings, err, errlen);
 }
 
