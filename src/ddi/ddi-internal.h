@@ -102,6 +102,7 @@ struct ddi_record {
 	char content[DDI_NAME_SIZE];        /* empty for an RRset Outpost cannot have written */
 	int64_t ttl;
 	bool ours;                          /* carries Outpost's comment account */
+	int64_t machine_id;                 /* the machine a wanted record is for, or 0 */
 };
 
 struct ddi_records {
@@ -206,7 +207,8 @@ void ddi_service_update(struct ddi *ddi, struct ddi_service_status *s, const cha
 
 /* One pass of each side; `resync` compares with the server instead of trusting memory. */
 void ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync);
-void ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync);
+void ddi_dns_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts,
+		  bool resync);
 void ddi_dns_state_free(struct ddi_dns_state *dns);
 
 /* Read the PowerDNS settings of `conf`. */

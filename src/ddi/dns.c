@@ -75,9 +75,10 @@ records_sort(struct ddi_records *records)
 
 static int
 record_push(struct ddi_records *want, size_t zone, const char *name, const char *type,
-	    const char *content, uint64_t ttl)
+	    const char *content, uint64_t ttl, int64_t machine_id)
 {
-	struct ddi_record rec = { .zone = zone, .ttl = (int64_t)ttl, .ours = true };
+	struct ddi_record rec = { .zone = zone, .ttl = (int64_t)ttl, .ours = true,
+				  .machine_id = machine_id };
 
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
 	snprintf(rec.type, sizeof(rec.type), "%s", type);
@@ -96,7 +97,8 @@ desired_build(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync,
 	size_t kept = 0;
 	int r;
 
-	r = record_push(want, 0, ddi->pdns.nameserver, "A", ddi_addr_format(s->server, server), ttl);
+	r = record_push(want, 0, ddi->pdns.nameserver, "A", ddi_addr_format(s->server, server), ttl,
+			0);
 	for (size_t i = 0; r == 0 && i < hosts->count; i++) {
 		const struct ddi_host *h = &hosts->items[i];
 		char fqdn[DDI_NAME_SIZE], reverse[DDI_NAME_SIZE];
@@ -112,11 +114,12 @@ desired_build(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync,
 					    "the domain; it gets no DNS records", h->id, h->hostname);
 			continue;
 		}
-		r = record_push(want, 0, fqdn, "A", h->ip, ttl);
+		r = record_push(want, 0, fqdn, "A", h->ip, ttl, h->id);
 		zone = ddi_reverse_zone(s, addr);
 		if (r == 0 && zone != NULL) {
 			ddi_reverse_name(addr, reverse);
-			r = record_push(want, 1 + (size_t)(zone - s->zones), reverse, "PTR", fqdn, ttl);
+			r = record_push(want, 1 + (size_t)(zone - s->zones), reverse, "PTR", fqdn, ttl,
+					h->id);
 		}
 	}
 	if (r < 0)
@@ -178,6 +181,8 @@ current_read(struct ddi *ddi, const struct ddi_records *want, struct ddi_records
 /* Pending changes, one array of RRsets per zone. */
 struct batch {
 	struct ddi *ddi;
+	struct store *st;                   /* for conflicts */
+	int64_t rejected;                   /* RRsets PowerDNS rejected one by one */
 	json_t *rrsets[1 + DDI_ZONES_MAX];
 	int64_t changed;
 	int64_t start_ms;                   /* monotonic, when the first PATCH went out */
@@ -205,6 +210,82 @@ pace(struct batch *b)
 		poll(&wake, 1, (int)(due - now));
 }
 
+/*
+ * The IPv4 address an A or PTR RRset is about, the key of its conflicts: an A
+ * record's content, or the address a PTR owner name spells backwards.
+ */
+static void
+record_address(const char *name, const char *type, const char *content,
+	       char out[IP_TEXT_SIZE])
+{
+	unsigned a, b, c, d;
+	char rest[16];
+
+	out[0] = '\0';
+	if (type != NULL && strcmp(type, "A") == 0 && content != NULL && strlen(content) < IP_TEXT_SIZE)
+		snprintf(out, IP_TEXT_SIZE, "%s", content);
+	else if (type != NULL && strcmp(type, "PTR") == 0 && name != NULL &&
+		 sscanf(name, "%u.%u.%u.%u.%15s", &d, &c, &b, &a, rest) == 5 &&
+		 strcmp(rest, "in-addr.arpa.") == 0 && (a | b | c | d) <= 255)
+		snprintf(out, IP_TEXT_SIZE, "%u.%u.%u.%u", a, b, c, d);
+}
+
+/* Record an RRset PowerDNS rejected, logging it the first time only. */
+static void
+rejected_record(struct batch *b, const json_t *rrset, const char *why)
+{
+	struct ddi_conflict c = { 0 };
+	int64_t count = 0;
+
+	const char *name = json_string_value(json_object_get(rrset, "name"));
+	const char *type = json_string_value(json_object_get(rrset, "type"));
+	const json_t *records = json_object_get(rrset, "records");
+
+	snprintf(c.kind, sizeof(c.kind), "dns-rejected");
+	record_address(name, type,
+		       json_string_value(json_object_get(json_array_get(records, 0), "content")),
+		       c.address);
+	snprintf(c.detail, sizeof(c.detail), "PowerDNS rejected %.200s %s: %s",
+		 name != NULL ? name : "?", type != NULL ? type : "?", why);
+	text_sanitize(c.detail);
+	if (store_ddi_conflict_record(b->st, &c, &count) < 0)
+		log_err("ddi: failed to record a conflict: %s", store_error(b->st));
+	if (count <= 1)
+		log_warning("ddi: conflict: %s", c.detail);
+	b->rejected++;
+}
+
+/* Send a rejected batch's RRsets one by one, recording each that PowerDNS rejects. */
+static int
+batch_split(struct batch *b, size_t zone, const char *path)
+{
+	size_t i;
+	json_t *rrset;
+
+	json_array_foreach(b->rrsets[zone], i, rrset) {
+		struct buf reply;
+		json_t *body = json_pack("{s:[O]}", "rrsets", rrset);
+		char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+		long status = 0;
+		int r;
+
+		json_decref(body);
+		if (text == NULL)
+			return -ENOMEM;
+		r = ddi_pdns_request(&b->ddi->pdns, "PATCH", path, text, &status, &reply, b->err,
+				     b->errlen);
+		free(text);
+		if (r == 0)
+			buf_free(&reply);
+		else if (r == -EPROTO && status == 422)
+			rejected_record(b, rrset, b->err);
+		else
+			return r;
+	}
+	b->err[0] = '\0';
+	return 0;
+}
+
 static int
 batch_flush(struct batch *b, size_t zone)
 {
@@ -228,9 +309,13 @@ batch_flush(struct batch *b, size_t zone)
 	r = ddi_pdns_request(&b->ddi->pdns, "PATCH", path, text, &status, &reply, b->err,
 			     b->errlen);
 	free(text);
+	/* A PATCH is all or nothing, so one RRset PowerDNS rejects must not hold up the rest. */
+	if (r == -EPROTO && status == 422)
+		r = batch_split(b, zone, path);
 	if (r < 0)
 		return r;
-	buf_free(&reply);
+	if (status != 422)
+		buf_free(&reply);
 	b->changed += (int64_t)json_array_size(b->rrsets[zone]);
 	json_array_clear(b->rrsets[zone]);
 	return 0;
@@ -256,12 +341,36 @@ record_differs(const struct ddi_record *want, const struct ddi_record *have)
 	       strcmp(want->content, have->content) != 0;
 }
 
-/* Send what it takes to turn `have` into `want`; both are sorted. */
-static int
-changes_push(struct ddi *ddi, const struct ddi_records *want, const struct ddi_records *have,
-	     int64_t *ret_changed, char *err, size_t errlen)
+/* Record a wanted name that an RRset the operator made already uses. */
+static void
+taken_record(struct batch *b, const struct ddi_record *want)
 {
-	struct batch b = { .ddi = ddi, .err = err, .errlen = errlen };
+	struct ddi_conflict c = { 0 };
+	int64_t count = 0;
+
+	snprintf(c.kind, sizeof(c.kind), "dns-name-taken");
+	record_address(want->name, want->type, want->content, c.address);
+	c.machine_id = want->machine_id;
+	snprintf(c.detail, sizeof(c.detail), "%.150s %s exists in PowerDNS without Outpost's "
+		 "mark; it is left alone, so machine %" PRId64 " gets no %s record there",
+		 want->name, want->type, want->machine_id, want->type);
+	if (store_ddi_conflict_record(b->st, &c, &count) < 0)
+		log_err("ddi: failed to record a conflict: %s", store_error(b->st));
+	if (count <= 1)
+		log_warning("ddi: conflict: %s", c.detail);
+}
+
+/*
+ * Send what it takes to turn `have` into `want`; both are sorted. RRsets without
+ * Outpost's mark are never changed: one at a wanted name is a conflict and stays in
+ * `next`, the new mirror, as it is.
+ */
+static int
+changes_push(struct ddi *ddi, struct store *st, const struct ddi_records *want,
+	     const struct ddi_records *have, struct ddi_records *next, int64_t *ret_changed,
+	     int64_t *ret_rejected, char *err, size_t errlen)
+{
+	struct batch b = { .ddi = ddi, .st = st, .err = err, .errlen = errlen };
 	size_t i = 0, j = 0;
 	int r = 0;
 
@@ -271,12 +380,24 @@ changes_push(struct ddi *ddi, const struct ddi_records *want, const struct ddi_r
 			: record_cmp(&want->items[i], &have->items[j]);
 
 		if (c < 0) {
-			r = batch_add(&b, &want->items[i++], true);
+			r = batch_add(&b, &want->items[i], true);
+			if (r == 0)
+				r = ddi_records_add(next, &want->items[i]);
+			i++;
 		} else if (c > 0) {
-			r = batch_add(&b, &have->items[j++], false);
+			if (have->items[j].ours)
+				r = batch_add(&b, &have->items[j], false);
+			j++;
+		} else if (!have->items[j].ours) {
+			taken_record(&b, &want->items[i]);
+			r = ddi_records_add(next, &have->items[j]);
+			i++;
+			j++;
 		} else {
 			if (record_differs(&want->items[i], &have->items[j]))
 				r = batch_add(&b, &want->items[i], true);
+			if (r == 0)
+				r = ddi_records_add(next, &want->items[i]);
 			i++;
 			j++;
 		}
@@ -286,28 +407,51 @@ changes_push(struct ddi *ddi, const struct ddi_records *want, const struct ddi_r
 	for (size_t zone = 0; zone <= DDI_ZONES_MAX; zone++)
 		json_decref(b.rrsets[zone]);
 	*ret_changed = b.changed;
+	*ret_rejected = b.rejected;
 	return r;
 }
 
+/* True when `want` has a name and type that `mirror` lacks; both are sorted. */
+static bool
+names_new(const struct ddi_records *want, const struct ddi_records *mirror)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < want->count; i++) {
+		int c = 1;
+
+		while (j < mirror->count && (c = record_cmp(&mirror->items[j], &want->items[i])) < 0)
+			j++;
+		if (j == mirror->count || c != 0)
+			return true;
+	}
+	return false;
+}
+
 void
-ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
+ddi_dns_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts, bool resync)
 {
 	struct ddi_dns_state *dns = &ddi->dns;
-	struct ddi_records want = { 0 }, have = { 0 };
+	struct ddi_records want = { 0 }, have = { 0 }, next = { 0 };
 	const struct ddi_records *base = &dns->mirror;
-	int64_t changed = 0, start = ddi_now_ms();
+	int64_t changed = 0, rejected = 0, start = ddi_now_ms();
 	char err[1024] = "";
 	int r;
 
 	r = desired_build(ddi, hosts, resync, &want);
 	if (r == 0 && !dns->zones_ready)
 		r = ddi_pdns_zones_ensure(&ddi->pdns, &ddi->settings, err, sizeof(err));
-	if (r == 0 && (resync || !dns->mirror_valid)) {
+	/*
+	 * The mirror covers Outpost's own RRsets only, so a name new to it may be one the
+	 * operator made since the last read: read PowerDNS again before writing one.
+	 */
+	if (r == 0 && (resync || !dns->mirror_valid || names_new(&want, &dns->mirror))) {
 		r = current_read(ddi, &want, &have, err, sizeof(err));
 		base = &have;
 	}
 	if (r == 0)
-		r = changes_push(ddi, &want, base, &changed, err, sizeof(err));
+		r = changes_push(ddi, st, &want, base, &next, &changed, &rejected, err,
+				 sizeof(err));
 
 	if (r < 0) {
 		if (err[0] == '\0')
@@ -320,17 +464,24 @@ ddi_dns_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync)
 		ddi_service_update(ddi, &ddi->status.dns, err, 0);
 		ddi_records_free(&want);
 		ddi_records_free(&have);
+		ddi_records_free(&next);
 		return;
 	}
 
 	if (changed > 0)
-		log_info("ddi: DNS records updated rrsets=%" PRId64 " records=%zu total_ms=%" PRId64,
-			 changed, want.count, ddi_now_ms() - start);
+		log_info("ddi: DNS records updated rrsets=%" PRId64 " rejected=%" PRId64
+			 " records=%zu total_ms=%" PRId64, changed, rejected, want.count,
+			 ddi_now_ms() - start);
 	ddi_records_free(&dns->mirror);
-	dns->mirror = want;
+	/*
+	 * `next` lists rejected RRsets as sent, so they are tried again on resync only: a
+	 * retry on every pass would record the conflict, commit, and so start another pass.
+	 */
+	dns->mirror = next;
 	dns->mirror_valid = true;
 	dns->zones_ready = true;
 	ddi_retry_reset(&ddi->dns_retry);
 	ddi_service_update(ddi, &ddi->status.dns, NULL, (int64_t)want.count);
+	ddi_records_free(&want);
 	ddi_records_free(&have);
 }

@@ -34,8 +34,9 @@ lease_op(struct store *st, void *arg, char *err, size_t errlen)
 	struct lease_args *args = arg;
 	int rc;
 
+	/* A known machine gets only its lease_ip written, never the row it was read from. */
 	rc = args->insert ? store_machine_insert(st, args->machine)
-			  : store_machine_update(st, args->machine);
+			  : store_machine_lease_set(st, args->machine->id, args->machine->lease_ip);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", store_error(st));
 		return rc;
@@ -49,7 +50,7 @@ static void
 conflict_check(struct store *st, const char *ip, const char *mac, int64_t holder)
 {
 	struct ddi_conflict c = { 0 };
-	int64_t owner;
+	int64_t owner, count = 0;
 
 	if (store_machine_ip_owner(st, ip, &owner) < 0 || owner == holder)
 		return;
@@ -59,9 +60,11 @@ conflict_check(struct store *st, const char *ip, const char *mac, int64_t holder
 	c.machine_id = owner;
 	snprintf(c.detail, sizeof(c.detail), "Kea leased %s to %s, but %s is reserved for "
 		 "machine %" PRId64, ip, mac, ip, owner);
-	log_warning("ddi: conflict: %s", c.detail);
-	if (store_ddi_conflict_record(st, &c) < 0)
+	if (store_ddi_conflict_record(st, &c, &count) < 0)
 		log_err("ddi: failed to record a conflict: %s", store_error(st));
+	/* A standing conflict is seen on every resync; log it the first time only. */
+	if (count <= 1)
+		log_warning("ddi: conflict: %s", c.detail);
 }
 
 /* Apply one active lease: MAC in Kea's text form, address checked by the caller. */

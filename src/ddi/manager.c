@@ -245,7 +245,7 @@ run_pass(struct ddi *ddi, struct store *st, bool resync)
 	if (resync && ddi->kea_verified)
 		ddi_lease_resync(ddi, st);
 	if (dns_due)
-		ddi_dns_pass(ddi, &hosts, resync);
+		ddi_dns_pass(ddi, st, &hosts, resync);
 	ddi_hosts_free(&hosts);
 }
 

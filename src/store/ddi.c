@@ -43,7 +43,7 @@ store_ddi_hosts(struct store *st, ddi_host_cb cb, void *arg)
 }
 
 int
-store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c)
+store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c, int64_t *ret_count)
 {
 	sqlite3_stmt *stmt;
 	int rc = SQLITE_OK, err;
@@ -54,7 +54,7 @@ store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c)
 				 " VALUES (:kind, :address, :mac, :machine_id, :detail, :now, :now, 1)"
 				 " ON CONFLICT (kind, address, mac) DO UPDATE SET count = count + 1,"
 				 " last_seen = excluded.last_seen, detail = excluded.detail,"
-				 " machine_id = excluded.machine_id",
+				 " machine_id = excluded.machine_id RETURNING count",
 				 &stmt);
 	if (err < 0)
 		return err;
@@ -68,10 +68,17 @@ store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c)
 		store_bind_text(stmt, ":machine_id", NULL, &rc);
 	store_bind_text(stmt, ":detail", c->detail, &rc);
 	store_bind_int(stmt, ":now", time_now(), &rc);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		err = store_bind_error(st, rc, "recording a DDI conflict");
-	else
-		err = store_step_done(st, stmt, "recording a DDI conflict");
+	} else {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			*ret_count = sqlite3_column_int64(stmt, 0);
+			rc = sqlite3_step(stmt);
+		}
+		if (rc != SQLITE_DONE)
+			err = store_sqlite_error(st, rc, "recording a DDI conflict");
+	}
 	store_stmt_release(st, STMT_DDI_CONFLICT_RECORD, stmt);
 	return err;
 }
@@ -112,5 +119,29 @@ store_ddi_conflict_list(struct store *st, ddi_conflict_cb cb, void *arg)
 	if (err == 0 && rc != SQLITE_DONE)
 		err = store_sqlite_error(st, rc, "listing DDI conflicts");
 	store_stmt_release(st, STMT_DDI_CONFLICT_LIST, stmt);
+	return err;
+}
+
+int
+store_machine_lease_set(struct store *st, int64_t id, const char *ip)
+{
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_OK, err;
+
+	err = store_stmt_acquire(st, STMT_DDI_LEASE_SET,
+				 "UPDATE machines SET lease_ip = :ip, updated_at = :now WHERE id = :id",
+				 &stmt);
+	if (err < 0)
+		return err;
+	store_bind_text_or_null(stmt, ":ip", ip, &rc);
+	store_bind_int(stmt, ":now", time_now(), &rc);
+	store_bind_int(stmt, ":id", id, &rc);
+	if (rc != SQLITE_OK)
+		err = store_bind_error(st, rc, "recording a lease");
+	else
+		err = store_step_done(st, stmt, "recording a lease");
+	if (err == 0 && sqlite3_changes(st->db) == 0)
+		err = store_errorf(st, -ENOENT, "machine %lld not found", (long long)id);
+	store_stmt_release(st, STMT_DDI_LEASE_SET, stmt);
 	return err;
 }

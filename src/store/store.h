@@ -300,8 +300,17 @@ typedef int (*ddi_conflict_cb)(const struct ddi_conflict *c, void *arg);
 
 /* Every machine with a reserved address or a host name, by id. */
 int store_ddi_hosts(struct store *st, ddi_host_cb cb, void *arg);
-/* Insert the conflict, or count it again and refresh last_seen and the detail. */
-int store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c);
+/*
+ * Set only machine `id`'s lease_ip (NULL or "" clears it), so a lease never writes back
+ * other columns it read earlier. Returns 0 or -ENOENT.
+ */
+int store_machine_lease_set(struct store *st, int64_t id, const char *ip);
+/*
+ * Insert the conflict, or count it again and refresh last_seen and the detail. Sets
+ * *ret_count to the count after this call: 1 the first time.
+ */
+int store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c,
+			      int64_t *ret_count);
 /* Every recorded conflict, newest first. */
 int store_ddi_conflict_list(struct store *st, ddi_conflict_cb cb, void *arg);
 

@@ -222,6 +222,40 @@ expect_eq "conflict recorded" "$conflicts" "lease-reserved-elsewhere"
 expect_eq "conflict names the holder" \
 	"$(api_unix GET /api/v1/ddi/conflicts | jq -r '.items[0].machine_id')" "$id2"
 
+# Records the operator made stay as they are: an A record at a name a machine then
+# takes is a conflict, and a CNAME that makes PowerDNS reject a machine's A record
+# holds up no other machine.
+pdns_api PATCH /api/v1/servers/localhost/zones/lab.example. -d '{"rrsets": [
+	{"name": "printer.lab.example.", "type": "A", "ttl": 60, "changetype": "REPLACE",
+	 "records": [{"content": "10.77.0.240", "disabled": false},
+		     {"content": "10.77.0.241", "disabled": false}]},
+	{"name": "alias.lab.example.", "type": "CNAME", "ttl": 60, "changetype": "REPLACE",
+	 "records": [{"content": "printer.lab.example.", "disabled": false}]}]}'
+number=0
+for name in printer alias other; do
+	number=$((number + 1))
+	mac=$(printf '52:54:00:ab:00:%02x' $number)
+	mid=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
+		-d "{\"macs\": [\"$mac\"], \"hostname\": \"$name\"}" | jq -r .id)
+	api_unix POST /api/v1/machines/$mid/address > /dev/null
+	eval "id_$name=$mid"
+done
+other_ip=$(api_unix GET "/api/v1/machines/$id_other" | jq -r .ip)
+check "a machine beside the conflicts gets its A record" wait_dig "$other_ip" other.lab.example A
+passes=$(grep -c "DNS records updated" "$WORK/daemon.log")
+sleep 1
+expect_eq "a conflict starts no further passes" \
+	"$(grep -c "DNS records updated" "$WORK/daemon.log")" "$passes"
+expect_eq "the operator's A record is untouched" \
+	"$(dig_short printer.lab.example A | sort | tr '\n' ' ')" "10.77.0.240 10.77.0.241 "
+kinds=$(api_unix GET /api/v1/ddi/conflicts | jq -r '[.items[].kind] | sort | join(" ")')
+expect_contains "name taken is a conflict" "$kinds" "dns-name-taken"
+expect_contains "rejected record is a conflict" "$kinds" "dns-rejected"
+api_unix DELETE /api/v1/machines/$id_printer > /dev/null
+sleep 1
+expect_eq "deleting the machine leaves the operator's record" \
+	"$(dig_short printer.lab.example A | sort | tr '\n' ' ')" "10.77.0.240 10.77.0.241 "
+
 # A resync that finds nothing to repair sends Kea nothing (resync_seconds is 5).
 pushes=$(grep -c "Kea configuration applied" "$WORK/daemon.log")
 sleep 6
