@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ddi/ddi.h"
 
@@ -153,12 +154,32 @@ api_ddi_address_valid(const struct api *api, const struct machine *m, char *err,
 	char fqdn[DDI_NAME_SIZE];
 	uint32_t addr;
 
+	const struct ddi_settings *s;
+	size_t len, domain_len;
+
 	if (api->ddi == NULL)
 		return 0;
-	if (m->hostname[0] != '\0' && ddi_fqdn(ddi_settings_get(api->ddi), m->hostname, fqdn) < 0)
+	s = ddi_settings_get(api->ddi);
+	if (m->hostname[0] != '\0' && ddi_fqdn(s, m->hostname, fqdn) < 0)
 		return err_set(-EINVAL, err, errlen, "host name %s with the domain %s is longer than "
-			       "%d characters; use a shorter host name", m->hostname,
-			       ddi_settings_get(api->ddi)->domain, DDI_NAME_MAX);
+			       "%d characters; use a shorter host name", m->hostname, s->domain,
+			       DDI_NAME_MAX);
+	if (m->hostname[0] != '\0' && strcmp(fqdn, ddi_nameserver_get(api->ddi)) == 0)
+		return err_set(-EEXIST, err, errlen, "host name %s is the name server's name %s; "
+			       "pick another", m->hostname, fqdn);
+
+	/*
+	 * "node7" and "node7.site.example" would both be node7.site.example., which the
+	 * store's unique index cannot see, so the domain is never written out.
+	 */
+	len = strlen(m->hostname);
+	domain_len = strlen(s->domain) - 1;
+	if (len > domain_len && strncasecmp(m->hostname + len - domain_len, s->domain,
+					    domain_len) == 0 &&
+	    m->hostname[len - domain_len - 1] == '.')
+		return err_set(-EINVAL, err, errlen, "host name %s ends with the domain %.*s; give "
+			       "only the part before it, %.*s", m->hostname, (int)domain_len,
+			       s->domain, (int)(len - domain_len - 1), m->hostname);
 	if (m->ip[0] == '\0')
 		return 0;
 	if (ddi_addr_parse(m->ip, &addr) < 0)

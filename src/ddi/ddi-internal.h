@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "ddi/ddi.h"
 #include "store/store.h"
@@ -185,6 +186,8 @@ struct ddi {
 	atomic_bool stop;
 	int wake_fd;                        /* eventfd that interrupts the thread's poll */
 	int event_fd;                       /* datagram socket of the run_script hook */
+	ino_t event_inode;                  /* its file's inode */
+	int64_t malformed_events;           /* datagrams ignored, logged the first time */
 
 	/* The manager thread's own state. */
 	struct ddi_retry kea_retry;
@@ -206,7 +209,8 @@ void ddi_service_update(struct ddi *ddi, struct ddi_service_status *s, const cha
 			int64_t items);
 
 /* One pass of each side; `resync` compares with the server instead of trusting memory. */
-void ddi_kea_pass(struct ddi *ddi, const struct ddi_hosts *hosts, bool resync);
+void ddi_kea_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts,
+		  bool resync);
 void ddi_dns_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts,
 		  bool resync);
 void ddi_dns_state_free(struct ddi_dns_state *dns);
@@ -227,8 +231,12 @@ int ddi_tftp_fill(const char *ipxe_dir, const char *root);
  * finds the socket from the link's name. Returns 0 or a negative errno (logged).
  */
 int ddi_hook_install(const char *path, const char *program);
-/* Bind the datagram socket lease events arrive on. */
-int ddi_event_socket_open(const char *path, int *ret_fd);
+/*
+ * Bind the datagram socket lease events arrive on, replacing a stale one but not one a
+ * live process is bound to (-EADDRINUSE). Sets the socket file's inode, so the daemon
+ * removes only its own file at exit.
+ */
+int ddi_event_socket_open(const char *path, int *ret_fd, ino_t *ret_inode);
 /* Drain the event socket and read the leases it names through lease_cmds. */
 void ddi_lease_events(struct ddi *ddi, struct store *st);
 /* Read every lease with lease4-get-all, as after missed events. */

@@ -158,6 +158,8 @@ int ddi_start(struct ddi *ddi);
 struct ddi *ddi_free(struct ddi *ddi);
 /* The checked settings. */
 const struct ddi_settings *ddi_settings_get(const struct ddi *ddi);
+/* The zones' name server, fully qualified, which no machine may be named. */
+const char *ddi_nameserver_get(const struct ddi *ddi);
 /* A copy of the current status. */
 void ddi_status_get(struct ddi *ddi, struct ddi_status *out);
 

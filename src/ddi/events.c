@@ -85,8 +85,22 @@ socket_address(const char *path, struct sockaddr_un *addr)
 	return 0;
 }
 
+/* True when a process is bound to the datagram socket at `addr`. */
+static bool
+socket_live(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+	close(fd);
+	return live;
+}
+
 int
-ddi_event_socket_open(const char *path, int *ret_fd)
+ddi_event_socket_open(const char *path, int *ret_fd, ino_t *ret_inode)
 {
 	struct sockaddr_un addr;
 	struct stat st;
@@ -97,12 +111,20 @@ ddi_event_socket_open(const char *path, int *ret_fd)
 		log_err("ddi: event socket path too long: %s", path);
 		return r;
 	}
-	/* A socket left by an earlier run is replaced; any other file is not. */
+	/*
+	 * A socket left by an earlier run is replaced. One that a live daemon is bound to,
+	 * or any other file, is not.
+	 */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_err("ddi: %s exists and is not a socket; remove it or change "
 				"[kea] event_socket", path);
 			return -EEXIST;
+		}
+		if (socket_live(&addr)) {
+			log_err("ddi: another process listens on %s; give each daemon its own "
+				"[kea] event_socket", path);
+			return -EADDRINUSE;
 		}
 		unlink(path);
 	}
@@ -123,6 +145,7 @@ ddi_event_socket_open(const char *path, int *ret_fd)
 	if (chmod(path, 0666) < 0)
 		log_warning("ddi: failed to open up %s to Kea's user: %s", path, strerror(errno));
 	*ret_fd = fd;
+	*ret_inode = lstat(path, &st) == 0 ? st.st_ino : 0;
 	log_info("ddi: listening for lease events socket=%s", path);
 	return 0;
 }

@@ -99,6 +99,14 @@ reservation_add(const struct ddi_config *c, json_t *subnets, const struct ddi_ho
 
 	list = json_object_get(json_array_get(subnets, (size_t)(subnet - c->settings->subnets)),
 			       "reservations");
+	/*
+	 * A reservation inside the pool (the pool was widened over it) is legal for Kea,
+	 * but only when it checks reservations for dynamic addresses too; without that it
+	 * would lease the address to another client.
+	 */
+	if (ddi_in_pool(subnet, addr))
+		json_object_set_new(json_array_get(subnets, (size_t)(subnet - c->settings->subnets)),
+				    "reservations-out-of-pool", json_false());
 	reservation = json_pack("{s:s, s:s}", "hw-address", h->mac, "ip-address", h->ip);
 	if (reservation == NULL)
 		return -ENOMEM;

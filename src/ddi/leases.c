@@ -17,7 +17,8 @@
 #include "log/log.h"
 #include "util/util.h"
 
-#define LEASE_TIMEOUT_MS 10000
+/* A lease read is one lookup; a hung Kea must not hold up the passes for long. */
+#define LEASE_TIMEOUT_MS 2000
 /* Datagrams handled per wake-up, so a flood cannot stall the passes. */
 #define EVENTS_PER_WAKE 256
 
@@ -140,7 +141,8 @@ lease_json_apply(struct ddi *ddi, struct store *st, const json_t *lease)
 	lease_apply(ddi, st, hw, ip);
 }
 
-static void
+/* Read one lease back. Returns 0, or a negative errno when Kea could not be reached. */
+static int
 lease_refresh(struct ddi *ddi, struct store *st, uint32_t addr)
 {
 	char ip[DDI_ADDR_TEXT], err[512];
@@ -154,13 +156,14 @@ lease_refresh(struct ddi *ddi, struct store *st, uint32_t addr)
 	json_decref(args);
 	if (r < 0) {
 		log_warning("ddi: cannot read lease %s: %s", ip, err);
-		return;
+		return r;
 	}
 	if (reply.result == KEA_SUCCESS)
 		lease_json_apply(ddi, st, reply.arguments);
 	else if (reply.result != KEA_EMPTY)
 		log_warning("ddi: Kea lease4-get %s returned %d: %s", ip, reply.result, reply.text);
 	kea_reply_clear(&reply);
+	return 0;
 }
 
 void
@@ -174,15 +177,20 @@ ddi_lease_events(struct ddi *ddi, struct store *st)
 		if (n < 0)
 			break;
 		if (ddi_event_parse(data, (size_t)n, &event) < 0) {
-			log_warning("ddi: ignored a malformed lease event of %zd bytes", n);
+			/* Anyone can send to the socket, so only the first of a run is logged. */
+			if (ddi->malformed_events++ == 0)
+				log_warning("ddi: ignored a malformed lease event of %zd bytes; "
+					    "further ones are counted, not logged", n);
 			continue;
 		}
 		pthread_mutex_lock(&ddi->lock);
 		ddi->status.lease_events++;
 		pthread_mutex_unlock(&ddi->lock);
 		log_debug("ddi: lease event hook=%s addresses=%zu", event.hook, event.count);
+		/* When Kea does not answer, the rest waits for the next lease read. */
 		for (size_t j = 0; j < event.count; j++)
-			lease_refresh(ddi, st, event.addrs[j]);
+			if (lease_refresh(ddi, st, event.addrs[j]) < 0)
+				return;
 	}
 }
 

@@ -11,11 +11,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log/log.h"
@@ -75,6 +77,11 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	len = strlen(c->boot_url);
 	while (r == 0 && len > 0 && c->boot_url[len - 1] == '/')
 		c->boot_url[--len] = '\0';
+	for (size_t i = 0; r == 0 && i < len; i++)
+		if (c->boot_url[i] <= ' ' || c->boot_url[i] > '~' || c->boot_url[i] == '"')
+			r = err_set(-EINVAL, err, errlen, "[boot] url: \"%s\" contains a space, a "
+				    "quote or a control character, which DHCP clients cannot use",
+				    c->boot_url);
 	if (r == 0 && len + sizeof(DDI_START_PATH) - 1 > DDI_BOOT_FILE_MAX)
 		r = err_set(-EINVAL, err, errlen, "[boot] url: \"%s\" is too long for DHCP: with "
 			    DDI_START_PATH " it must fit in %d bytes", c->boot_url,
@@ -91,9 +98,13 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	if (r == 0)
 		r = copy_text(ddi->event_socket, sizeof(ddi->event_socket), conf->kea_event_socket,
 			      "[kea] event_socket", err, errlen);
-	if (r == 0 && (size_t)snprintf(c->hook_script, sizeof(c->hook_script), "%s.hook",
-				       ddi->event_socket) >= sizeof(c->hook_script))
-		r = err_set(-EINVAL, err, errlen, "[kea] event_socket: path too long");
+	/* A unix socket path has at most 107 bytes. */
+	if (r == 0 && strlen(ddi->event_socket) > 107)
+		r = err_set(-EINVAL, err, errlen, "[kea] event_socket: \"%s\" is longer than 107 "
+			    "bytes, the limit of a unix socket path; pick a shorter path",
+			    ddi->event_socket);
+	if (r == 0)
+		snprintf(c->hook_script, sizeof(c->hook_script), "%s.hook", ddi->event_socket);
 	if (r == 0 && strcmp(conf->kea_lease_events, "poll") != 0)
 		r = hook_program_find(conf->kea_hook_program, ddi->hook_program,
 				      sizeof(ddi->hook_program), err, errlen);
@@ -155,6 +166,12 @@ const struct ddi_settings *
 ddi_settings_get(const struct ddi *ddi)
 {
 	return &ddi->settings;
+}
+
+const char *
+ddi_nameserver_get(const struct ddi *ddi)
+{
+	return ddi->pdns.nameserver;
 }
 
 void
@@ -240,7 +257,7 @@ run_pass(struct ddi *ddi, struct store *st, bool resync)
 		return;
 	}
 	if (kea_due)
-		ddi_kea_pass(ddi, &hosts, resync);
+		ddi_kea_pass(ddi, st, &hosts, resync);
 	/* Leases missed while Outpost or its event socket was down are read on resync. */
 	if (resync && ddi->kea_verified)
 		ddi_lease_resync(ddi, st);
@@ -309,6 +326,9 @@ ddi_start(struct ddi *ddi)
 {
 	int r;
 
+	if (if_nametoindex(ddi->settings.interface) == 0)
+		log_warning("ddi: interface %s does not exist here; Kea serves no client on it "
+			    "until it does", ddi->settings.interface);
 	r = ddi_tftp_fill(ddi->ipxe_dir, ddi->tftp_root);
 	if (r < 0)
 		return r;
@@ -316,7 +336,7 @@ ddi_start(struct ddi *ddi)
 		r = ddi_hook_install(ddi->config.hook_script, ddi->hook_program);
 		if (r < 0)
 			return r;
-		r = ddi_event_socket_open(ddi->event_socket, &ddi->event_fd);
+		r = ddi_event_socket_open(ddi->event_socket, &ddi->event_fd, &ddi->event_inode);
 		if (r < 0)
 			return r;
 	}
@@ -351,8 +371,12 @@ ddi_free(struct ddi *ddi)
 	if (ddi->wake_fd >= 0)
 		close(ddi->wake_fd);
 	if (ddi->event_fd >= 0) {
+		struct stat st;
+
 		close(ddi->event_fd);
-		unlink(ddi->event_socket);
+		/* Another daemon may have replaced a file this one thought stale. */
+		if (lstat(ddi->event_socket, &st) == 0 && st.st_ino == ddi->event_inode)
+			unlink(ddi->event_socket);
 	}
 	ddi_dns_state_free(&ddi->dns);
 	ddi_pdns_free(&ddi->pdns);

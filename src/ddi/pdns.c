@@ -91,10 +91,13 @@ ddi_pdns_setup(struct ddi_pdns *p, const struct conf *conf, const struct ddi_set
 	if (!hostname_valid(conf->pdns_server_id) || strchr(conf->pdns_server_id, '.') != NULL)
 		return err_set(-EINVAL, err, errlen, "[pdns] server_id: invalid value \"%s\"; "
 			       "PowerDNS calls itself localhost", conf->pdns_server_id);
-	if (!hostname_valid(conf->pdns_nameserver) ||
-	    ddi_fqdn(s, conf->pdns_nameserver, p->nameserver) < 0)
-		return err_set(-EINVAL, err, errlen, "[pdns] nameserver: invalid host name \"%s\"",
-			       conf->pdns_nameserver);
+	if (!hostname_valid(conf->pdns_nameserver) || strchr(conf->pdns_nameserver, '.') != NULL)
+		return err_set(-EINVAL, err, errlen, "[pdns] nameserver: invalid value \"%s\": give "
+			       "one label, such as outpost; the domain is added", conf->pdns_nameserver);
+	if (ddi_fqdn(s, conf->pdns_nameserver, p->nameserver) < 0)
+		return err_set(-EINVAL, err, errlen, "[ddi] domain: too long for the name server "
+			       "%s.%s to fit in %d characters", conf->pdns_nameserver, s->domain,
+			       DDI_NAME_MAX);
 
 	p->api_url = strdup(conf->pdns_api_url);
 	p->server_id = strdup(conf->pdns_server_id);

@@ -47,7 +47,7 @@ static int
 list_walk(const char *value, const char *what, int (*fn)(const char *entry, void *arg),
 	  void *arg, char *err, size_t errlen)
 {
-	char copy[1024];
+	char copy[4096];
 	char *cursor = copy, *entry;
 	int r;
 
@@ -261,8 +261,8 @@ subnet_parse(const struct conf *conf, const struct conf_subnet *in, struct ddi_s
 			return err_set(-EINVAL, err, errlen, "[subnet %s] gateway: invalid IPv4 address \"%s\"",
 				    out->name, in->gateway);
 		if (!in_subnet(out, out->gateway))
-			return err_set(-EINVAL, err, errlen, "[subnet %s] gateway: %s is outside %s/%u",
-				    out->name, in->gateway, in->network, out->prefix);
+			return err_set(-EINVAL, err, errlen, "[subnet %s] gateway: %s is outside %s",
+				    out->name, in->gateway, in->network);
 		r = host_check(out, out->gateway, "gateway", err, errlen);
 		if (r < 0)
 			return r;
@@ -450,6 +450,28 @@ zones_check(const struct ddi_settings *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* True when canonical `name` is `suffix` or ends with "." + suffix. */
+static bool
+name_ends_with(const char *name, const char *suffix)
+{
+	size_t len = strlen(name), slen = strlen(suffix);
+
+	return len >= slen && strcmp(name + len - slen, suffix) == 0 &&
+	       (len == slen || name[len - slen - 1] == '.');
+}
+
+/* True when the last label of canonical `name` is all digits (RFC 1123, section 2.1). */
+static bool
+last_label_numeric(const char *name)
+{
+	size_t len = strlen(name) - 1;        /* without the trailing dot */
+	size_t start = len;
+
+	while (start > 0 && name[start - 1] != '.')
+		start--;
+	return strspn(name + start, "0123456789") == len - start;
+}
+
 /* The appliance's own address, the interface and the DNS servers. */
 static int
 site_check(const struct conf *conf, struct ddi_settings *s, char *err, size_t errlen)
@@ -457,8 +479,10 @@ site_check(const struct conf *conf, struct ddi_settings *s, char *err, size_t er
 	const struct ddi_subnet *home;
 	int r;
 
+	/* Kea reads a list of names and "*" for all, so only plain names get through. */
 	if (conf->ddi_interface[0] == '\0' || strlen(conf->ddi_interface) >= IF_NAMESIZE ||
-	    strpbrk(conf->ddi_interface, "/ \t:") != NULL)
+	    strspn(conf->ddi_interface, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789._-") != strlen(conf->ddi_interface))
 		return err_set(-EINVAL, err, errlen, "[ddi] interface: invalid name \"%s\"; give the "
 			    "provisioning interface, such as eth1", conf->ddi_interface);
 	snprintf(s->interface, sizeof(s->interface), "%s", conf->ddi_interface);
@@ -479,9 +503,12 @@ site_check(const struct conf *conf, struct ddi_settings *s, char *err, size_t er
 	    name_canonical(conf->ddi_domain, s->domain) < 0)
 		return err_set(-EINVAL, err, errlen, "[ddi] domain: invalid DNS domain \"%s\"; give the site's "
 			    "zone, such as site.example", conf->ddi_domain);
-	if (strstr(s->domain, "in-addr.arpa.") != NULL)
+	if (name_ends_with(s->domain, "arpa."))
 		return err_set(-EINVAL, err, errlen, "[ddi] domain: \"%s\" is a reverse zone; give the "
 			    "forward domain", conf->ddi_domain);
+	if (last_label_numeric(s->domain))
+		return err_set(-EINVAL, err, errlen, "[ddi] domain: \"%s\" looks like an address; "
+			    "give a DNS domain, such as site.example", conf->ddi_domain);
 
 	if (conf->ddi_dns_servers[0] == '\0') {
 		s->dns[0] = s->server;

@@ -62,6 +62,16 @@ id=$(printf '%s' "$out" | jq -r .id)
 out=$(api_unix POST /api/v1/machines/$id/address)
 expect_eq "allocated address" "$(printf '%s' "$out" | jq -r .ip)" "10.77.0.2"
 
+# Names that would collide in DNS are rejected.
+out=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
+	-d '{"macs": ["52:54:00:aa:00:0e"], "hostname": "outpost"}' -w ' %{http_code}')
+expect_contains "the name server's name is taken" "$out" "is the name server's name"
+expect_contains "the name server's name is 409" "$out" " 409"
+out=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
+	-d '{"macs": ["52:54:00:aa:00:0e"], "hostname": "node1.lab.example"}' -w ' %{http_code}')
+expect_contains "a name with the domain is rejected" "$out" "give only the part before it, node1"
+expect_contains "a name with the domain is 400" "$out" " 400"
+
 # Requested addresses are checked against the settings.
 out=$(api_unix POST /api/v1/machines -H 'Content-Type: application/json' \
 	-d '{"macs": ["52:54:00:aa:00:02"], "hostname": "node2"}')
@@ -265,6 +275,16 @@ expect_eq "resync without drift pushes nothing" \
 # The daemon's log never shows the API key.
 check "API key never logged" sh -c "! grep -q '$DDI_PDNS_KEY' '$WORK/daemon.log'"
 
+# A second daemon on the same event socket is rejected and leaves the first one's alone.
+mkdir -p "$WORK/second"
+sed -e "s|^state_dir = .*|state_dir = $WORK/second|" -e "s|^socket = .*|socket = $WORK/second.sock|" \
+	-e "s|^listen = $DDI_SERVER_ADDR:8080|listen = 127.0.0.1:0|" "$WORK/outpost.conf" > "$WORK/second.conf"
+check "second daemon on the event socket fails" sh -c "! ip netns exec '$DDI_SERVER_NS' \
+	'$OUTPOST' serve --config '$WORK/second.conf' 2> '$WORK/second.log'"
+expect_contains "the clash is named" "$(cat "$WORK/second.log")" "another process listens on"
+check "the first daemon's event socket stays" test -S "$WORK/kea-events.sock"
+
 stop_daemon
 check "daemon stops cleanly" test $? -eq 0
+check "the event socket is removed at exit" test ! -e "$WORK/kea-events.sock"
 finish

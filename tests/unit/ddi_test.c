@@ -134,7 +134,7 @@ test_settings_rejected(void **state)
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\npool = 10.77.0.10-10.77.0.20\n"
 		  "gateway = 10.77.0.15\n", "gateway 10.77.0.15 is inside the pool" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\ngateway = 10.78.0.1\n",
-		  "is outside 10.77.0.0/24" },
+		  "gateway: 10.78.0.1 is outside 10.77.0.0/24" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\npool = 10.77.0.1-10.77.0.20\n",
 		  "server_address 10.77.0.1 is inside the pool" },
 		{ base, "[subnet prov]\nnetwork = 10.77.0.0/24\n[subnet b]\nnetwork = 10.77.0.128/25\n",
@@ -149,6 +149,14 @@ test_settings_rejected(void **state)
 		  "invalid DNS domain \"lab\"" },
 		{ "[ddi]\ninterface = a/b\nserver_address = 10.77.0.1\ndomain = lab.example\n",
 		  subnet, "[ddi] interface: invalid name \"a/b\"" },
+		{ "[ddi]\ninterface = eth0,lo\nserver_address = 10.77.0.1\ndomain = lab.example\n",
+		  subnet, "[ddi] interface: invalid name \"eth0,lo\"" },
+		{ "[ddi]\ninterface = *\nserver_address = 10.77.0.1\ndomain = lab.example\n",
+		  subnet, "[ddi] interface: invalid name \"*\"" },
+		{ "[ddi]\ninterface = eth0\nserver_address = 10.77.0.1\ndomain = 10.77.0.1\n",
+		  subnet, "looks like an address" },
+		{ "[ddi]\ninterface = eth0\nserver_address = 10.77.0.1\ndomain = ip6.arpa\n",
+		  subnet, "is a reverse zone" },
 		{ "[ddi]\ninterface = veth0\nserver_address = 10.77.0.1\ndomain = lab.example\n"
 		  "reverse_zones = 0.78.10.in-addr.arpa, 0.77.10.in-addr.arpa\n", subnet,
 		  "0.78.10.in-addr.arpa. covers no [subnet]" },
