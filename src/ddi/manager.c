@@ -103,8 +103,12 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 		r = err_set(-EINVAL, err, errlen, "[kea] event_socket: \"%s\" is longer than 107 "
 			    "bytes, the limit of a unix socket path; pick a shorter path",
 			    ddi->event_socket);
-	if (r == 0)
-		snprintf(c->hook_script, sizeof(c->hook_script), "%s.hook", ddi->event_socket);
+	if (r == 0) {
+		size_t socket_len = strlen(ddi->event_socket);
+
+		memcpy(c->hook_script, ddi->event_socket, socket_len);
+		memcpy(c->hook_script + socket_len, ".hook", sizeof(".hook"));
+	}
 	if (r == 0 && strcmp(conf->kea_lease_events, "poll") != 0)
 		r = hook_program_find(conf->kea_hook_program, ddi->hook_program,
 				      sizeof(ddi->hook_program), err, errlen);
