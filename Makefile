@@ -6,6 +6,8 @@
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bundles    the bundles of bundles/ (a Debian 12 image, lab firmware), signed
 #   make check-bundles  make bundles, then boot the Debian image in QEMU
+#   make ramdisk    the deploy/discovery ramdisk: $(BUILD)/ramdisk/vmlinuz and initrd.img
+#   make check-ramdisk  make ramdisk, then boot it in QEMU until its init powers off
 #   make deps       install every Debian package the build, tests, lab and demo need
 #
 # NO_WERROR=1 turns warnings back into warnings. SANITIZER=address,undefined builds
@@ -61,7 +63,7 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 JOBS ?= $(shell nproc)
 
 .PHONY: fuzz-binaries test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
-	bundles check-bundles \
+	bundles check-bundles ramdisk check-ramdisk \
 	clean demo
 all: $(BUILD)/outpost $(BUILD)/outpost-kea-hook
 
@@ -160,6 +162,15 @@ check-bundles: bundles
 	OUTPOST=$(abspath $(BUILD)/outpost) tests/recipes/boot_debian_image.sh \
 		$$(ls $(abspath $(BUILD)/bundles)/debian-12-*.bundle)
 
+# The netboot ramdisk from Debian's kernel and busybox-static, cached in $(BUILD)/ramdisk.
+ramdisk:
+	@tools/deps.sh build ramdisk >/dev/null
+	bootenv/ramdisk/build.sh $(abspath $(BUILD)/ramdisk)
+
+# Boot the ramdisk in QEMU with outpost.test=poweroff and check its console.
+check-ramdisk: ramdisk
+	tests/recipes/boot_ramdisk.sh $(abspath $(BUILD)/ramdisk)
+
 bench: $(BUILD)/outpost
 	@tools/deps.sh build test bench ddi >/dev/null
 	@OUTPOST=$(abspath $(BUILD)/outpost) tests/bench/run.sh
@@ -174,4 +185,4 @@ demo:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

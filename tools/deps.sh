@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian 12 packages Outpost needs, by group, with apt-get.
-# Usage: tools/deps.sh [build] [test] [bench] [recipes] [ddi] [lab] ... (default: all groups)
+# Usage: tools/deps.sh [build] [test] [bench] [recipes] [ddi] [lab] [ramdisk] ... (default: all groups)
 # Idempotent: packages already installed are left as they are. Needs root.
 set -eu
 
@@ -14,8 +14,11 @@ seabios qemu-system-x86 cloud-image-utils"
 ddi="kea-dhcp4-server kea-common pdns-server pdns-backend-sqlite3 tftpd-hpa tftp-hpa ipxe
 bind9-dnsutils socat busybox"
 lab="$ddi qemu-system-x86 ovmf"
+# The ramdisk builder fetches its kernel and busybox with apt-get download and
+# installs neither. kmod provides depmod.
+ramdisk="cpio zstd kmod qemu-system-x86"
 
-groups="${*:-build test bench recipes ddi lab}"
+groups="${*:-build test bench recipes ddi lab ramdisk}"
 wanted=""
 for group in $groups; do
 	case "$group" in
@@ -25,7 +28,8 @@ for group in $groups; do
 	recipes) wanted="$wanted $recipes" ;;
 	ddi) wanted="$wanted $ddi" ;;
 	lab) wanted="$wanted $lab" ;;
-	*) echo "deps.sh: unknown group '$group'; use build, test, bench, recipes, ddi or lab" >&2; exit 2 ;;
+	ramdisk) wanted="$wanted $ramdisk" ;;
+	*) echo "deps.sh: unknown group '$group'; use build, test, bench, recipes, ddi, lab or ramdisk" >&2; exit 2 ;;
 	esac
 done
 
