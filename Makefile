@@ -151,10 +151,10 @@ fuzz:
 	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 # Bundles from the recipes in bundles/, cached in $(BUILD)/bundles until a recipe changes.
-BUNDLE_RECIPES := debian-12 firmware
+BUNDLE_RECIPES := debian-12 firmware ramdisk
 
 bundles: $(BUILD)/outpost
-	@tools/deps.sh build recipes >/dev/null
+	@tools/deps.sh build recipes ramdisk >/dev/null
 	OUTPOST=$(abspath $(BUILD)/outpost) bundles/build.sh $(abspath $(BUILD)/bundles) $(BUNDLE_RECIPES)
 
 # Build the bundles, then boot the Debian image under SeaBIOS and OVMF in QEMU.

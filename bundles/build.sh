@@ -1,13 +1,14 @@
 #!/bin/bash
 # Build and sign bundles from the recipes in this folder.
 #
-# Usage: bundles/build.sh OUTDIR RECIPE...   (recipes: debian-12, firmware)
+# Usage: bundles/build.sh OUTDIR RECIPE...   (recipes: debian-12, firmware, ramdisk)
 #
 # Each recipe's build.sh writes a payload and spec.json in a work folder under
 # OUTDIR. This script signs them into OUTDIR/NAME-VERSION.bundle with
 # `outpost bundle create --zstd` and checks the result with `outpost bundle
-# verify`. OUTDIR/RECIPE.stamp records a SHA-256 over the recipe's folder and
-# this script, and the bundle's file name. A recipe is rebuilt only when that
+# verify`. OUTDIR/RECIPE.stamp records a SHA-256 over the recipe's folder, the
+# files its `inputs` file lists (paths relative to the checkout), this script,
+# and the bundle's file name. A recipe is rebuilt only when that
 # hash changes or its bundle is missing. Changes elsewhere, such as a newer
 # Debian package, do not trigger a rebuild: set FORCE=1 for that.
 #
@@ -38,6 +39,9 @@ recipe_hash() {
 	(
 		cd "$bundles_dir"
 		find "$1" -type f -print | LC_ALL=C sort | xargs -d '\n' sha256sum
+		if [ -f "$1/inputs" ]; then
+			(cd "$repo_dir" && grep -v '^#' "$bundles_dir/$1/inputs" | xargs -d '\n' sha256sum)
+		fi
 		sha256sum build.sh
 	) | sha256sum | cut -d ' ' -f 1
 }
@@ -84,7 +88,7 @@ build_recipe() {
 	echo "bundles/build.sh: $recipe: wrote $outdir/$bundle ($(stat -c %s "$outdir/$bundle") bytes) in $(($(date +%s) - started)) s" >&2
 }
 
-[ $# -ge 2 ] || die "usage: bundles/build.sh OUTDIR RECIPE... (recipes: debian-12, firmware)"
+[ $# -ge 2 ] || die "usage: bundles/build.sh OUTDIR RECIPE... (recipes: debian-12, firmware, ramdisk)"
 need jq jq
 need sha256sum coreutils
 need mktemp coreutils
