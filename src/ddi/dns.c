@@ -8,8 +8,8 @@
  * for 100 and 10 ms for 1,000 on the machine in docs/benchmarks.md. A request body
  * may be at most 2 MB, which 1,000 RRsets stay well under.
  *
- * An RRset is Outpost's when its comment account is "outpost" or when its name is
- * one Outpost wants. Records an operator added under other names are left alone.
+ * An RRset is Outpost's when its comment account is "outpost". Outpost never changes
+ * any other RRset: one at a name a machine wants is recorded as a conflict.
  */
 #include "ddi/ddi-internal.h"
 

@@ -73,6 +73,14 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	int r = 0;
 
 	c->settings = &ddi->settings;
+	if (strcmp(conf->kea_lease_events, "hook") == 0) {
+		c->lease_hook = true;
+	} else if (strcmp(conf->kea_lease_events, "poll") == 0) {
+		ddi->lease_poll_ms = (int64_t)conf->kea_lease_poll_seconds * 1000;
+	} else {
+		return err_set(-EINVAL, err, errlen, "[kea] lease_events: invalid value \"%s\": "
+			       "expected hook or poll", conf->kea_lease_events);
+	}
 	r = copy_text(c->boot_url, sizeof(c->boot_url), conf->boot_url, "[boot] url", err, errlen);
 	len = strlen(c->boot_url);
 	while (r == 0 && len > 0 && c->boot_url[len - 1] == '/')
@@ -121,16 +129,23 @@ config_fill(struct ddi *ddi, const struct conf *conf, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 
-	if (c->control_socket[0] != '/' || c->lease_file[0] != '/' || c->hooks_dir[0] != '/' ||
-	    ddi->event_socket[0] != '/' || ddi->tftp_root[0] != '/' || ddi->ipxe_dir[0] != '/')
-		return err_set(-EINVAL, err, errlen, "[kea] and [tftp] paths must be absolute");
-	if (strcmp(conf->kea_lease_events, "hook") == 0) {
-		c->lease_hook = true;
-	} else if (strcmp(conf->kea_lease_events, "poll") == 0) {
-		ddi->lease_poll_ms = (int64_t)conf->kea_lease_poll_seconds * 1000;
-	} else {
-		return err_set(-EINVAL, err, errlen, "[kea] lease_events: invalid value \"%s\": "
-			       "expected hook or poll", conf->kea_lease_events);
+	{
+		const struct {
+			const char *key;
+			const char *value;
+		} paths[] = {
+			{ "[kea] control_socket", c->control_socket },
+			{ "[kea] lease_file", c->lease_file },
+			{ "[kea] hooks_dir", c->hooks_dir },
+			{ "[kea] event_socket", ddi->event_socket },
+			{ "[tftp] root", ddi->tftp_root },
+			{ "[tftp] ipxe_dir", ddi->ipxe_dir },
+		};
+
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+			if (paths[i].value[0] != '/')
+				return err_set(-EINVAL, err, errlen, "%s: \"%s\" is not an absolute "
+					       "path; give it from /", paths[i].key, paths[i].value);
 	}
 	c->ttl = conf->pdns_ttl;
 	ddi->pdns_rate = (int64_t)conf->pdns_max_rrsets_per_second;

@@ -197,8 +197,14 @@ pool_add(const char *entry, void *arg)
 		return err_set(-EINVAL, ctx->err, ctx->errlen, "[subnet %s] pool: range \"%s\" ends before it "
 			    "starts; write the lower address first", subnet->name, entry);
 	if (!host_address(subnet, range.first) || !host_address(subnet, range.last))
-		return err_set(-EINVAL, ctx->err, ctx->errlen, "[subnet %s] pool: range \"%s\" is not inside "
-			    "the subnet's host addresses", subnet->name, entry);
+	{
+		char lowest[DDI_ADDR_TEXT], highest[DDI_ADDR_TEXT];
+
+		return err_set(-EINVAL, ctx->err, ctx->errlen, "[subnet %s] pool: range \"%s\" is "
+			       "not inside the subnet's host addresses; keep it within %s-%s",
+			       subnet->name, entry, ddi_addr_format(subnet->network + 1, lowest),
+			       ddi_addr_format(subnet->broadcast - 1, highest));
+	}
 	for (size_t i = 0; i < subnet->pool_count; i++) {
 		const struct ddi_range *other = &subnet->pools[i];
 
@@ -264,11 +270,21 @@ subnet_parse(const struct conf *conf, const struct conf_subnet *in, struct ddi_s
 			return err_set(-EINVAL, err, errlen, "[subnet %s] gateway: %s is outside %s",
 				    out->name, in->gateway, in->network);
 		r = host_check(out, out->gateway, "gateway", err, errlen);
+		if (r < 0) {
+			char detail[256];
+
+			snprintf(detail, sizeof(detail), "%s", err);
+			return err_set(r, err, errlen, "[subnet %s] gateway: %s", out->name, detail);
+		}
 		if (r < 0)
 			return r;
 	}
 
-	snprintf(what, sizeof(what), "[subnet %s] dns_servers", out->name);
+	/* An error in the [ddi] list is reported there, not on the subnet that took it. */
+	if (in->dns_servers[0] != '\0')
+		snprintf(what, sizeof(what), "[subnet %s] dns_servers", out->name);
+	else
+		snprintf(what, sizeof(what), "[ddi] dns_servers");
 	return addr_list_parse(in->dns_servers[0] != '\0' ? in->dns_servers : conf->ddi_dns_servers,
 			       what, out->dns, &out->dns_count, err, errlen);
 }
@@ -480,7 +496,10 @@ site_check(const struct conf *conf, struct ddi_settings *s, char *err, size_t er
 	int r;
 
 	/* Kea reads a list of names and "*" for all, so only plain names get through. */
-	if (conf->ddi_interface[0] == '\0' || strlen(conf->ddi_interface) >= IF_NAMESIZE ||
+	if (conf->ddi_interface[0] == '\0')
+		return err_set(-EINVAL, err, errlen, "[ddi] interface: missing; give the "
+			       "provisioning interface, such as eth1");
+	if (strlen(conf->ddi_interface) >= IF_NAMESIZE ||
 	    strspn(conf->ddi_interface, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		   "0123456789._-") != strlen(conf->ddi_interface))
 		return err_set(-EINVAL, err, errlen, "[ddi] interface: invalid name \"%s\"; give the "
@@ -540,6 +559,13 @@ dns_check(struct ddi_settings *s, char *err, size_t errlen)
 			if (home == NULL)
 				continue;
 			r = host_check(home, subnet->dns[j], "DNS server", err, errlen);
+			if (r < 0) {
+				char detail[256];
+
+				snprintf(detail, sizeof(detail), "%s", err);
+				return err_set(r, err, errlen, "dns_servers: %s; list another server",
+					       detail);
+			}
 			if (r < 0)
 				return r;
 		}

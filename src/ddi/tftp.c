@@ -92,14 +92,17 @@ ddi_tftp_fill(const char *ipxe_dir, const char *root)
 
 	if (mkdir(root, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
-		log_err("tftp: failed to create root %s: %s", root, strerror(errno));
+		log_err("tftp: failed to create [tftp] root %s: %s; create its parent folder or "
+			"change the key", root, strerror(errno));
 		return r;
 	}
 	src = open(ipxe_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	dst = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (src < 0 || dst < 0) {
 		r = -errno;
-		log_err("tftp: failed to open %s: %s", src < 0 ? ipxe_dir : root, strerror(errno));
+		log_err("tftp: failed to open [tftp] %s %s: %s; check the key, and for ipxe_dir "
+			"install Debian's ipxe package", src < 0 ? "ipxe_dir" : "root",
+			src < 0 ? ipxe_dir : root, strerror(errno));
 		goto done;
 	}
 
