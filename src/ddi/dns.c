@@ -29,15 +29,12 @@
 int
 ddi_records_add(struct ddi_records *records, const struct ddi_record *rec)
 {
-	if (records->count == records->capacity) {
-		size_t capacity = records->capacity == 0 ? 256 : records->capacity * 2;
-		struct ddi_record *items = reallocarray(records->items, capacity, sizeof(*items));
+	struct ddi_record *items = array_grow(records->items, &records->capacity, records->count,
+					      sizeof(*items), 256);
 
-		if (items == NULL)
-			return -ENOMEM;
-		records->items = items;
-		records->capacity = capacity;
-	}
+	if (items == NULL)
+		return -ENOMEM;
+	records->items = items;
 	records->items[records->count++] = *rec;
 	return 0;
 }

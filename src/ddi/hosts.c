@@ -10,15 +10,12 @@ host_add(const struct ddi_host *h, void *arg)
 {
 	struct ddi_hosts *hosts = arg;
 
-	if (hosts->count == hosts->capacity) {
-		size_t capacity = hosts->capacity == 0 ? 256 : hosts->capacity * 2;
-		struct ddi_host *items = reallocarray(hosts->items, capacity, sizeof(*items));
+	struct ddi_host *items = array_grow(hosts->items, &hosts->capacity, hosts->count,
+					    sizeof(*items), 256);
 
-		if (items == NULL)
-			return -ENOMEM;
-		hosts->items = items;
-		hosts->capacity = capacity;
-	}
+	if (items == NULL)
+		return -ENOMEM;
+	hosts->items = items;
 	hosts->items[hosts->count++] = *h;
 	return 0;
 }

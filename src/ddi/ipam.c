@@ -145,20 +145,15 @@ static int
 used_add(const struct ddi_host *h, void *arg)
 {
 	struct used_ctx *ctx = arg;
-	uint32_t addr;
+	uint32_t addr, *addrs;
 
 	if (h->id == ctx->self || h->ip[0] == '\0' || ddi_addr_parse(h->ip, &addr) < 0 ||
 	    addr < ctx->subnet->network || addr > ctx->subnet->broadcast)
 		return 0;
-	if (ctx->count == ctx->capacity) {
-		size_t capacity = ctx->capacity == 0 ? 256 : ctx->capacity * 2;
-		uint32_t *addrs = reallocarray(ctx->addrs, capacity, sizeof(*addrs));
-
-		if (addrs == NULL)
-			return -ENOMEM;
-		ctx->addrs = addrs;
-		ctx->capacity = capacity;
-	}
+	addrs = array_grow(ctx->addrs, &ctx->capacity, ctx->count, sizeof(*addrs), 256);
+	if (addrs == NULL)
+		return -ENOMEM;
+	ctx->addrs = addrs;
 	ctx->addrs[ctx->count++] = addr;
 	return 0;
 }

@@ -43,6 +43,10 @@ member_differs(const json_t *want, const json_t *have, const char *key)
 	return b == NULL || strcmp(a, b) != 0;
 }
 
+/* The members compared for each option and each client class. */
+static const char *const option_members[] = { "data", NULL };
+static const char *const class_members[] = { "test", "boot-file-name", "next-server", NULL };
+
 /* Index an array of objects by a string member. */
 static json_t *
 index_by(const json_t *array, const char *key)
@@ -60,26 +64,39 @@ index_by(const json_t *array, const char *key)
 	return index;
 }
 
+/*
+ * Compare two arrays of objects that carry a "name", such as option-data or client
+ * classes: every object of `want` must have a match in `have` with the same `members`.
+ * With `same_count`, `have` may hold no extra objects either. `what` names the kind in
+ * `why`.
+ */
 static bool
-options_differ(const json_t *want, const json_t *have, char *why, size_t size)
+named_differ(const json_t *want, const json_t *have, const char *const *members,
+	     bool same_count, const char *what, char *why, size_t size)
 {
 	json_t *index = index_by(have, "name");
 	bool differs = false;
 	size_t i;
-	json_t *option;
+	json_t *item;
 
-	json_array_foreach(want, i, option) {
-		const char *name = json_string_value(json_object_get(option, "name"));
+	json_array_foreach(want, i, item) {
+		const char *name = json_string_value(json_object_get(item, "name"));
 		json_t *other = json_object_get(index, name);
 
-		if (other == NULL || member_differs(option, other, "data")) {
-			snprintf(why, size, "option %s differs", name);
-			differs = true;
+		for (size_t m = 0; !differs && members[m] != NULL; m++)
+			differs = other == NULL || member_differs(item, other, members[m]);
+		if (differs) {
+			snprintf(why, size, "%s %s differs", what, name);
 			break;
 		}
 	}
+	if (!differs && same_count && json_array_size(want) != json_array_size(have)) {
+		snprintf(why, size, "%zu %s entries, expected %zu", json_array_size(have), what,
+			 json_array_size(want));
+		differs = true;
+	}
 	json_decref(index);
-	return differs || json_array_size(want) != json_array_size(have);
+	return differs;
 }
 
 static bool
@@ -154,38 +171,15 @@ subnets_differ(const json_t *want, const json_t *have, char *why, size_t size)
 			snprintf(why, size, "subnet %s: pools differ", name);
 			return true;
 		}
-		if (options_differ(json_object_get(subnet, "option-data"),
-				   json_object_get(other, "option-data"), why, size))
+		if (named_differ(json_object_get(subnet, "option-data"),
+				 json_object_get(other, "option-data"), option_members, true,
+				 "option", why, size))
 			return true;
 		if (reservations_differ(json_object_get(subnet, "reservations"),
 					json_object_get(other, "reservations"), name, why, size))
 			return true;
 	}
 	return false;
-}
-
-static bool
-classes_differ(const json_t *want, const json_t *have, char *why, size_t size)
-{
-	json_t *index = index_by(have, "name");
-	bool differs = false;
-	size_t i;
-	json_t *class;
-
-	json_array_foreach(want, i, class) {
-		const char *name = json_string_value(json_object_get(class, "name"));
-		json_t *other = json_object_get(index, name);
-
-		if (other == NULL || member_differs(class, other, "test") ||
-		    member_differs(class, other, "boot-file-name") ||
-		    member_differs(class, other, "next-server")) {
-			snprintf(why, size, "client class %s differs", name);
-			differs = true;
-			break;
-		}
-	}
-	json_decref(index);
-	return differs;
 }
 
 bool
@@ -213,8 +207,8 @@ ddi_kea_drift(const json_t *want, const json_t *have, char *why, size_t size)
 		snprintf(why, size, "hooks-libraries differ");
 		return true;
 	}
-	if (classes_differ(json_object_get(w, "client-classes"), json_object_get(h, "client-classes"),
-			   why, size))
+	if (named_differ(json_object_get(w, "client-classes"), json_object_get(h, "client-classes"),
+			 class_members, false, "client class", why, size))
 		return true;
 	return subnets_differ(json_object_get(w, "subnet4"), json_object_get(h, "subnet4"), why,
 			      size);

@@ -29,6 +29,20 @@
 /* Bytes of random data read from the kernel per getrandom(2) call in random_hex. */
 #define RANDOM_CHUNK_BYTES 256
 
+void *
+array_grow(void *items, size_t *capacity, size_t count, size_t size, size_t initial)
+{
+	size_t grown;
+
+	if (count < *capacity)
+		return items;
+	grown = *capacity == 0 ? initial : *capacity * 2;
+	items = reallocarray(items, grown, size);
+	if (items != NULL)
+		*capacity = grown;
+	return items;
+}
+
 void
 buf_init(struct buf *b, size_t max)
 {

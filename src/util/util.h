@@ -61,6 +61,14 @@ char *buf_steal(struct buf *b);
 int mac_parse(const char *text, char out[MAC_TEXT_SIZE]);
 
 /*
+ * Make room for one more item in an array of `count` items of `size` bytes whose
+ * allocation holds *capacity items: when it is full, double it (to `initial` when
+ * empty). Returns the array, moved or not, with *capacity updated, or NULL when out
+ * of memory, in which case `items` and *capacity are unchanged.
+ */
+void *array_grow(void *items, size_t *capacity, size_t count, size_t size, size_t initial);
+
+/*
  * Check extra kernel arguments that go into an iPXE "kernel" command line. The text
  * must be words separated by spaces, each made of letters, digits and the characters
  * . _ , : = / + @ % ~ ; - and no word may be ";" alone. iPXE splits a command line at

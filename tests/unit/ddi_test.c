@@ -538,6 +538,19 @@ test_kea_config_generated(void **state)
 		json_decref(copy);
 	}
 	{
+		/* An option added by hand is drift too, and `why` names it. */
+		json_t *copy = json_deep_copy(config);
+		json_t *options = json_object_get(json_array_get(json_object_get(json_object_get(copy,
+									"Dhcp4"), "subnet4"), 0),
+						  "option-data");
+
+		json_array_append_new(options, json_pack("{s:s, s:s}", "name", "ntp-servers",
+							 "data", "10.77.0.1"));
+		assert_true(ddi_kea_drift(config, copy, why, sizeof(why)));
+		assert_string_equal(why, "3 option entries, expected 2");
+		json_decref(copy);
+	}
+	{
 		json_t *copy = json_deep_copy(config);
 		json_t *list = json_object_get(json_array_get(json_object_get(json_object_get(copy,
 									"Dhcp4"), "subnet4"), 1),

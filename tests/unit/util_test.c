@@ -601,10 +601,35 @@ time_now_recent(void **state)
 	assert_true(time_now() > 1704067200);
 }
 
+static void
+array_grow_doubles(void **state)
+{
+	size_t capacity = 0;
+	int *items = NULL, *grown;
+
+	(void)state;
+	items = array_grow(items, &capacity, 0, sizeof(*items), 4);
+	assert_non_null(items);
+	assert_int_equal(capacity, 4);
+
+	/* Room left: the same array comes back untouched. */
+	grown = array_grow(items, &capacity, 3, sizeof(*items), 4);
+	assert_ptr_equal(grown, items);
+	assert_int_equal(capacity, 4);
+
+	items[3] = 42;
+	items = array_grow(items, &capacity, 4, sizeof(*items), 4);
+	assert_non_null(items);
+	assert_int_equal(capacity, 8);
+	assert_int_equal(items[3], 42);
+	free(items);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(array_grow_doubles),
 		cmocka_unit_test(mac_parse_table),
 		cmocka_unit_test(uuid_parse_table),
 		cmocka_unit_test(cmdline_check_table),
