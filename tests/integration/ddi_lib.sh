@@ -398,6 +398,19 @@ WRAP
 	OUTPOST=$real
 }
 
+# Wait up to SECONDS until the machine with MAC has lease_ip EXPECTED, then print the
+# lease_ip it has ("null" when it is unknown), so the caller compares the last value.
+# Usage: ddi_lease_ip MAC EXPECTED SECONDS
+ddi_lease_ip() {
+	local mac=$1 expected=$2 deadline=$((SECONDS + $3)) found=""
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		found=$(api_unix GET "/api/v1/machines?mac=$mac" | jq -r '.items[0].lease_ip')
+		[ "$found" = "$expected" ] && break
+		sleep 0.2
+	done
+	printf '%s' "$found"
+}
+
 # Wait until a jq filter over GET /api/v1/ddi/status is true, for at most SECONDS.
 # Usage: ddi_wait_status FILTER SECONDS
 ddi_wait_status() {

@@ -135,13 +135,8 @@ expect_eq "iPXE as HTTP client gets the script URL" "$(lease_value boot_file)" "
 expect_eq "iPXE as HTTP client gets no HTTPClient" "$(lease_value vendor_class)" ""
 
 # Lease events: the unknown MACs are now discovered machines with their addresses.
-deadline=$((SECONDS + 15))
-while [ "$SECONDS" -lt "$deadline" ]; do
-	found=$(api_unix GET "/api/v1/machines?mac=52:54:00:bb:00:09" | jq -r '.items[0].lease_ip')
-	[ "$found" = "$pool_ip" ] && break
-	sleep 0.2
-done
-expect_eq "leased MAC discovered with its address" "$found" "$pool_ip"
+expect_eq "leased MAC discovered with its address" \
+	"$(ddi_lease_ip 52:54:00:bb:00:09 "$pool_ip" 15)" "$pool_ip"
 expect_eq "discovered state" \
 	"$(api_unix GET "/api/v1/machines?mac=52:54:00:bb:00:09" | jq -r '.items[0].state')" \
 	"discovered"

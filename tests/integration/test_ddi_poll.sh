@@ -17,13 +17,7 @@ check "no event socket" test ! -e "$WORK/kea-events.sock"
 
 ddi_dhcp_client 52:54:00:ee:00:01 7 "PXEClient:Arch:00007:UNDI:003016" "" > /dev/null
 leased=$(sed -n 's/^ip=//p' "$DDI_WORK/udhcpc.result")
-deadline=$((SECONDS + 10))
-while [ "$SECONDS" -lt "$deadline" ]; do
-	found=$(api_unix GET "/api/v1/machines?mac=52:54:00:ee:00:01" | jq -r '.items[0].lease_ip')
-	[ "$found" = "$leased" ] && break
-	sleep 0.2
-done
-expect_eq "polled lease discovered" "$found" "$leased"
+expect_eq "polled lease discovered" "$(ddi_lease_ip 52:54:00:ee:00:01 "$leased" 10)" "$leased"
 expect_eq "no hook events" "$(api_unix GET /api/v1/ddi/status | jq .lease_events)" "0"
 
 # A bad value is rejected at start with the key and the value.

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 repo_dir=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/accel.sh
+. "$repo_dir/tests/recipes/accel.sh"
 ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
 ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 seabios=/usr/share/seabios/bios-256k.bin
@@ -87,23 +89,12 @@ rm -f "$tmp/$image_path"
 
 # NOTE: only the TCG path has run; on the machine this was written on, KVM failed the
 # probe, so the boots under KVM and the 180 s limit are untested.
-# Choose the accelerator. /dev/kvm can exist and QEMU can start with -accel kvm
-# while guests still hang (seen under nested virtualization), so the probe boots
-# the bundle's kernel without a root file system and waits for its panic.
+# Choose the accelerator: the probe boots the bundle's kernel.
 if [ -z "${ACCEL:-}" ]; then
 	ACCEL=tcg
 	if [ -w /dev/kvm ] && [ -n "$kernel_path" ]; then
 		extract "$kernel_path"
-		# QEMU aborts where KVM cannot set up the CPU. The subshell, whose stderr
-		# goes to /dev/null, then prints bash's "Aborted" message there.
-		(timeout 30 qemu-system-x86_64 -accel kvm -cpu host -machine pc -m 256 -nodefaults \
-			-display none -monitor none -serial "file:$tmp/probe.log" -no-reboot \
-			-kernel "$tmp/$kernel_path" -append "console=ttyS0 panic=-1" || true) >/dev/null 2>&1
-		if grep -aq 'Kernel panic - not syncing' "$tmp/probe.log" 2>/dev/null; then
-			ACCEL=kvm
-		else
-			echo "boot_debian_image: KVM probe failed: $kernel_path did not run to its panic under -accel kvm -cpu host within 30 s; using TCG" >&2
-		fi
+		ACCEL=$(accel_probe boot_debian_image "$tmp/$kernel_path" "$tmp")
 	fi
 fi
 case "$ACCEL" in

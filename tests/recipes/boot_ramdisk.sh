@@ -19,6 +19,8 @@
 set -euo pipefail
 
 repo_dir=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/accel.sh
+. "$repo_dir/tests/recipes/accel.sh"
 
 die() {
 	echo "boot_ramdisk: $*" >&2
@@ -89,26 +91,11 @@ check_copy_exec() {
 
 check_copy_exec
 
-# Part 2: the boot, with the accelerator probe of boot_debian_image.sh.
-# /dev/kvm can exist and QEMU can start with -accel kvm while guests still hang
-# (seen under nested virtualization). So the probe boots the kernel under KVM
-# without an initrd or root file system, and it must reach its panic.
+# Part 2: the boot, with the accelerator probe of tests/recipes/accel.sh.
 # NOTE: only the TCG path has run, because KVM failed the probe on the machine
 # this was written on. The boot under KVM and its 60 s limit are untested.
 if [ -z "${ACCEL:-}" ]; then
-	ACCEL=tcg
-	if [ -w /dev/kvm ]; then
-		# QEMU aborts where KVM cannot set up the CPU. The subshell, whose stderr
-		# goes to /dev/null, then prints bash's "Aborted" message there.
-		(timeout 30 qemu-system-x86_64 -accel kvm -cpu host -machine pc -m 256 -nodefaults \
-			-display none -monitor none -serial "file:$tmp/probe.log" -no-reboot \
-			-kernel "$kernel" -append "console=ttyS0 panic=-1" || true) >/dev/null 2>&1
-		if grep -aq 'Kernel panic - not syncing' "$tmp/probe.log" 2>/dev/null; then
-			ACCEL=kvm
-		else
-			echo "boot_ramdisk: KVM probe failed: $kernel did not run to its panic under -accel kvm -cpu host within 30 s; using TCG" >&2
-		fi
-	fi
+	ACCEL=$(accel_probe boot_ramdisk "$kernel" "$tmp")
 fi
 case "$ACCEL" in
 kvm) cpu=host timeout_default=60 ;;
