@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reserved addresses, decommissioning, and the state of DHCP and DNS. An address
- * change is an action like any other; the DDI manager sees the commit and carries it
+ * change is an action like any other; the DDI manager notices the commit and carries it
  * to Kea and PowerDNS on its own thread, so these handlers never wait on either.
  */
 #include "api/api-internal.h"

@@ -104,7 +104,7 @@ static const struct {
 
 #define SUBNET_KEY_COUNT (sizeof(subnet_keys) / sizeof(subnet_keys[0]))
 
-/* Where the parser is: the current section and the line that set each key. */
+/* Parser state: the current section and the line that set each key. */
 struct parse_state {
 	char section[64];
 	struct conf_subnet *subnet;     /* the current [subnet NAME], or NULL */

@@ -21,7 +21,7 @@
 #define CONF_NAMES_MAX 32
 /* Maximum number of [subnet NAME] sections. */
 #define CONF_SUBNETS_MAX 64
-/* Longest subnet name, in bytes. */
+/* Maximum length of a subnet name, in bytes. */
 #define CONF_SUBNET_NAME_MAX 32
 
 /*

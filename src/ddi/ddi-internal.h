@@ -22,7 +22,7 @@
 #define DDI_BOOT_FILE_MAX 127
 #define DDI_PATH_SIZE 1024
 
-/* What the generators need besides the settings, with every path absolute. */
+/* The generators' inputs besides the settings, with every path absolute. */
 struct ddi_config {
 	const struct ddi_settings *settings;
 	char boot_url[DDI_URL_SIZE];        /* [boot] url, without a trailing slash */
@@ -80,7 +80,7 @@ int kea_reply_parse(const char *text, size_t len, struct kea_reply *ret, char *e
  * Send `command` with `arguments` (borrowed, may be NULL) to the control socket at
  * `path` and read the reply, all within `timeout_ms`. Returns 0 with the reply (read
  * its result), or a negative errno when Kea could not be reached or sent an invalid reply:
- * -ENOENT or -ECONNREFUSED (not running), -ETIMEDOUT, -EPROTO, -EMSGSIZE. `err` says
+ * -ENOENT or -ECONNREFUSED (not running), -ETIMEDOUT, -EPROTO, -EMSGSIZE. `err` names
  * which.
  */
 int kea_command(const char *path, const char *command, json_t *arguments, int timeout_ms,

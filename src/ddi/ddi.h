@@ -3,9 +3,9 @@
  * DDI: the site's DHCP (Kea), DNS (PowerDNS) and TFTP (tftpd-hpa), run by Outpost.
  *
  * The store contains the desired state: each machine's reserved address, MACs and host
- * name. The DDI manager, a thread of its own, turns it into Kea's whole configuration
- * (pushed over Kea's control socket) and into A and PTR records (pushed through the
- * PowerDNS HTTP API), and repairs whatever drifted in the servers since the last pass.
+ * name. The DDI manager, a thread of its own, turns it into Kea's whole configuration,
+ * pushed over Kea's control socket, and into A and PTR records, pushed through the
+ * PowerDNS HTTP API. Each pass also repairs whatever drifted in the servers.
  * Only this module talks to Kea and PowerDNS.
  *
  * Addresses are IPv4 and kept as uint32_t in host byte order, so ranges are plain
@@ -67,12 +67,12 @@ struct ddi_settings {
 };
 
 /*
- * Check the [ddi] and [subnet NAME] settings of `conf` and fill `out`. Rejects, with a
- * message naming the key and value: malformed addresses and networks, host bits set in
- * a network, overlapping subnets or pools, pools and gateways outside their subnet,
- * gateways, DNS servers or the appliance's address inside a pool, an appliance address
- * in no subnet, reverse zones that are malformed, duplicated, cover no subnet or leave
- * a subnet uncovered. Returns 0 or -EINVAL.
+ * Check the [ddi] and [subnet NAME] settings of `conf` and fill `out`. Returns 0, or
+ * -EINVAL with a message naming the key and the value. Rejected are: malformed
+ * addresses and networks, host bits set in a network, overlapping subnets or pools,
+ * pools and gateways outside their subnet, and gateways, DNS servers or the
+ * appliance's address inside a pool. So are an appliance address in no subnet, and
+ * reverse zones that are malformed, duplicated, cover no subnet or leave one uncovered.
  */
 int ddi_settings_parse(const struct conf *conf, struct ddi_settings *out, char *err,
 		       size_t errlen);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Leases, read through Kea's lease_cmds hook. A lease for a MAC the store does not
- * know registers a discovered machine with that address; a lease for a known MAC
- * records the address on its machine; a lease of an address reserved for another
+ * know registers a discovered machine with that address. A lease for a known MAC
+ * records the address on its machine. A lease of an address reserved for another
  * machine is a conflict, recorded and logged.
  */
 #include "ddi/ddi-internal.h"
@@ -187,7 +187,7 @@ ddi_lease_events(struct ddi *ddi, struct store *st)
 		ddi->status.lease_events++;
 		pthread_mutex_unlock(&ddi->lock);
 		log_debug("ddi: lease event hook=%s addresses=%zu", event.hook, event.count);
-		/* When Kea does not answer, the rest waits for the next lease read. */
+		/* When Kea does not reply, the rest waits for the next lease read. */
 		for (size_t j = 0; j < event.count; j++)
 			if (lease_refresh(ddi, st, event.addrs[j]) < 0)
 				return;

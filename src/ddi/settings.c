@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The DDI settings: the provisioning network as [ddi] and [subnet NAME] describe it,
- * checked as a whole before Kea or PowerDNS sees any of it.
+ * checked as a whole before Kea or PowerDNS gets any of it.
  */
 #include "ddi/ddi.h"
 

@@ -137,7 +137,7 @@ machine_validate(struct store *st, const struct machine *m)
 	return 0;
 }
 
-/* Find the machine other than `self` that holds reserved address `ip`: 1, 0 or an error. */
+/* Find the machine other than `self` whose reserved address is `ip`: 1, 0 or an error. */
 static int
 ip_owner(struct store *st, const char *ip, int64_t self, int64_t *ret)
 {
@@ -151,7 +151,9 @@ store_machine_ip_owner(struct store *st, const char *ip, int64_t *ret_id)
 {
 	int found = ip_owner(st, ip, 0, ret_id);
 
-	return found < 0 ? found : found ? 0 : -ENOENT;
+	if (found < 0)
+		return found;
+	return found == 1 ? 0 : -ENOENT;
 }
 
 /*

@@ -175,7 +175,7 @@ static const char migration_3[] =
 /*
  * Version 4: DHCP and DNS. A machine's lease_ip is the address Kea last leased to one
  * of its MACs, which may differ from its reserved ip. ddi_conflicts records each
- * conflict the DDI manager sees once per kind, address and MAC, counting repeats, so
+ * conflict the DDI manager finds, once per kind, address and MAC, counting repeats, so
  * a client that retries every few seconds adds no rows.
  */
 static const char migration_4[] =

@@ -43,7 +43,7 @@ ddi_daemon_start
 ddi_wait_status '.dhcp.in_sync and .dns.in_sync' 30
 check "Kea and PowerDNS reach sync" test $? -eq 0
 
-# The TFTP root holds the ipxe package's binaries, byte for byte.
+# The TFTP root contains the ipxe package's binaries, byte for byte.
 for file in undionly.kpxe snponly.efi ipxe.efi; do
 	expect_eq "tftp root $file" "$(sha256sum < "$WORK/tftp/$file")" \
 		"$(sha256sum < "/usr/lib/ipxe/$file")"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Nothing is lost when Kea, PowerDNS or the daemon itself stops or is killed in the
-# middle of a batch of changes: once they are back, Kea holds every reservation and
+# middle of a batch of changes: once they are back, Kea contains every reservation and
 # PowerDNS every record the store calls for. Runs the real servers in namespaces of
 # the test's own, like test_ddi.sh.
 . "$(dirname "$0")/lib.sh"

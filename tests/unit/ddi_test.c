@@ -292,7 +292,7 @@ test_fqdn(void **state)
 }
 
 
-/* A stand-in for Kea's control socket: answers each connection with the next reply. */
+/* A stand-in for Kea's control socket: replies to each connection with the next reply. */
 struct fake_kea {
 	char path[108];
 	int fd;
