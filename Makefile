@@ -8,6 +8,8 @@
 #   make check-bundles  make bundles, then boot the Debian image in QEMU
 #   make ramdisk    the deploy/discovery ramdisk: $(BUILD)/ramdisk/vmlinuz and initrd.img
 #   make check-ramdisk  make ramdisk, then boot it in QEMU until its init powers off
+#   make check-e2e  make bundles, then discover and deploy servers in the QEMU lab
+#   make demo       build everything, then deploy Debian to a BIOS and a UEFI server in the lab
 #   make deps       install every Debian package the build, tests, lab and demo need
 #
 # NO_WERROR=1 turns warnings back into warnings. SANITIZER=address,undefined builds
@@ -48,7 +50,7 @@ LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 # The folders in PROGRAM_DIRS are small programs of their own, not library modules.
 # MODULES="util store" limits the library to those folders, TESTS="store" the unit tests,
 # so one module can be built and tested while others are still being written.
-PROGRAM_DIRS := src/keahook
+PROGRAM_DIRS := src/keahook src/agent
 MODULE_DIRS := $(filter-out $(PROGRAM_DIRS),$(if $(MODULES),$(MODULES:%=src/%),$(wildcard src/*)))
 LIB_SRCS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.c)))
 LIB_ASMS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.S)))
@@ -63,9 +65,9 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 JOBS ?= $(shell nproc)
 
 .PHONY: fuzz-binaries test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
-	bundles check-bundles ramdisk check-ramdisk \
+	bundles check-bundles ramdisk check-ramdisk check-e2e \
 	clean demo
-all: $(BUILD)/outpost $(BUILD)/outpost-kea-hook
+all: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(BUILD)/outpost-agent
 
 # A static pattern rule for the library objects, so a module source added after the
 # archive was built is still compiled; the plain pattern rule covers test objects.
@@ -98,18 +100,38 @@ $(BUILD)/outpost-kea-hook: src/keahook/keahook.c
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(if $(SANITIZER),$(ALL_LDFLAGS),-static-pie) -o $@ $<
 
+# outpost-agent runs in the ramdisk, which holds it and the shared libraries it links
+# (bootenv/ramdisk/build.sh copies them the way initramfs-tools does). It uses none of
+# liboutpost, so its tests in tests/agent/ link its own objects without main.c.
+AGENT_PKGS := jansson libcrypto libzstd
+AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
+AGENT_LIB_OBJS := $(filter-out $(BUILD)/src/agent/main.o,$(AGENT_OBJS))
+AGENT_TEST_SRCS := $(sort $(wildcard tests/agent/*_test.c))
+AGENT_TEST_BINS := $(AGENT_TEST_SRCS:tests/agent/%.c=$(BUILD)/tests/agent_%)
+AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS))
+
+$(BUILD)/outpost-agent: $(AGENT_OBJS)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+$(BUILD)/tests/agent_%_test: $(BUILD)/tests/agent/%_test.o $(AGENT_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS) -lcmocka
+
 $(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(BUILD)/liboutpost.a
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 # Replay binaries run a fuzz target over its corpus without libFuzzer, so the corpora
 # are checked with gcc and the sanitizers in every `make check`.
-$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/liboutpost.a
+# They link the agent's objects too, for the agent's parsers' targets.
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(AGENT_LIB_OBJS) \
+		$(BUILD)/liboutpost.a
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-unit: $(UNIT_BINS)
-	@tests/run-unit.sh $(UNIT_BINS)
+unit: $(UNIT_BINS) $(AGENT_TEST_BINS)
+	@tests/run-unit.sh $(UNIT_BINS) $(AGENT_TEST_BINS)
 
 fuzz-replay: $(REPLAY_BINS)
 	@tests/run-replay.sh $(BUILD) $(FUZZ_NAMES)
@@ -118,7 +140,8 @@ integration: $(BUILD)/outpost
 	@OUTPOST=$(abspath $(BUILD)/outpost) tests/integration/run.sh
 
 # Build in parallel, then run the suites one after another so their output stays apart.
-test-binaries: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(UNIT_BINS) $(REPLAY_BINS)
+test-binaries: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(BUILD)/outpost-agent $(UNIT_BINS) \
+	$(AGENT_TEST_BINS) $(REPLAY_BINS)
 
 check-plain:
 	$(MAKE) -j$(JOBS) test-binaries
@@ -139,7 +162,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
 FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/liboutpost.a
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(AGENT_LIB_OBJS) $(BUILD)/liboutpost.a
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
@@ -153,9 +176,10 @@ fuzz:
 # Bundles from the recipes in bundles/, cached in $(BUILD)/bundles until a recipe changes.
 BUNDLE_RECIPES := debian-12 firmware ramdisk
 
-bundles: $(BUILD)/outpost
+bundles: $(BUILD)/outpost $(BUILD)/outpost-agent
 	@tools/deps.sh build recipes ramdisk >/dev/null
-	OUTPOST=$(abspath $(BUILD)/outpost) bundles/build.sh $(abspath $(BUILD)/bundles) $(BUNDLE_RECIPES)
+	OUTPOST=$(abspath $(BUILD)/outpost) OUTPOST_AGENT=$(abspath $(BUILD)/outpost-agent) \
+		bundles/build.sh $(abspath $(BUILD)/bundles) $(BUNDLE_RECIPES)
 
 # Build the bundles, then boot the Debian image under SeaBIOS and OVMF in QEMU.
 check-bundles: bundles
@@ -163,9 +187,9 @@ check-bundles: bundles
 		$$(ls $(abspath $(BUILD)/bundles)/debian-12-*.bundle)
 
 # The netboot ramdisk from Debian's kernel and busybox-static, cached in $(BUILD)/ramdisk.
-ramdisk:
+ramdisk: $(BUILD)/outpost-agent
 	@tools/deps.sh build ramdisk >/dev/null
-	bootenv/ramdisk/build.sh $(abspath $(BUILD)/ramdisk)
+	OUTPOST_AGENT=$(abspath $(BUILD)/outpost-agent) bootenv/ramdisk/build.sh $(abspath $(BUILD)/ramdisk)
 
 # Boot the ramdisk in QEMU with outpost.test=poweroff and check its console.
 check-ramdisk: ramdisk
@@ -178,9 +202,20 @@ bench: $(BUILD)/outpost
 deps:
 	tools/deps.sh
 
+# The main job in the QEMU lab: build everything, then qemu/demo discovers and deploys
+# a BIOS and a UEFI server. The lab stays up; qemu/lab down stops it.
 demo:
-	@echo "make demo: the provisioning lab is not built yet; run 'make check' for the tests" >&2
-	@exit 1
+	tools/deps.sh build recipes ramdisk lab
+	$(MAKE) all
+	$(MAKE) bundles
+	BUILD=$(abspath $(BUILD)) qemu/demo
+
+# The lab end to end: discovery by all three firmware paths, then deployments with ssh.
+check-e2e: all bundles
+	@tools/deps.sh lab >/dev/null
+	OUTPOST=$(abspath $(BUILD)/outpost) tests/e2e/test_lab_discovery.sh
+	OUTPOST=$(abspath $(BUILD)/outpost) BUNDLE_DIR=$(abspath $(BUILD)/bundles) \
+		tests/e2e/test_lab_deploy.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -14,6 +14,8 @@
 # Environment:
 #   SOURCE_DATE_EPOCH  mtime of every file in the initramfs (default: the mtime
 #                      of the kernel image in its package)
+#   OUTPOST_AGENT      the outpost-agent binary to install as /sbin/outpost-agent,
+#                      with the shared libraries it links (make ramdisk sets it)
 #
 # Sourcing this file only defines its functions, so tests can call copy_exec.
 # Root is not needed: cpio -R 0:0 makes root the owner of every entry.
@@ -32,6 +34,7 @@ RAMDISK_MODULES=(
 	e1000 e1000e igb ixgbe i40e tg3 bnxt_en
 	ext4 vfat nls_cp437 nls_ascii nls_utf8
 	crc32c_generic crc32c_intel crct10dif_generic crct10dif_pclmul crc64_rocksoft_generic
+	ipmi_si ipmi_devintf
 )
 
 ramdisk_log() {
@@ -205,11 +208,13 @@ resolve_modules() {
 }
 
 # Print the hash of everything the outputs depend on: the package versions,
-# this script, init and SOURCE_DATE_EPOCH.
+# this script, init, the udhcpc script, the agent and SOURCE_DATE_EPOCH.
 inputs_hash() {
 	{
 		printf '%s\n' "$@" "${SOURCE_DATE_EPOCH:-}"
-		sha256sum "$ramdisk_src_dir/build.sh" "$ramdisk_src_dir/init" | cut -d ' ' -f 1
+		sha256sum "$ramdisk_src_dir/build.sh" "$ramdisk_src_dir/init" \
+			"$ramdisk_src_dir/udhcpc.script" ${OUTPOST_AGENT:+"$OUTPOST_AGENT"} |
+			cut -d ' ' -f 1
 	} | sha256sum | cut -d ' ' -f 1
 }
 
@@ -257,6 +262,14 @@ populate_tree() {
 	printf '%s\n' "${RAMDISK_MODULES[@]}" >"$DESTDIR/etc/modules"
 
 	install -m 0755 "$ramdisk_src_dir/init" "$DESTDIR/init"
+	install -m 0755 "$ramdisk_src_dir/udhcpc.script" "$DESTDIR/etc/udhcpc.script"
+	# The agent and its libraries (libc, jansson, libcrypto, libzstd) from the host.
+	if [ -n "${OUTPOST_AGENT:-}" ]; then
+		copy_exec "$OUTPOST_AGENT" /sbin/outpost-agent ||
+			ramdisk_die "cannot copy $OUTPOST_AGENT and its libraries into the ramdisk"
+	else
+		ramdisk_log "OUTPOST_AGENT is not set; the ramdisk has no agent and can only boot to a shell"
+	fi
 }
 
 # Write the tree DESTDIR as a newc cpio to stdout: entries sorted, owned by

@@ -252,6 +252,10 @@ int api_machine_load(struct store *st, int64_t id, struct machine *m, char *err,
 /* Reply with the machine's JSON and `status`. */
 void api_reply_machine(struct api_call *call, unsigned status, const struct machine *m);
 
+/* Deployments (deployments.c). */
+json_t *api_deployment_json(const struct deployment *d);
+void api_machines_deployments(struct api_call *call);
+
 /* Addresses, decommissioning and DHCP/DNS status (ddi.c). */
 void api_machines_address_set(struct api_call *call);
 void api_machines_address_release(struct api_call *call);

@@ -37,6 +37,7 @@ static const struct api_route routes[] = {
 	{ "DELETE", API_PREFIX "/machines/{ref}", api_machines_delete, true, false },
 	{ "PUT", API_PREFIX "/machines/{ref}/profile", api_machines_assign_profile, true, false },
 	{ "POST", API_PREFIX "/machines/{ref}/deploy", api_machines_deploy, true, false },
+	{ "GET", API_PREFIX "/machines/{ref}/deployments", api_machines_deployments, false, false },
 	{ "POST", API_PREFIX "/machines/{ref}/address", api_machines_address_set, true, false },
 	{ "DELETE", API_PREFIX "/machines/{ref}/address", api_machines_address_release, true, false },
 	{ "POST", API_PREFIX "/machines/{ref}/decommission", api_machines_decommission, true, false },

@@ -479,12 +479,25 @@ api_reply_machine(struct api_call *call, unsigned status, const struct machine *
 	char profile[STORE_NAME_SIZE];
 	int rc;
 
+	struct deployment d = { 0 };
+	json_t *obj;
+
 	rc = profile_name_get(call->st, m->profile_id, profile);
 	if (rc < 0) {
 		api_reply_errno(call, rc, NULL, "profile lookup");
 		return;
 	}
-	api_reply_json(call, status, machine_json(m, profile));
+	rc = store_deployment_current(call->st, m->id, &d);
+	if (rc < 0 && rc != -ENOENT) {
+		api_reply_errno(call, rc, NULL, "deployment lookup");
+		return;
+	}
+	obj = machine_json(m, profile);
+	if (obj != NULL)
+		json_object_set_new(obj, "deployment", rc == 0 ? api_deployment_json(&d) :
+				    json_null());
+	deployment_clear(&d);
+	api_reply_json(call, status, obj);
 }
 
 /*
@@ -1214,6 +1227,15 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 	rc = store_machine_update(st, m);
 	if (rc < 0)
 		return api_store_failed(st, rc, err, errlen);
+	if (args->deploy) {
+		/* The deployment's id goes into its token, which the deploy script carries. */
+		struct deployment d = { .machine_id = m->id, .profile_id = m->profile_id,
+					.state = DEPLOYMENT_RUNNING, .phase = "pending" };
+
+		rc = store_deployment_insert(st, &d);
+		if (rc < 0)
+			return api_store_failed(st, rc, err, errlen);
+	}
 	return 0;
 }
 

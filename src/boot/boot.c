@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "deploy/deploy.h"
 #include "governance/governance.h"
 #include "log/log.h"
 
@@ -40,7 +41,6 @@
 /* Bad-request and store-failure lines logged per second; the rest are only counted. */
 #define BOOT_LOG_BURST 20
 
-#define FILES_PREFIX "/files/"
 #define IPXE_PREFIX "/ipxe/"
 
 enum boot_script {
@@ -76,6 +76,8 @@ enum boot_var {
 	VAR_CMDLINE,
 	VAR_RETRY_SECONDS,
 	VAR_REASON,
+	VAR_TOKEN,
+	VAR_CONSOLE,
 	VAR_MAX,
 };
 
@@ -94,6 +96,8 @@ static const char *const var_names[VAR_MAX] = {
 	[VAR_CMDLINE] = "cmdline",
 	[VAR_RETRY_SECONDS] = "retry_seconds",
 	[VAR_REASON] = "reason",
+	[VAR_TOKEN] = "token",
+	[VAR_CONSOLE] = "console",
 };
 
 /* iPXE ${buildarch} and ${platform} values this appliance serves. */
@@ -110,6 +114,8 @@ struct boot {
 	size_t start_len;
 	char *base_url;                              /* owned; no trailing slash */
 	char retry_seconds[24];
+	char *console;                               /* owned; console= words for ramdisks */
+	struct deploy *deploy;                       /* not owned; NULL: no agent endpoints */
 
 	/* Log rate limit shared by the worker threads: the second counted and its lines. */
 	_Atomic int64_t log_second;
@@ -131,6 +137,7 @@ struct boot_request {
 	char machine_name[24 + HOSTNAME_SIZE];   /* "12 web1", or "12" without a host name */
 	char kernel_url[BOOT_URL_SIZE];
 	char initrd_url[BOOT_URL_SIZE];
+	char token[DEPLOY_TOKEN_SIZE];
 };
 
 /*
@@ -384,6 +391,65 @@ machine_discover(struct boot_request *r, struct store *st, struct machine_boot *
 	return rc;
 }
 
+/* gov_execute operation: fill in the identity fields the machine lacks. */
+static int
+identify_update(struct store *st, void *arg, char *err, size_t errlen)
+{
+	const struct boot_request *r = arg;
+	struct machine m = { 0 };
+	int rc;
+
+	rc = store_machine_get_by_mac(st, r->mac, &m);
+	if (rc == 0) {
+		if (m.arch[0] == '\0')
+			snprintf(m.arch, sizeof(m.arch), "%s", r->arch);
+		if (m.platform[0] == '\0')
+			snprintf(m.platform, sizeof(m.platform), "%s", r->platform);
+		if (m.uuid[0] == '\0')
+			memcpy(m.uuid, r->uuid, UUID_TEXT_SIZE);
+		rc = store_machine_update(st, &m);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "%s", store_error(st));
+	machine_clear(&m);
+	return rc;
+}
+
+/*
+ * A machine registered by its DHCP lease has no architecture, platform or UUID yet;
+ * its first script request fills them in, once. Failures are logged only, because the
+ * script can be served without them.
+ */
+static void
+machine_identify(struct boot_request *r, struct store *st, struct machine_boot *m)
+{
+	char actor[sizeof("boot:") + MAC_TEXT_SIZE], target[32], detail[256], err[256] = "";
+	struct action action = { .actor = actor, .name = "machine.identify", .target = target,
+				 .risk = RISK_CHANGE, .detail = detail };
+
+	if ((m->arch[0] != '\0' || r->arch == NULL) &&
+	    (m->platform[0] != '\0' || r->platform == NULL) &&
+	    (m->uuid[0] != '\0' || r->uuid[0] == '\0'))
+		return;
+	snprintf(actor, sizeof(actor), "boot:%s", r->mac);
+	snprintf(target, sizeof(target), "machine:%" PRId64, m->id);
+	/* Validated values with no JSON special characters, as in machine_discover. */
+	snprintf(detail, sizeof(detail), "{\"uuid\":\"%s\",\"arch\":\"%s\",\"platform\":\"%s\"}",
+		 r->uuid, r->arch != NULL ? r->arch : "", r->platform != NULL ? r->platform : "");
+	if (gov_execute(st, &action, identify_update, r, err, sizeof(err)) < 0) {
+		if (boot_log_allowed(r->boot))
+			log_warning("boot: cannot record the identity of machine=%" PRId64
+				    " mac=%s: %s", m->id, r->mac, err);
+		return;
+	}
+	if (m->arch[0] == '\0' && r->arch != NULL)
+		snprintf(m->arch, sizeof(m->arch), "%s", r->arch);
+	if (m->platform[0] == '\0' && r->platform != NULL)
+		snprintf(m->platform, sizeof(m->platform), "%s", r->platform);
+	if (m->uuid[0] == '\0')
+		memcpy(m->uuid, r->uuid, UUID_TEXT_SIZE);
+}
+
 /*
  * Set the reason a deploying machine cannot get deploy.ipxe and log it: the fix is
  * the operator's, in the machine's profile.
@@ -466,10 +532,64 @@ deploy_vars(struct boot_request *r, struct store *st, const struct machine_boot 
 		return -ENAMETOOLONG;
 	}
 
+	if (r->boot->deploy == NULL || m->deployment_id == 0) {
+		deploy_fail(r, m, "machine %" PRId64 " is deploying but has no deployment; deploy "
+			    "it again", m->id);
+		return -ENOENT;
+	}
+	deploy_token(r->boot->deploy, 'd', m->deployment_id, r->token);
+
 	var_set(r, VAR_KERNEL_URL, r->kernel_url);
 	var_set(r, VAR_INITRD_URL, r->initrd_url);
 	var_set(r, VAR_CMDLINE, m->cmdline);
+	var_set(r, VAR_TOKEN, r->token);
 	return 0;
+}
+
+struct ramdisk_pick {
+	char name[STORE_NAME_SIZE];
+	char version[STORE_VERSION_SIZE];
+	int64_t id;
+};
+
+/* Keep the most recently loaded bundle of kind ramdisk. */
+static int
+ramdisk_pick(const struct bundle_info *b, void *arg)
+{
+	struct ramdisk_pick *pick = arg;
+
+	if (strcmp(b->kind, "ramdisk") == 0 && b->id > pick->id) {
+		pick->id = b->id;
+		memcpy(pick->name, b->name, sizeof(pick->name));
+		memcpy(pick->version, b->version, sizeof(pick->version));
+	}
+	return 0;
+}
+
+/*
+ * Point the discovery script at the kernel and initrd of the newest ramdisk bundle,
+ * with a machine token for the agent. Without one, the script waits and asks again.
+ */
+static void
+discovery_vars(struct boot_request *r, struct store *st, const struct machine_boot *m)
+{
+	struct ramdisk_pick pick = { .id = 0 };
+	int n1, n2;
+
+	if (r->boot->deploy == NULL || store_bundle_list(st, NULL, ramdisk_pick, &pick) < 0 ||
+	    pick.id == 0)
+		return;
+	n1 = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s/%s/kernel",
+		      r->boot->base_url, pick.name, pick.version);
+	n2 = snprintf(r->initrd_url, sizeof(r->initrd_url), "%s" FILES_PREFIX "%s/%s/initrd",
+		      r->boot->base_url, pick.name, pick.version);
+	if (n1 < 0 || (size_t)n1 >= sizeof(r->kernel_url) || n2 < 0 ||
+	    (size_t)n2 >= sizeof(r->initrd_url))
+		return;
+	deploy_token(r->boot->deploy, 'm', m->id, r->token);
+	var_set(r, VAR_KERNEL_URL, r->kernel_url);
+	var_set(r, VAR_INITRD_URL, r->initrd_url);
+	var_set(r, VAR_TOKEN, r->token);
 }
 
 /* Render `script` into out, sized once from the template's own length. */
@@ -553,6 +673,11 @@ machine_render(struct boot_request *r, struct store *st, const struct machine_bo
 
 	switch (m->state) {
 	case MACHINE_DEPLOYING:
+		/* Once the agent has written the disk, the next boot is the installed system. */
+		if (m->image_written) {
+			script = BOOT_SCRIPT_LOCAL;
+			break;
+		}
 		script = BOOT_SCRIPT_DEPLOY;
 		rc = deploy_vars(r, st, m);
 		if (rc < 0)
@@ -566,6 +691,7 @@ machine_render(struct boot_request *r, struct store *st, const struct machine_bo
 	case MACHINE_FAILED:
 	case MACHINE_DECOMMISSIONING:
 		script = BOOT_SCRIPT_DISCOVERY;
+		discovery_vars(r, st, m);
 		break;
 	default:
 		log_err("boot: machine=%" PRId64 " mac=%s has unknown state=%d", m->id, r->mac,
@@ -584,6 +710,8 @@ machine_render(struct boot_request *r, struct store *st, const struct machine_bo
 
 	log_debug("boot: serving %s machine=%" PRId64 " mac=%s state=%s", script_files[script],
 		  m->id, r->mac, machine_state_name(m->state));
+	if (script == BOOT_SCRIPT_DEPLOY)
+		deploy_script_served(r->boot->deploy, m->deployment_id);
 	return 0;
 }
 
@@ -613,6 +741,7 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 	buf_init(&out, TEMPLATE_MAX_OUTPUT);
 	var_set(&r, VAR_BASE_URL, boot->base_url);
 	var_set(&r, VAR_RETRY_SECONDS, boot->retry_seconds);
+	var_set(&r, VAR_CONSOLE, boot->console);
 
 	/* A bad request is the client's fault, so it is logged at info and rate-limited. */
 	rc = request_parse(&r);
@@ -636,6 +765,8 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 	rc = store_machine_boot_get(st, r.mac, &m);
 	if (rc == -ENOENT) {
 		rc = machine_discover(&r, st, &m);
+	} else if (rc == 0) {
+		machine_identify(&r, st, &m);
 	} else if (rc < 0) {
 		if (boot_log_allowed(boot))
 			log_err("boot: cannot look up mac=%s: %s", r.mac, store_error(st));
@@ -710,6 +841,21 @@ ipxe_reply(struct boot *boot, struct http_request *req, const char *name)
 	http_reply(req, 404, "text/plain", not_found, sizeof(not_found) - 1);
 }
 
+int
+boot_precheck(struct http_request *req, void *ctx)
+{
+	struct boot *boot = ctx;
+	static const char not_allowed[] = "method not allowed\n";
+
+	if (strcmp(http_method(req), "POST") != 0)
+		return 0;
+	if (boot->deploy != NULL)
+		return deploy_precheck(boot->deploy, req);
+	http_add_header(req, "Allow", "GET, HEAD");
+	http_reply(req, 405, "text/plain", not_allowed, sizeof(not_allowed) - 1);
+	return 1;
+}
+
 void
 boot_handle(struct http_request *req, void *ctx)
 {
@@ -718,6 +864,12 @@ boot_handle(struct http_request *req, void *ctx)
 	struct boot *boot = ctx;
 	const char *method = http_method(req);
 	const char *path = http_path(req);
+
+	if (boot->deploy != NULL && (strncmp(path, AGENT_PREFIX, strlen(AGENT_PREFIX)) == 0 ||
+				     strncmp(path, CLOUD_INIT_PREFIX, strlen(CLOUD_INIT_PREFIX)) == 0)) {
+		deploy_handle(boot->deploy, req);
+		return;
+	}
 
 	/* GET only: this request may register a machine, which HEAD must not do. */
 	if (strcmp(path, "/boot/ipxe") == 0) {
@@ -881,7 +1033,7 @@ int
 boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret)
 {
 	struct boot *boot;
-	size_t url_len;
+	size_t url_len, offset;
 	int dir_fd, rc;
 
 	boot = calloc(1, sizeof(*boot));
@@ -897,8 +1049,17 @@ boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret)
 	while (url_len > 0 && conf->boot_url[url_len - 1] == '/')
 		url_len--;
 	boot->base_url = strndup(conf->boot_url, url_len);
-	if (boot->base_url == NULL) {
+	boot->console = strdup(conf->deploy_console != NULL ? conf->deploy_console : "");
+	if (boot->base_url == NULL || boot->console == NULL) {
 		rc = -ENOMEM;
+		goto err_alloc;
+	}
+	/* It goes into iPXE kernel lines, so it passes the profile command line's check. */
+	if (cmdline_check(boot->console, &offset) < 0) {
+		log_err("boot: [deploy] console has character 0x%02x at byte %zu, which iPXE "
+			"would misread; use words of letters, digits and . _ , : = / + @ %% ~ -",
+			(unsigned char)boot->console[offset], offset);
+		rc = -EINVAL;
 		goto err_alloc;
 	}
 
@@ -947,6 +1108,12 @@ err_alloc:
 	return rc;
 }
 
+void
+boot_set_deploy(struct boot *boot, struct deploy *dp)
+{
+	boot->deploy = dp;
+}
+
 struct boot *
 boot_free(struct boot *boot)
 {
@@ -957,6 +1124,7 @@ boot_free(struct boot *boot)
 	if (boot->artifact_fd >= 0)
 		close(boot->artifact_fd);
 	free(boot->base_url);
+	free(boot->console);
 	free(boot->tftp_root);
 	free(boot->start_script);
 	free(boot);

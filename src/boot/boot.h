@@ -26,6 +26,9 @@
  */
 #define BOOT_MAX_FIELDS 32
 
+/* Where the boot listener serves artifacts: FILES_PREFIX + a profile's reference. */
+#define FILES_PREFIX "/files/"
+
 /* Largest template file read, in bytes. */
 #define TEMPLATE_MAX_BYTES (64 * 1024)
 /* Largest rendered script, in bytes. */
@@ -72,7 +75,15 @@ struct boot;
 int boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret);
 /* Free; stop the listener that uses it first. Accepts NULL; returns NULL. */
 struct boot *boot_free(struct boot *boot);
+/*
+ * Serve the deploy module's agent and cloud-init endpoints and put its tokens into the
+ * deploy and discovery scripts. Without it, deploying machines get retry.ipxe.
+ */
+struct deploy;
+void boot_set_deploy(struct boot *boot, struct deploy *dp);
 /* The boot listener's handler; ctx is the struct boot. */
 void boot_handle(struct http_request *req, void *ctx);
+/* The boot listener's precheck: POST only with a deploy token (deploy_precheck). */
+int boot_precheck(struct http_request *req, void *ctx);
 
 #endif

@@ -52,6 +52,11 @@ struct conf {
 	uint64_t boot_retry_seconds;
 	uint64_t boot_max_header_bytes;
 
+	/* [deploy] */
+	uint64_t deploy_phase_timeout_seconds;  /* a running deployment silent this long fails */
+	uint64_t deploy_poll_seconds;           /* how often a waiting agent asks for orders */
+	char *deploy_console;                   /* owned; console= arguments for the ramdisk */
+
 	/* [api] */
 	char *api_listen;    /* owned; "address:port" of the HTTPS API listener */
 	char *api_socket;    /* owned; unix socket path for the local CLI */

@@ -26,6 +26,7 @@
 #include "bundle/bundle.h"
 #include "conf/conf.h"
 #include "ddi/ddi.h"
+#include "deploy/deploy.h"
 #include "http/http.h"
 #include "log/log.h"
 #include "store/store.h"
@@ -41,6 +42,7 @@ struct daemon {
 	struct boot *boot;
 	struct api *api;
 	struct ddi *ddi;               /* NULL unless [ddi] enabled */
+	struct deploy *deploy;
 	struct http_server *boot_http;
 	struct http_server *api_http;
 	struct http_server *unix_http;
@@ -294,13 +296,16 @@ start_listener(struct daemon *d, enum http_listener_kind kind, const char *liste
 		cfg.threads = 1;
 
 	/*
-	 * Boot clients only fetch scripts and files, so a body is never needed there, and
-	 * their requests are small: iPXE sends about 300 bytes in four query arguments and
-	 * five headers. Smaller limits make every connection's memory smaller, and MHD
-	 * clears that memory after each request.
+	 * Boot clients mostly fetch scripts and files, and their requests are small: iPXE
+	 * sends about 300 bytes in four query arguments and five headers. Smaller limits
+	 * make every connection's memory smaller, and MHD clears that memory after each
+	 * request. Only the deploy agent's reports and cloud-init's phone-home have a body,
+	 * and boot_precheck turns away any POST without a valid token before it.
 	 */
 	if (kind == HTTP_LISTENER_BOOT) {
-		cfg.methods = HTTP_METHOD_GET | HTTP_METHOD_HEAD;
+		cfg.methods = HTTP_METHOD_GET | HTTP_METHOD_HEAD | HTTP_METHOD_POST;
+		if (cfg.max_body_bytes > DEPLOY_BODY_MAX)
+			cfg.max_body_bytes = DEPLOY_BODY_MAX;
 		cfg.max_header_bytes = d->conf.boot_max_header_bytes;
 		cfg.max_fields = BOOT_MAX_FIELDS;
 	}
@@ -376,13 +381,17 @@ daemon_start(struct daemon *d)
 	r = boot_new(&d->conf, d->pool, &d->boot);
 	if (r < 0)
 		return r;
+	r = deploy_new(&d->conf, d->pool, d->ddi, &d->deploy);
+	if (r < 0)
+		return r;
+	boot_set_deploy(d->boot, d->deploy);
 	r = api_new(&d->conf, d->pool, &d->api);
 	if (r < 0)
 		return r;
 	api_set_ddi(d->api, d->ddi);
 
-	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, NULL, d->boot,
-			   &d->boot_http);
+	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, boot_precheck,
+			   d->boot, &d->boot_http);
 	if (r < 0)
 		return r;
 	r = start_listener(d, HTTP_LISTENER_API, d->conf.api_listen, api_handle, api_precheck,
@@ -394,6 +403,9 @@ daemon_start(struct daemon *d)
 		return r;
 	r = start_listener(d, HTTP_LISTENER_UNIX, d->conf.api_socket, api_handle, api_precheck,
 			   d->api, &d->unix_http);
+	if (r < 0)
+		return r;
+	r = deploy_start(d->deploy);
 	if (r < 0 || d->ddi == NULL)
 		return r;
 	r = ensure_parent_dir(d->conf.kea_event_socket);
@@ -409,6 +421,7 @@ daemon_stop(struct daemon *d)
 	d->unix_http = http_stop(d->unix_http);
 	d->api_http = http_stop(d->api_http);
 	d->boot_http = http_stop(d->boot_http);
+	d->deploy = deploy_free(d->deploy);
 	d->ddi = ddi_free(d->ddi);
 	d->api = api_free(d->api);
 	d->boot = boot_free(d->boot);

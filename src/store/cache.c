@@ -35,7 +35,9 @@ struct boot_cache {
 struct boot_record {
 	int64_t id;
 	int64_t profile_id;
+	int64_t deployment_id;
 	int state;
+	bool image_written;
 	char text[];
 };
 
@@ -179,7 +181,9 @@ record_pack(const struct machine_boot *b)
 		return NULL;
 	record->id = b->id;
 	record->profile_id = b->profile_id;
+	record->deployment_id = b->deployment_id;
 	record->state = (int)b->state;
+	record->image_written = b->image_written;
 	text = record->text;
 	for (size_t i = 0; i < BOOT_STRING_COUNT; i++) {
 		memcpy(text, fields[i], lengths[i]);
@@ -198,7 +202,9 @@ record_unpack(const char *packed, struct machine_boot *ret)
 
 	ret->id = record->id;
 	ret->profile_id = record->profile_id;
+	ret->deployment_id = record->deployment_id;
 	ret->state = (enum machine_state)record->state;
+	ret->image_written = record->image_written;
 	boot_strings(ret, fields, sizes);
 	for (size_t i = 0; i < BOOT_STRING_COUNT; i++) {
 		size_t length = strlen(text) + 1;
@@ -231,15 +237,20 @@ cache_put(struct store *st, uint64_t key, uint64_t generation, const struct mach
 	slot->entry = entry;
 }
 
-/* The query behind a cache miss: the machine and its profile in one statement. */
+/*
+ * The query behind a cache miss: the machine, its profile and its newest deployment in
+ * one statement.
+ */
 static int
 boot_query(struct store *st, const char *mac, struct machine_boot *ret)
 {
 	static const char sql[] =
 		"SELECT m.id, m.state, m.profile_id, m.uuid, m.hostname, m.arch, m.platform,"
-		" p.name, p.kernel, p.initrd, p.cmdline"
+		" p.name, p.kernel, p.initrd, p.cmdline, d.id, d.image_written"
 		" FROM machine_macs AS mm JOIN machines AS m ON m.id = mm.machine_id"
 		" LEFT JOIN profiles AS p ON p.id = m.profile_id"
+		" LEFT JOIN deployments AS d ON d.id ="
+		"  (SELECT max(id) FROM deployments WHERE machine_id = m.id)"
 		" WHERE mm.mac = :mac";
 	struct machine_boot b;
 	char *fields[BOOT_STRING_COUNT];
@@ -273,6 +284,8 @@ boot_query(struct store *st, const char *mac, struct machine_boot *ret)
 	boot_strings(&b, fields, sizes);
 	for (int i = 0; i < BOOT_STRING_COUNT && err == 0; i++)
 		err = store_column_copy(st, stmt, i + 3, fields[i], sizes[i]);
+	b.deployment_id = sqlite3_column_int64(stmt, BOOT_STRING_COUNT + 3);
+	b.image_written = sqlite3_column_int(stmt, BOOT_STRING_COUNT + 4) != 0;
 	if (err == 0)
 		*ret = b;
 done:

@@ -194,11 +194,37 @@ static const char migration_4[] =
 
 	"PRAGMA user_version = 4;";
 
+/*
+ * Version 5: deployments. Each deploy action starts a row; a machine's current
+ * deployment is its newest. `phases` is a JSON array of the phases reached, in order.
+ * `image_written` is set once the agent has written the disk, so that the machine's
+ * next netboot goes to the local disk even before the installed system phones home.
+ */
+static const char migration_5[] =
+	"CREATE TABLE deployments ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines (id) ON DELETE CASCADE,"
+	"  profile_id INTEGER,"
+	"  state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),"
+	"  phase TEXT NOT NULL CHECK (length(phase) BETWEEN 1 AND 32),"
+	"  reason TEXT NOT NULL,"
+	"  image_written INTEGER NOT NULL CHECK (image_written IN (0, 1)),"
+	"  phases TEXT NOT NULL CHECK (json_valid(phases)),"
+	"  started_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX deployments_machine ON deployments (machine_id, id);"
+	"CREATE INDEX deployments_running ON deployments (state) WHERE state = 'running';"
+
+	"PRAGMA user_version = 5;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema", migration_1 },
 	{ 2, "machines.uuid not unique", migration_2 },
 	{ 3, "bundles and their artifacts", migration_3 },
 	{ 4, "DHCP leases and conflicts", migration_4 },
+	{ 5, "deployments", migration_5 },
 };
 
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))

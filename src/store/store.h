@@ -218,6 +218,8 @@ struct machine_boot {
 	char kernel[STORE_PATH_SIZE];
 	char initrd[STORE_PATH_SIZE];
 	char cmdline[STORE_CMDLINE_SIZE];
+	int64_t deployment_id;              /* the newest deployment, 0: none */
+	bool image_written;                 /* of that deployment */
 };
 
 /*
@@ -313,6 +315,49 @@ int store_ddi_conflict_record(struct store *st, const struct ddi_conflict *c,
 			      int64_t *ret_count);
 /* Every recorded conflict, newest first. */
 int store_ddi_conflict_list(struct store *st, ddi_conflict_cb cb, void *arg);
+
+/*
+ * Deployments (deployment.c). A deploy action starts one; the agent's reports move its
+ * phase, and it ends succeeded (the installed system phoned home) or failed.
+ */
+enum deployment_state {
+	DEPLOYMENT_RUNNING,
+	DEPLOYMENT_SUCCEEDED,
+	DEPLOYMENT_FAILED,
+	DEPLOYMENT_STATE_INVALID = -1,
+};
+
+#define DEPLOYMENT_PHASE_SIZE 33
+#define DEPLOYMENT_REASON_SIZE 513
+
+struct deployment {
+	int64_t id;
+	int64_t machine_id;
+	int64_t profile_id;                 /* 0: the profile is gone */
+	enum deployment_state state;
+	char phase[DEPLOYMENT_PHASE_SIZE];  /* the last phase reached */
+	char reason[DEPLOYMENT_REASON_SIZE]; /* why it failed; empty otherwise */
+	bool image_written;                 /* netboot goes to the local disk from now on */
+	char *phases;                       /* owned JSON array text, never NULL once read */
+	int64_t started_at;                 /* Unix seconds */
+	int64_t updated_at;
+	int64_t finished_at;                /* 0 while running */
+};
+
+const char *deployment_state_name(enum deployment_state state);
+void deployment_clear(struct deployment *d);
+typedef int (*deployment_cb)(const struct deployment *d, void *arg);
+
+/* Insert d (phases NULL means "[]"); sets d->id and the timestamps. */
+int store_deployment_insert(struct store *st, struct deployment *d);
+int store_deployment_get(struct store *st, int64_t id, struct deployment *ret);
+/* The newest deployment of machine `machine_id`, or -ENOENT. */
+int store_deployment_current(struct store *st, int64_t machine_id, struct deployment *ret);
+/* Write state, phase, reason, image_written, phases and finished_at of row d->id. */
+int store_deployment_update(struct store *st, struct deployment *d);
+/* Running deployments by id, or a machine's newest first when machine_id > 0. */
+int store_deployment_list(struct store *st, int64_t machine_id, size_t limit,
+			  deployment_cb cb, void *arg);
 
 /* Events: append-only, trimmed to the newest `keep` rows by store_event_trim. */
 int store_event_append(struct store *st, const char *type, const char *target,

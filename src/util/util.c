@@ -432,6 +432,15 @@ time_now(void)
 	return (int64_t)now.tv_sec;
 }
 
+int64_t
+time_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 void
 time_format(int64_t seconds, char out[21])
 {

@@ -116,6 +116,8 @@ bool secret_equal(const char *a, const char *b);
 
 /* Return the current time as Unix seconds. */
 int64_t time_now(void);
+/* Return the current time as Unix milliseconds. */
+int64_t time_now_ms(void);
 
 /* Format Unix seconds as RFC 3339 UTC ("2026-12-04T20:09:23Z"); out holds 21 bytes. */
 void time_format(int64_t seconds, char out[21]);

@@ -16,7 +16,7 @@ FAILURES=0
 
 cleanup() {
 	stop_daemon
-	rm -rf "$WORK"
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "boot/boot.h"
+#include "deploy/deploy.h"
 #include "governance/governance.h"
 #include "log/log.h"
 
@@ -250,6 +251,7 @@ struct fixture {
 	struct store *st;           /* the test's own connection, for setup and checks */
 	struct store_pool *pool;    /* the handler's connections */
 	struct boot *boot;
+	struct deploy *deploy;
 	struct http_server *srv;
 	uint16_t port;
 };
@@ -311,6 +313,11 @@ fixture_setup(void **state)
 	snprintf(path, sizeof(path), "%s/tftp/ipxe.lkrn", fx->dir);
 	write_file(path, "NOT HANDED OUT");
 	assert_int_equal(boot_new(&fx->conf, fx->pool, &fx->boot), 0);
+	fx->conf.state_dir = strdup(fx->dir);
+	fx->conf.deploy_poll_seconds = 5;
+	fx->conf.deploy_phase_timeout_seconds = 600;
+	assert_int_equal(deploy_new(&fx->conf, fx->pool, NULL, &fx->deploy), 0);
+	boot_set_deploy(fx->boot, fx->deploy);
 
 	cfg.kind = HTTP_LISTENER_BOOT;
 	cfg.listen = "127.0.0.1:0";
@@ -337,6 +344,8 @@ fixture_teardown(void **state)
 
 	http_stop(fx->srv);
 	boot_free(fx->boot);
+	deploy_free(fx->deploy);
+	free(fx->conf.state_dir);
 	store_pool_free(fx->pool);
 	store_close(fx->st);
 	free(fx->conf.boot_url);
@@ -515,7 +524,25 @@ machine_add(struct fixture *fx, const char *mac, enum machine_state state, int64
 	m.profile_id = profile_id;
 	assert_int_equal(store_machine_insert(fx->st, &m), 0);
 	assert_true(m.id > 0);
+	/* A deploying machine has a deployment, as the deploy action makes one. */
+	if (state == MACHINE_DEPLOYING) {
+		struct deployment d = { .machine_id = m.id, .profile_id = profile_id,
+					.state = DEPLOYMENT_RUNNING, .phase = "pending" };
+
+		assert_int_equal(store_deployment_insert(fx->st, &d), 0);
+	}
 	return m.id;
+}
+
+/* The token the deploy script of machine `id`'s newest deployment carries. */
+static void
+deploy_token_of(struct fixture *fx, int64_t id, char token[DEPLOY_TOKEN_SIZE])
+{
+	struct deployment d = { 0 };
+
+	assert_int_equal(store_deployment_current(fx->st, id, &d), 0);
+	deploy_token(fx->deploy, 'd', d.id, token);
+	deployment_clear(&d);
 }
 
 static int64_t
@@ -860,7 +887,7 @@ boot_deploying_profile(void **state)
 {
 	struct fixture *fx = *state;
 	int64_t profile, id;
-	char line[512], expect[256];
+	char line[512], expect[512], token[DEPLOY_TOKEN_SIZE];
 	struct reply r;
 
 	profile = profile_add(fx, "debian-12", "debian/vmlinuz", "debian/initrd.img",
@@ -876,8 +903,12 @@ boot_deploying_profile(void **state)
 		 id);
 	assert_string_equal(line, expect);
 	script_line(&r, "kernel ", line, sizeof(line));
-	assert_string_equal(line, "kernel --name kernel http://boot.test:8080/files/debian/vmlinuz "
-				  "initrd=initrd console=ttyS0,115200 quiet || goto failed");
+	deploy_token_of(fx, id, token);
+	snprintf(expect, sizeof(expect), "kernel --name kernel http://boot.test:8080/files/debian/"
+		 "vmlinuz initrd=initrd outpost.url=http://boot.test:8080 outpost.mode=deploy "
+		 "outpost.token=%s BOOTIF=01-${netX/mac:hexhyp}  console=ttyS0,115200 quiet || "
+		 "goto failed", token);
+	assert_string_equal(line, expect);
 	script_line(&r, "initrd ", line, sizeof(line));
 	assert_string_equal(line, "initrd --name initrd http://boot.test:8080/files/debian/initrd.img"
 				  " || goto failed");
@@ -992,6 +1023,35 @@ boot_no_hostname(void **state)
 		 "echo Outpost: machine %" PRId64 " is deployed, booting from the local disk", id);
 	assert_string_equal(line, expect);
 	reply_free(&r);
+}
+
+/* A machine its DHCP lease registered gets arch, platform and UUID from its first request. */
+static void
+boot_fills_identity(void **state)
+{
+	struct fixture *fx = *state;
+	struct machine m = { 0 }, got = { 0 };
+	struct reply r;
+
+	snprintf(m.macs[0], sizeof(m.macs[0]), "52:54:00:10:00:30");
+	m.mac_count = 1;
+	m.state = MACHINE_DISCOVERED;
+	assert_int_equal(store_machine_insert(fx->st, &m), 0);
+	boot_get(fx, "52:54:00:10:00:30", "2b9c3b3e-8c39-4c1b-9a57-0d0e4c2f1a10", "x86_64", "efi", &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	assert_int_equal(store_machine_get(fx->st, m.id, &got), 0);
+	assert_string_equal(got.arch, "x86_64");
+	assert_string_equal(got.platform, "efi");
+	assert_string_equal(got.uuid, "2b9c3b3e-8c39-4c1b-9a57-0d0e4c2f1a10");
+	machine_clear(&got);
+
+	/* Known values stay: a later request from other firmware changes nothing. */
+	boot_get(fx, "52:54:00:10:00:30", NULL, "i386", "pcbios", &r);
+	reply_free(&r);
+	assert_int_equal(store_machine_get(fx->st, m.id, &got), 0);
+	assert_string_equal(got.platform, "efi");
+	machine_clear(&got);
 }
 
 static void
@@ -1307,6 +1367,7 @@ main(void)
 		cmocka_unit_test(boot_deploying_bad_kernel),
 		cmocka_unit_test(boot_deploying_bad_cmdline),
 		cmocka_unit_test(boot_no_hostname),
+		cmocka_unit_test(boot_fills_identity),
 		cmocka_unit_test(boot_deployed_local),
 		cmocka_unit_test(boot_ready_discovery),
 		cmocka_unit_test(boot_bad_requests),

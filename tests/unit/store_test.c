@@ -172,8 +172,8 @@ open_creates_schema(void **state)
 	struct fixture *f = *state;
 	char text[64];
 
-	assert_int_equal(store_schema_version(f->st), 4);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(store_schema_version(f->st), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 
 	raw_query(f->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
@@ -195,17 +195,18 @@ reopen_is_idempotent(void **state)
 
 	f->st = store_close(f->st);
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 4);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(store_schema_version(f->st), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 
 	assert_int_equal(store_profile_get(f->st, p.id, &got), 0);
 	assert_string_equal(got.name, "debian-12");
 	profile_clear(&got);
 }
 
-/* Undo migrations 4 and 3, so a test can start from an older schema. */
+/* Undo migrations 5, 4 and 3, so a test can start from an older schema. */
 #define UNDO_MIGRATION_3 \
-	"DROP TABLE ddi_conflicts; ALTER TABLE machines DROP COLUMN lease_ip;" \
+	"DROP TABLE deployments;" \
+	" DROP TABLE ddi_conflicts; ALTER TABLE machines DROP COLUMN lease_ip;" \
 	" DROP TABLE artifacts; DROP TABLE bundles;" \
 	" CREATE TABLE artifacts (id INTEGER PRIMARY KEY, name TEXT, version TEXT);" \
 	" CREATE UNIQUE INDEX artifacts_name_version ON artifacts (name, version);"
@@ -251,8 +252,8 @@ migration_2_uuid_not_unique(void **state)
 				 " WHERE name = 'machines_uuid'"), 1);
 
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 4);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(store_schema_version(f->st), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('machines')"
 				 " WHERE name = 'machines_uuid' AND \"unique\" = 0"), 1);
 
@@ -265,6 +266,79 @@ migration_2_uuid_not_unique(void **state)
 	assert_int_equal(store_machine_insert(f->st, &m), 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM machines"
 				 " WHERE uuid = '00000000-0000-0000-0000-000000000000'"), 2);
+}
+
+static int
+deployment_state_collect(const struct deployment *d, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, deployment_state_name(d->state));
+	strcat(out, ",");
+	return 0;
+}
+
+/* Deployments: insert, read back, update, newest per machine, listings and checks. */
+static void
+deployments_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct deployment d = { .state = DEPLOYMENT_RUNNING, .phase = "pending" }, got = { 0 };
+	struct deployment second = { .state = DEPLOYMENT_RUNNING, .phase = "pending" };
+	struct machine m;
+	char states[64] = "";
+
+	machine_fill(&m, 1);
+	assert_int_equal(store_machine_insert(f->st, &m), 0);
+	d.machine_id = m.id;
+	assert_int_equal(store_deployment_insert(f->st, &d), 0);
+	assert_true(d.id > 0);
+	assert_int_equal(store_deployment_get(f->st, d.id, &got), 0);
+	assert_string_equal(got.phases, "[]");
+	assert_string_equal(got.phase, "pending");
+	assert_int_equal(got.state, DEPLOYMENT_RUNNING);
+	assert_false(got.image_written);
+	assert_int_equal(got.profile_id, 0);
+	deployment_clear(&got);
+
+	d.state = DEPLOYMENT_FAILED;
+	snprintf(d.phase, sizeof(d.phase), "image-verified");
+	snprintf(d.reason, sizeof(d.reason), "image hash mismatch");
+	d.image_written = true;
+	d.phases = strdup("[{\"phase\":\"image-verified\",\"at_ms\":1}]");
+	d.finished_at = 42;
+	assert_int_equal(store_deployment_update(f->st, &d), 0);
+	deployment_clear(&d);
+	assert_int_equal(store_deployment_get(f->st, d.id, &got), 0);
+	assert_int_equal(got.state, DEPLOYMENT_FAILED);
+	assert_string_equal(got.reason, "image hash mismatch");
+	assert_true(got.image_written);
+	assert_int_equal(got.finished_at, 42);
+	assert_string_equal(got.phases, "[{\"phase\":\"image-verified\",\"at_ms\":1}]");
+	deployment_clear(&got);
+
+	/* The newest is the current one; running ones are listed, and a machine's newest first. */
+	second.machine_id = m.id;
+	assert_int_equal(store_deployment_insert(f->st, &second), 0);
+	assert_int_equal(store_deployment_current(f->st, m.id, &got), 0);
+	assert_int_equal(got.id, second.id);
+	deployment_clear(&got);
+	assert_int_equal(store_deployment_list(f->st, 0, 0, deployment_state_collect, states), 0);
+	assert_string_equal(states, "running,");
+	states[0] = '\0';
+	assert_int_equal(store_deployment_list(f->st, m.id, 10, deployment_state_collect, states), 0);
+	assert_string_equal(states, "running,failed,");
+
+	/* Bad values are refused; a missing row is -ENOENT; deleting the machine removes them. */
+	second.phase[0] = '\0';
+	assert_int_equal(store_deployment_update(f->st, &second), -EINVAL);
+	second.id = 999;
+	snprintf(second.phase, sizeof(second.phase), "pending");
+	assert_int_equal(store_deployment_update(f->st, &second), -ENOENT);
+	assert_int_equal(store_deployment_get(f->st, 999, &got), -ENOENT);
+	assert_int_equal(store_deployment_current(f->st, 999, &got), -ENOENT);
+	assert_int_equal(store_machine_delete(f->st, m.id), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM deployments"), 0);
 }
 
 static void
@@ -1465,6 +1539,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(migration_2_uuid_not_unique, test_setup,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(readonly_open, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(deployments_round_trip, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(machine_roundtrip, test_setup, test_teardown),
 		cmocka_unit_test(machine_state_names),
 		cmocka_unit_test_setup_teardown(machine_duplicates, test_setup, test_teardown),

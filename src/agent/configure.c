@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * After the image is written: re-read the partition table so the kernel sees the new
+ * partitions, mount the one that holds the installed system and write cloud-init's
+ * NoCloud configuration into it, so that its first boot reads the seed from Outpost.
+ */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEED_FILE "etc/cloud/cloud.cfg.d/99_outpost_seed.cfg"
+
+/* Ask the kernel to re-read the partition table; it is busy for a moment after writes. */
+static int
+partitions_reread(int fd)
+{
+	for (int attempt = 0; attempt < 20; attempt++) {
+		if (ioctl(fd, BLKRRPART) == 0)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
+		usleep(250000);
+	}
+	return -EBUSY;
+}
+
+/* Write the seed configuration under the mounted root `dir`, atomically. */
+static int
+seed_write(const char *dir, const char *seed_url)
+{
+	char path[AGENT_PATH_MAX + 64], tmp[AGENT_PATH_MAX + 72], text[AGENT_URL_MAX + 512];
+	int fd, n, rc = 0;
+
+	n = snprintf(text, sizeof(text),
+		     "# Written by outpost-agent: cloud-init reads this machine's meta-data,\n"
+		     "# user-data and network-config from Outpost.\n"
+		     "datasource_list: [ NoCloud, None ]\n"
+		     "datasource:\n  NoCloud:\n    seedfrom: %s\n", seed_url);
+	snprintf(path, sizeof(path), "%s/" SEED_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (pwrite_all(fd, text, (size_t)n, 0) < 0 || fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* Mount the ext4 file system on `dev` at mnt, write the seed if it has cloud-init. */
+static int
+seed_install(const char *dev, const char *mnt, const char *seed_url)
+{
+	char cloud[64];
+	struct stat st;
+	int rc;
+
+	if (mount(dev, mnt, "ext4", MS_NOATIME, NULL) < 0)
+		return -errno;
+	snprintf(cloud, sizeof(cloud), "%s/etc/cloud/cloud.cfg.d", mnt);
+	rc = stat(cloud, &st) == 0 && S_ISDIR(st.st_mode) ? seed_write(mnt, seed_url) : -ENOENT;
+	if (umount(mnt) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* The partition's device node, waiting up to 5 s for devtmpfs to create it. */
+static bool
+partition_node(const char *name, unsigned number, char *out, size_t size)
+{
+	struct stat st;
+
+	for (int tries = 0; tries < 20; tries++) {
+		/* sda3 and vda3, but nvme0n1p3 and loop0p3 after a name ending in a digit. */
+		snprintf(out, size, "/dev/%s%u", name, number);
+		if (stat(out, &st) == 0 && S_ISBLK(st.st_mode))
+			return true;
+		snprintf(out, size, "/dev/%sp%u", name, number);
+		if (stat(out, &st) == 0 && S_ISBLK(st.st_mode))
+			return true;
+		usleep(250000);
+	}
+	return false;
+}
+
+/*
+ * Attach a loop device over the partition's bytes, for a kernel without partition
+ * table support or a target that is a plain file. Returns the loop fd or -errno.
+ */
+static int
+loop_attach(int fd, const struct gpt_partition *part, char *dev, size_t size)
+{
+	struct loop_config config = { .fd = (uint32_t)fd };
+	int control, loop, number;
+
+	control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (control < 0)
+		return -errno;
+	number = ioctl(control, LOOP_CTL_GET_FREE);
+	close(control);
+	if (number < 0)
+		return -errno;
+	snprintf(dev, size, "/dev/loop%d", number);
+	loop = open(dev, O_RDWR | O_CLOEXEC);
+	if (loop < 0)
+		return -errno;
+	config.info.lo_offset = part->offset;
+	config.info.lo_sizelimit = part->size;
+	config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	if (ioctl(loop, LOOP_CONFIGURE, &config) < 0) {
+		int rc = -errno;
+
+		close(loop);
+		return rc;
+	}
+	return loop;
+}
+
+int
+agent_configure(const struct agent_config *cfg, const char *disk, int fd, bool block,
+		const char *seed_url, char *note, size_t size)
+{
+	const char *name = strrchr(disk, '/') != NULL ? strrchr(disk, '/') + 1 : disk;
+	char dev[AGENT_PATH_MAX + 16], mnt[] = "/tmp/outpost-root-XXXXXX";
+	struct gpt_partition part;
+	uint64_t bytes = 0;
+	struct stat st;
+	int loop = -1, rc;
+
+	(void)cfg;
+	if (block ? ioctl(fd, BLKGETSIZE64, &bytes) < 0 : fstat(fd, &st) < 0) {
+		snprintf(note, size, "cannot read the size of %s: %s", disk, strerror(errno));
+		return -errno;
+	}
+	if (!block)
+		bytes = (uint64_t)st.st_size;
+	rc = gpt_find_root(fd, bytes, &part);
+	if (rc < 0) {
+		snprintf(note, size, "the image on %s has %s", disk, rc == -ENOENT ?
+			 "no Linux root or data partition in its GPT" : rc == -EINVAL ?
+			 "no valid GPT" : "an unreadable GPT");
+		return rc;
+	}
+	/* The kernel may lack partition table support; then a loop device stands in. */
+	if (!block || partitions_reread(fd) < 0 || !partition_node(name, part.number, dev,
+								       sizeof(dev))) {
+		loop = loop_attach(fd, &part, dev, sizeof(dev));
+		if (loop < 0) {
+			snprintf(note, size, "partition %u of %s has no device node, and a loop "
+				 "device over it failed: %s", part.number, disk, strerror(-loop));
+			return loop;
+		}
+	}
+	if (mkdtemp(mnt) == NULL) {
+		rc = -errno;
+		snprintf(note, size, "cannot make a mount point: %s", strerror(-rc));
+	} else {
+		rc = seed_install(dev, mnt, seed_url);
+		rmdir(mnt);
+		if (rc == 0)
+			snprintf(note, size, "NoCloud seed written to /" SEED_FILE " on partition %u "
+				 "(%s)", part.number, dev);
+		else
+			snprintf(note, size, "partition %u of %s (%s): %s", part.number, disk, dev,
+				 rc == -ENOENT ? "no /etc/cloud/cloud.cfg.d, so the image has no "
+				 "cloud-init to configure" : strerror(-rc));
+	}
+	if (loop >= 0)
+		close(loop);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Declarations shared by the deploy module's files and nothing else. */
+#ifndef OUTPOST_DEPLOY_INTERNAL_H
+#define OUTPOST_DEPLOY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "deploy/deploy.h"
+
+#define DEPLOY_KEY_SIZE 32
+/* Largest inventory accepted from an agent, in bytes of JSON. */
+#define DEPLOY_INVENTORY_MAX DEPLOY_BODY_MAX
+/* Longest detail or failure reason kept from an agent's report. */
+#define DEPLOY_DETAIL_MAX 400
+
+struct deploy {
+	unsigned char key[DEPLOY_KEY_SIZE];
+	struct store_pool *pool;
+	const struct ddi *ddi;           /* NULL when DDI is off */
+	char *base_url;                  /* owned; boot URL without a trailing slash */
+	char *domain;                    /* owned; DNS domain of host names, "" when none */
+	uint64_t poll_seconds;
+	uint64_t phase_timeout_seconds;
+
+	pthread_t watchdog;
+	bool watchdog_running;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+};
+
+/* token.c */
+int deploy_key_load(const char *state_dir, unsigned char key[DEPLOY_KEY_SIZE]);
+/* Check a token; sets its kind ('d' or 'm') and id. Returns 0 or -EACCES. */
+int deploy_token_check(const struct deploy *dp, const char *token, char *ret_kind,
+		       int64_t *ret_id);
+
+/* lifecycle.c: each runs as an audited action in one transaction. */
+struct phase_report {
+	const char *phase;
+	double seconds;                  /* < 0: not given */
+	const char *detail;              /* sanitised, may be "" */
+};
+/* Append a phase to running deployment `id`. -ESTALE when it is not running. */
+int deploy_phase_record(struct deploy *dp, struct store *st, const char *actor, int64_t id,
+			const struct phase_report *report, char *err, size_t errlen);
+/* End deployment `id` as failed in `phase` with `reason`; the machine goes to failed. */
+int deploy_fail(struct deploy *dp, struct store *st, const char *actor, int64_t id,
+		const char *phase, const char *reason, char *err, size_t errlen);
+/* End deployment `id` as succeeded; the machine goes to deployed. */
+int deploy_succeed(struct deploy *dp, struct store *st, const char *actor, int64_t id,
+		   char *err, size_t errlen);
+/* Is `phase` a phase name, and with `agent`, one the agent reports? */
+bool deploy_phase_known(const char *phase, bool agent);
+/* Copy printable ASCII of `in` into out (at most DEPLOY_DETAIL_MAX bytes), '?' for others. */
+void deploy_sanitise(const char *in, char out[DEPLOY_DETAIL_MAX + 1]);
+
+/* cloudinit.c */
+void deploy_cloud_init(struct deploy *dp, struct http_request *req, const char *rest);
+
+/* agent.c */
+void deploy_agent(struct deploy *dp, struct http_request *req, const char *rest);
+
+#endif
