@@ -1,7 +1,8 @@
 # Outpost build. Plain GNU make; every target is described in the README.
 #
 #   make            build/outpost (optimised, hardened, -Werror)
-#   make check      unit, fuzz-corpus and integration tests, plain and under ASan+UBSan
+#   make check      unit, fuzz-corpus and integration tests, plain and under ASan+UBSan,
+#                   then the lab end to end (make check-e2e)
 #   make bench      benchmarks against their references (see docs/benchmarks.md)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bundles    the bundles of bundles/ (a Debian 12 image, lab firmware), signed
@@ -155,7 +156,8 @@ check:
 	@tools/deps.sh build test >/dev/null
 	$(MAKE) check-plain
 	$(MAKE) check-san
-	@echo "check: plain and ASan+UBSan runs passed"
+	$(MAKE) check-e2e
+	@echo "check: plain and ASan+UBSan runs and the lab end to end passed"
 
 # libFuzzer builds with clang into FUZZ_BUILD; FUZZ_SECONDS bounds each target's run.
 FUZZ_SECONDS ?= 60
@@ -195,8 +197,9 @@ ramdisk: $(BUILD)/outpost-agent
 check-ramdisk: ramdisk
 	tests/recipes/boot_ramdisk.sh $(abspath $(BUILD)/ramdisk)
 
-bench: $(BUILD)/outpost
-	@tools/deps.sh build test bench ddi >/dev/null
+bench: all
+	@tools/deps.sh build test bench ddi lab recipes ramdisk >/dev/null
+	$(MAKE) bundles
 	@OUTPOST=$(abspath $(BUILD)/outpost) tests/bench/run.sh
 
 deps:
@@ -211,8 +214,9 @@ demo:
 	BUILD=$(abspath $(BUILD)) qemu/demo
 
 # The lab end to end: discovery by all three firmware paths, then deployments with ssh.
-check-e2e: all bundles
-	@tools/deps.sh lab >/dev/null
+check-e2e: all
+	@tools/deps.sh lab recipes ramdisk >/dev/null
+	$(MAKE) bundles
 	OUTPOST=$(abspath $(BUILD)/outpost) tests/e2e/test_lab_discovery.sh
 	OUTPOST=$(abspath $(BUILD)/outpost) BUNDLE_DIR=$(abspath $(BUILD)/bundles) \
 		tests/e2e/test_lab_deploy.sh

@@ -16,7 +16,7 @@ bind9-dnsutils socat busybox"
 lab="$ddi qemu-system-x86 ovmf openssh-client"
 # The ramdisk builder fetches its kernel and busybox with apt-get download and
 # installs neither. kmod provides depmod.
-ramdisk="cpio zstd kmod file qemu-system-x86"
+ramdisk="cpio zstd kmod file qemu-system-x86 grub-efi-amd64-bin grub-common"
 
 groups="${*:-build test bench recipes ddi lab ramdisk}"
 wanted=""

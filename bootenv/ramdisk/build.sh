@@ -213,7 +213,8 @@ inputs_hash() {
 	{
 		printf '%s\n' "$@" "${SOURCE_DATE_EPOCH:-}"
 		sha256sum "$ramdisk_src_dir/build.sh" "$ramdisk_src_dir/init" \
-			"$ramdisk_src_dir/udhcpc.script" ${OUTPOST_AGENT:+"$OUTPOST_AGENT"} |
+			"$ramdisk_src_dir/udhcpc.script" "$ramdisk_src_dir/../localboot/grub.cfg" \
+			"$ramdisk_src_dir/../localboot/build.sh" ${OUTPOST_AGENT:+"$OUTPOST_AGENT"} |
 			cut -d ' ' -f 1
 	} | sha256sum | cut -d ' ' -f 1
 }
@@ -263,6 +264,8 @@ populate_tree() {
 
 	install -m 0755 "$ramdisk_src_dir/init" "$DESTDIR/init"
 	install -m 0755 "$ramdisk_src_dir/udhcpc.script" "$DESTDIR/etc/udhcpc.script"
+	# zstd, for the deploy benchmark's reference (bootenv/ramdisk/init, outpost.reference).
+	copy_exec "$(command -v zstd)" /bin/zstd || ramdisk_die "cannot copy zstd into the ramdisk"
 	# The agent and its libraries (libc, jansson, libcrypto, libzstd) from the host.
 	if [ -n "${OUTPOST_AGENT:-}" ]; then
 		copy_exec "$OUTPOST_AGENT" /sbin/outpost-agent ||
@@ -308,7 +311,8 @@ build_ramdisk() {
 	cache=$outdir/.cache
 	stamp=$cache/inputs.sha256
 	hash=$(inputs_hash "$kernel_package" "$kernel_version" "$busybox_version")
-	if [ -f "$outdir/vmlinuz" ] && [ -f "$outdir/initrd.img" ] && [ -f "$stamp" ] &&
+	if [ -f "$outdir/vmlinuz" ] && [ -f "$outdir/initrd.img" ] && [ -f "$outdir/localboot.efi" ] &&
+		[ -f "$stamp" ] &&
 		[ "$(cat "$stamp")" = "$hash" ]; then
 		ramdisk_log "up to date: $kernel_package $kernel_version, busybox-static $busybox_version"
 		return 0
@@ -346,6 +350,8 @@ build_ramdisk() {
 	touch -d "@$SOURCE_DATE_EPOCH" "$outdir/vmlinuz.tmp" "$outdir/initrd.img.tmp"
 	mv "$outdir/vmlinuz.tmp" "$outdir/vmlinuz"
 	mv "$outdir/initrd.img.tmp" "$outdir/initrd.img"
+	# The UEFI local-disk boot program that local.ipxe chains to; see bootenv/localboot.
+	"$ramdisk_src_dir/../localboot/build.sh" "$outdir/localboot.efi"
 	rm -rf "$DESTDIR"
 	echo "$hash" >"$stamp"
 

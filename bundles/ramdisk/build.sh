@@ -13,7 +13,7 @@ repo_dir=$(dirname "$(dirname "$recipe_dir")")
 # Raise this when bootenv/ramdisk changes while the kernel stays the same, so the new
 # bundle's version is higher than the one a site has loaded.
 # NOTE: the format orders tags as byte strings, so r10 sorts before r9; use r01 to r99.
-revision=r02
+revision=r03
 
 die() {
 	echo "ramdisk: $*" >&2
@@ -37,7 +37,7 @@ version=$numbers-$revision
 	die "bundle version '$version' from kernel $kernel is not a valid bundle version"
 
 mkdir -p "$work/payload"
-cp "$cache/vmlinuz" "$cache/initrd.img" "$work/payload/"
+cp "$cache/vmlinuz" "$cache/initrd.img" "$cache/localboot.efi" "$work/payload/"
 sed -e "s/@VERSION@/$version/g" -e "s/@KERNEL@/$kernel/g" \
 	"$recipe_dir/spec.json.in" >"$work/spec.json"
 echo "ramdisk: payload ready: version $version (kernel $kernel)" >&2

@@ -71,6 +71,7 @@ struct agent_request {
 	const char *token;              /* Authorization: Bearer, or NULL */
 	const char *body;               /* POST: JSON text, or NULL */
 	unsigned timeout_seconds;       /* per connect, send and read; 0: 30 */
+	double deadline;                /* agent_now() by which it must end; 0: none */
 };
 
 /*

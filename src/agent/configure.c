@@ -34,30 +34,56 @@ partitions_reread(int fd)
 	return -EBUSY;
 }
 
+/*
+ * Open etc/cloud/cloud.cfg.d under the mounted root `dir`, one component at a time
+ * with O_NOFOLLOW: the image decides what those paths are, and a symbolic link among
+ * them must not lead the write out of the installed system. Returns an fd or -errno.
+ */
+static int
+seed_dir_open(const char *dir)
+{
+	static const char *const parts[] = { "etc", "cloud", "cloud.cfg.d" };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), next;
+
+	for (size_t i = 0; fd >= 0 && i < sizeof(parts) / sizeof(parts[0]); i++) {
+		next = openat(fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd >= 0 ? fd : errno == ENOTDIR || errno == ELOOP ? -ENOENT : -errno;
+}
+
 /* Write the seed configuration under the mounted root `dir`, atomically. */
 static int
 seed_write(const char *dir, const char *seed_url)
 {
-	char path[AGENT_PATH_MAX + 64], tmp[AGENT_PATH_MAX + 72], text[AGENT_URL_MAX + 512];
-	int fd, n, rc = 0;
+	static const char name[] = "99_outpost_seed.cfg", tmp[] = "99_outpost_seed.cfg.tmp";
+	char text[AGENT_URL_MAX + 512];
+	int dfd, fd, n, rc = 0;
 
 	n = snprintf(text, sizeof(text),
 		     "# Written by outpost-agent: cloud-init reads this machine's meta-data,\n"
 		     "# user-data and network-config from Outpost.\n"
 		     "datasource_list: [ NoCloud, None ]\n"
 		     "datasource:\n  NoCloud:\n    seedfrom: %s\n", seed_url);
-	snprintf(path, sizeof(path), "%s/" SEED_FILE, dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
+	dfd = seed_dir_open(dir);
+	if (dfd < 0)
+		return dfd;
+	/* 0600: the URL holds the deployment's token, which only root needs to read. */
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		close(dfd);
+		return rc;
+	}
 	if (pwrite_all(fd, text, (size_t)n, 0) < 0 || fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
+	if (rc == 0 && renameat(dfd, tmp, dfd, name) < 0)
 		rc = -errno;
 	if (rc < 0)
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
 	return rc;
 }
 
@@ -65,14 +91,12 @@ seed_write(const char *dir, const char *seed_url)
 static int
 seed_install(const char *dev, const char *mnt, const char *seed_url)
 {
-	char cloud[64];
-	struct stat st;
 	int rc;
 
-	if (mount(dev, mnt, "ext4", MS_NOATIME, NULL) < 0)
-		return -errno;
-	snprintf(cloud, sizeof(cloud), "%s/etc/cloud/cloud.cfg.d", mnt);
-	rc = stat(cloud, &st) == 0 && S_ISDIR(st.st_mode) ? seed_write(mnt, seed_url) : -ENOENT;
+	/* EINVAL from mount means the partition holds no ext4 file system. */
+	if (mount(dev, mnt, "ext4", MS_NOATIME | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return errno == EINVAL ? -EMEDIUMTYPE : -errno;
+	rc = seed_write(mnt, seed_url);
 	if (umount(mnt) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
@@ -176,8 +200,10 @@ agent_configure(const struct agent_config *cfg, const char *disk, int fd, bool b
 				 "(%s)", part.number, dev);
 		else
 			snprintf(note, size, "partition %u of %s (%s): %s", part.number, disk, dev,
-				 rc == -ENOENT ? "no /etc/cloud/cloud.cfg.d, so the image has no "
-				 "cloud-init to configure" : strerror(-rc));
+				 rc == -ENOENT ? "no /etc/cloud/cloud.cfg.d directory, so the image "
+				 "has no cloud-init to configure" : rc == -EMEDIUMTYPE ?
+				 "not an ext4 file system; only ext4 roots are configured" :
+				 strerror(-rc));
 	}
 	if (loop >= 0)
 		close(loop);

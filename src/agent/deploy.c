@@ -69,28 +69,40 @@ deployment_fetch(const struct agent_config *cfg, struct image *img)
 	if (agent_url_join(cfg, "/agent/v1/deployment", url) < 0)
 		return -ENAMETOOLONG;
 	rq.url = url;
+	/* Connection errors and 5xx are retried: the appliance may be restarting. */
 	for (int attempt = 1;; attempt++) {
+		rq.deadline = agent_now() + 60;
 		rc = agent_http_json(&rq, &reply, &status, err, sizeof(err));
-		if (rc == 0 || attempt == 10)
+		if ((rc == 0 && status / 100 != 5) || attempt == 10)
 			break;
-		agent_log("GET /agent/v1/deployment failed (attempt %d of 10): %s", attempt, err);
+		agent_log("GET /agent/v1/deployment failed (attempt %d of 10): %s", attempt,
+			  rc < 0 ? err : "server error");
+		json_decref(reply);
+		reply = NULL;
 		sleep(3);
 	}
 	if (rc < 0 || status != 200) {
 		text = json_string_value(json_object_get(reply, "detail"));
-		agent_log("cannot read the deployment: %s", rc < 0 ? err : text != NULL ? text : "");
+		if (rc == 0)
+			snprintf(err, sizeof(err), "HTTP %d: %.200s", status, text != NULL ? text : "");
 		json_decref(reply);
-		return rc < 0 ? rc : status == 409 ? -ESTALE : -EIO;
+		/* A deployment that is over needs no report; anything else ends it. */
+		if (rc == 0 && status == 409)
+			return -ESTALE;
+		agent_report_failure(cfg, "ramdisk-up", "cannot read the deployment: %s", err);
+		return rc < 0 ? rc : -EIO;
 	}
 	image = json_object_get(reply, "image");
 	text = json_string_value(json_object_get(image, "url"));
 	sha = json_string_value(json_object_get(image, "sha256"));
 	seed = json_string_value(json_object_get(reply, "cloud_init_url"));
-	if (text == NULL || sha == NULL || strlen(sha) != 64 || seed == NULL ||
+	if (text == NULL || sha == NULL || strlen(sha) != 64 ||
+	    strspn(sha, "0123456789abcdef") != 64 || seed == NULL ||
 	    strlen(text) >= sizeof(img->url) || strlen(seed) >= sizeof(img->cloud_init_url) ||
 	    json_integer_value(json_object_get(image, "size")) <= 0) {
-		agent_log("the deployment reply lacks image url, sha256, size or cloud_init_url");
 		json_decref(reply);
+		agent_report_failure(cfg, "ramdisk-up", "the deployment reply lacks a valid image "
+				     "url, sha256, size or cloud_init_url");
 		return -EPROTO;
 	}
 	strcpy(img->url, text);
@@ -272,6 +284,8 @@ image_stream(const struct agent_config *cfg, const struct image *img, struct wri
 	int status = 0, rc;
 
 	(void)cfg;
+	/* A stream slower than 1 MB/s on average, after 5 minutes of slack, is given up. */
+	rq.deadline = agent_now() + 300 + (double)img->size / 1e6;
 	w->status = &status;
 	rc = agent_http(&rq, writer_take, w, &status, err, sizeof(err));
 	if (rc < 0) {
@@ -297,13 +311,22 @@ image_stream(const struct agent_config *cfg, const struct image *img, struct wri
 	return rc;
 }
 
-/* Overwrite the start of the disk so a rejected image cannot boot. */
+/*
+ * Zero the first MiB of the disk, the last MiB and the MiB before where the image
+ * ended, so that a rejected image cannot boot: the primary GPT and the backup GPTs a
+ * tool or the firmware would rebuild the table from are all gone.
+ */
 static void
 wipe_start(struct writer *w)
 {
-	if (zero_range(w, 0, w->capacity < WIPE_BYTES ? w->capacity : WIPE_BYTES) < 0 ||
-	    fdatasync(w->fd) < 0)
-		agent_log("wiping the start of the disk failed: %s", strerror(errno));
+	uint64_t ends[2] = { w->capacity, w->offset };
+	int rc = zero_range(w, 0, w->capacity < WIPE_BYTES ? w->capacity : WIPE_BYTES);
+
+	for (int i = 0; i < 2 && rc == 0; i++)
+		if (ends[i] > WIPE_BYTES)
+			rc = zero_range(w, ends[i] - WIPE_BYTES, WIPE_BYTES);
+	if (rc < 0 || fdatasync(w->fd) < 0)
+		agent_log("wiping the disk's partition tables failed: %s", strerror(errno));
 }
 
 static int

@@ -189,6 +189,7 @@ dial(const struct agent_url *url, int timeout_ms, char *err, size_t errlen)
 struct conn {
 	int fd;
 	int timeout_ms;
+	double deadline;            /* agent_now() by which the request must end; 0: none */
 	char *buf;
 	size_t start, end;              /* unread bytes are buf[start, end) */
 };
@@ -208,6 +209,16 @@ conn_fill(struct conn *c)
 		c->start = 0;
 	}
 	for (;;) {
+		int wait = c->timeout_ms;
+
+		if (c->deadline > 0) {
+			double left = c->deadline - agent_now();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			if (left * 1000 < wait)
+				wait = (int)(left * 1000) + 1;
+		}
 		n = recv(c->fd, c->buf + c->end, READ_SIZE - c->end, 0);
 		if (n >= 0) {
 			c->end += (size_t)n;
@@ -217,7 +228,7 @@ conn_fill(struct conn *c)
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		n = poll(&pfd, 1, c->timeout_ms);
+		n = poll(&pfd, 1, wait);
 		if (n == 0)
 			return -ETIMEDOUT;
 		if (n < 0 && errno != EINTR)
@@ -255,6 +266,8 @@ read_head(struct conn *c, struct agent_reply_head *h, char *err, size_t errlen)
 
 	for (;;) {
 		blank = memmem(c->buf + c->start, c->end - c->start, "\r\n\r\n", 4);
+		if (blank != NULL && blank + 4 - (c->buf + c->start) > AGENT_HEADER_MAX)
+			blank = NULL;
 		if (blank != NULL)
 			break;
 		if (c->end - c->start >= AGENT_HEADER_MAX)
@@ -345,10 +358,12 @@ read_chunked(struct conn *c, agent_body_fn fn, void *arg, char *err, size_t errl
 		rc = read_line(c, line, sizeof(line));
 		if (rc < 0)
 			return fail(rc, err, errlen, "reading a chunk size: %s", strerror(-rc));
-		errno = 0;
-		size = strtoull(line, &end, 16);
-		if (end == line || (*end != '\0' && *end != ';') || errno != 0 ||
-		    size > (1ull << 40))
+		/* Hex digits only: strtoull would also take a sign, spaces and "0x". */
+		size = 0;
+		for (end = line; isxdigit((unsigned char)*end) && end - line < 11; end++)
+			size = size * 16 + (unsigned long long)(isdigit((unsigned char)*end) ?
+				*end - '0' : (tolower((unsigned char)*end) - 'a' + 10));
+		if (end == line || (*end != '\0' && *end != ';'))
 			return fail(-EPROTO, err, errlen, "malformed chunk size line");
 		if (size == 0)
 			break;
@@ -371,7 +386,8 @@ int
 agent_http(const struct agent_request *rq, agent_body_fn fn, void *arg, int *ret_status,
 	   char *err, size_t errlen)
 {
-	struct conn c = { .fd = -1, .timeout_ms = (int)(rq->timeout_seconds ? rq->timeout_seconds : 30) * 1000 };
+	struct conn c = { .fd = -1, .deadline = rq->deadline,
+			  .timeout_ms = (int)(rq->timeout_seconds ? rq->timeout_seconds : 30) * 1000 };
 	struct agent_reply_head h;
 	struct agent_url url;
 	char *head = NULL;

@@ -1129,6 +1129,7 @@ struct profile_args {
 	bool deploy;
 	const char *artifact_dir;       /* deploy: where the profile's artifacts are */
 	char profile[STORE_NAME_SIZE];  /* empty: none (assign) or keep (deploy) */
+	bool force;                     /* deploy: replace a deployment in flight */
 	struct machine machine;
 };
 
@@ -1176,6 +1177,25 @@ deploy_allowed(enum machine_state state)
 	       state == MACHINE_DEPLOYED || state == MACHINE_FAILED;
 }
 
+/* End a forced deploy's predecessor, still running, as failed: it was replaced. */
+static int
+deployment_replace(struct store *st, int64_t machine_id)
+{
+	struct deployment d = { 0 };
+	int rc = store_deployment_current(st, machine_id, &d);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0 && d.state == DEPLOYMENT_RUNNING) {
+		d.state = DEPLOYMENT_FAILED;
+		d.finished_at = time_now();
+		snprintf(d.reason, sizeof(d.reason), "replaced by a forced deploy action");
+		rc = store_deployment_update(st, &d);
+	}
+	deployment_clear(&d);
+	return rc;
+}
+
 static int
 profile_op(struct store *st, void *arg, char *err, size_t errlen)
 {
@@ -1187,10 +1207,11 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 
-	if (args->deploy && !deploy_allowed(m->state)) {
+	if (args->deploy && !deploy_allowed(m->state) &&
+	    !(args->force && m->state == MACHINE_DEPLOYING)) {
 		snprintf(err, errlen, "machine %lld is %s; deploy is allowed from discovered, "
-			 "ready, deployed or failed", (long long)m->id,
-			 machine_state_name(m->state));
+			 "ready, deployed or failed, and from deploying with {\"force\": true}",
+			 (long long)m->id, machine_state_name(m->state));
 		return -EEXIST;
 	}
 	if (!args->deploy && m->state == MACHINE_DEPLOYING) {
@@ -1232,6 +1253,9 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 		struct deployment d = { .machine_id = m->id, .profile_id = m->profile_id,
 					.state = DEPLOYMENT_RUNNING, .phase = "pending" };
 
+		rc = deployment_replace(st, m->id);
+		if (rc < 0)
+			return api_store_failed(st, rc, err, errlen);
 		rc = store_deployment_insert(st, &d);
 		if (rc < 0)
 			return api_store_failed(st, rc, err, errlen);
@@ -1242,9 +1266,11 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 /* Decode {"profile": name|null}; `required` for PUT, optional (no null) for deploy. */
 static int
 profile_body_parse(struct api_call *call, bool required, char name[STORE_NAME_SIZE],
-		   struct api_error *e)
+		   bool *force, struct api_error *e)
 {
-	static const char *const fields[] = { "profile", NULL };
+	static const char *const assign_fields[] = { "profile", NULL };
+	static const char *const deploy_fields[] = { "profile", "force", NULL };
+	const char *const *fields = required ? assign_fields : deploy_fields;
 	struct api_machine_patch patch = { 0 };
 	json_t *obj, *value;
 	int rc;
@@ -1269,6 +1295,12 @@ profile_body_parse(struct api_call *call, bool required, char name[STORE_NAME_SI
 			      "the assigned profile");
 		goto out;
 	}
+	value = json_object_get(obj, "force");
+	if (value != NULL && !json_is_boolean(value)) {
+		rc = api_fail(e, 400, "invalid_field", "field \"force\" must be true or false");
+		goto out;
+	}
+	*force = json_is_true(value);
 	rc = parse_profile_ref(obj, &patch, e);
 	memcpy(name, patch.profile, STORE_NAME_SIZE);
 
@@ -1294,13 +1326,14 @@ profile_action(struct api_call *call, bool deploy)
 	args.id = m.id;
 	machine_clear(&m);
 
-	rc = profile_body_parse(call, !deploy, args.profile, &e);
+	rc = profile_body_parse(call, !deploy, args.profile, &args.force, &e);
 	if (rc < 0) {
 		api_reply_error(call, &e);
 		return;
 	}
 
-	detail_json = json_pack("{s:o}", "profile", api_json_string_or_null(args.profile));
+	detail_json = json_pack("{s:o, s:b}", "profile", api_json_string_or_null(args.profile),
+				"force", args.force);
 	if (detail_json != NULL) {
 		detail = json_dumps(detail_json, JSON_COMPACT);
 		json_decref(detail_json);

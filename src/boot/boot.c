@@ -78,6 +78,7 @@ enum boot_var {
 	VAR_REASON,
 	VAR_TOKEN,
 	VAR_CONSOLE,
+	VAR_LOCALBOOT_URL,
 	VAR_MAX,
 };
 
@@ -98,6 +99,7 @@ static const char *const var_names[VAR_MAX] = {
 	[VAR_REASON] = "reason",
 	[VAR_TOKEN] = "token",
 	[VAR_CONSOLE] = "console",
+	[VAR_LOCALBOOT_URL] = "localboot_url",
 };
 
 /* iPXE ${buildarch} and ${platform} values this appliance serves. */
@@ -647,6 +649,27 @@ retry_reply(struct boot_request *r, struct buf *out)
 	script_reply(r, out);
 }
 
+/*
+ * The UEFI local-disk boot program of the newest ramdisk bundle, for local.ipxe: some
+ * firmware does not go on to the disk when iPXE returns to it. Empty without one.
+ */
+static void
+local_vars(struct boot_request *r, struct store *st)
+{
+	struct ramdisk_pick pick = { .id = 0 };
+	struct artifact a = { 0 };
+	int n;
+
+	if (store_bundle_list(st, NULL, ramdisk_pick, &pick) < 0 || pick.id == 0 ||
+	    store_artifact_find(st, pick.name, pick.version, "bootloader", &a) < 0)
+		return;
+	n = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s/%s/%s",
+		     r->boot->base_url, pick.name, pick.version, a.path);
+	artifact_clear(&a);
+	if (n > 0 && (size_t)n < sizeof(r->kernel_url))
+		var_set(r, VAR_LOCALBOOT_URL, r->kernel_url);
+}
+
 /* Pick the script for the machine's state and fill the machine variables. */
 static int
 machine_render(struct boot_request *r, struct store *st, const struct machine_boot *m,
@@ -676,6 +699,7 @@ machine_render(struct boot_request *r, struct store *st, const struct machine_bo
 		/* Once the agent has written the disk, the next boot is the installed system. */
 		if (m->image_written) {
 			script = BOOT_SCRIPT_LOCAL;
+			local_vars(r, st);
 			break;
 		}
 		script = BOOT_SCRIPT_DEPLOY;
@@ -685,6 +709,7 @@ machine_render(struct boot_request *r, struct store *st, const struct machine_bo
 		break;
 	case MACHINE_DEPLOYED:
 		script = BOOT_SCRIPT_LOCAL;
+		local_vars(r, st);
 		break;
 	case MACHINE_DISCOVERED:
 	case MACHINE_READY:
@@ -847,10 +872,10 @@ boot_precheck(struct http_request *req, void *ctx)
 	struct boot *boot = ctx;
 	static const char not_allowed[] = "method not allowed\n";
 
-	if (strcmp(http_method(req), "POST") != 0)
-		return 0;
 	if (boot->deploy != NULL)
 		return deploy_precheck(boot->deploy, req);
+	if (strcmp(http_method(req), "POST") != 0)
+		return 0;
 	http_add_header(req, "Allow", "GET, HEAD");
 	http_reply(req, 405, "text/plain", not_allowed, sizeof(not_allowed) - 1);
 	return 1;

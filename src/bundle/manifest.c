@@ -34,6 +34,7 @@ static const char *const role_names[BUNDLE_ROLE_MAX] = {
 	[BUNDLE_ROLE_ISO] = "iso",
 	[BUNDLE_ROLE_FIRMWARE_IMAGE] = "firmware-image",
 	[BUNDLE_ROLE_TEMPLATE] = "template",
+	[BUNDLE_ROLE_BOOTLOADER] = "bootloader",
 };
 
 /* The metadata members each role accepts; NULL-terminated. */
@@ -52,6 +53,7 @@ static const char *const *const role_members[BUNDLE_ROLE_MAX] = {
 	[BUNDLE_ROLE_ISO] = os_members,
 	[BUNDLE_ROLE_FIRMWARE_IMAGE] = firmware_members,
 	[BUNDLE_ROLE_TEMPLATE] = template_members,
+	[BUNDLE_ROLE_BOOTLOADER] = os_members,
 };
 
 static const char *const update_methods[] = {

@@ -147,9 +147,11 @@ subnet_json(const struct ddi_config *c, const struct ddi_subnet *subnet)
 	 * The network address is the subnet id, so ids (which Kea's leases refer to) stay
 	 * the same when subnets are reordered or added. Reservations all lie outside the
 	 * pools, so "reservations-out-of-pool" spares Kea a reservation lookup for every
-	 * dynamic allocation.
+	 * dynamic allocation. A server sends a different client identifier from its
+	 * firmware, the ramdisk and the installed system, or none; "match-client-id" off
+	 * makes Kea know it by its MAC throughout, so its reserved address follows it.
 	 */
-	out = json_pack("{s:I, s:s, s:o, s:o, s:[], s:b, s:b, s:b}",
+	out = json_pack("{s:I, s:s, s:o, s:o, s:[], s:b, s:b, s:b, s:b}",
 			"id", (json_int_t)subnet->network,
 			"subnet", network,
 			"pools", pools,
@@ -157,7 +159,8 @@ subnet_json(const struct ddi_config *c, const struct ddi_subnet *subnet)
 			"reservations",
 			"reservations-global", 0,
 			"reservations-in-subnet", 1,
-			"reservations-out-of-pool", 1);
+			"reservations-out-of-pool", 1,
+			"match-client-id", 0);
 	if (out != NULL && subnet->network <= c->settings->server &&
 	    c->settings->server <= subnet->broadcast)
 		json_object_set_new(out, "interface", json_string(c->settings->interface));

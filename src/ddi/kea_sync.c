@@ -167,6 +167,11 @@ subnets_differ(const json_t *want, const json_t *have, char *why, size_t size)
 			snprintf(why, size, "subnet %s is missing", name);
 			return true;
 		}
+		if (!json_equal(json_object_get(subnet, "match-client-id"),
+				json_object_get(other, "match-client-id"))) {
+			snprintf(why, size, "subnet %s: match-client-id differs", name);
+			return true;
+		}
 		if (pools_differ(json_object_get(subnet, "pools"), json_object_get(other, "pools"))) {
 			snprintf(why, size, "subnet %s: pools differ", name);
 			return true;
@@ -339,6 +344,52 @@ reservations_check(struct ddi *ddi, struct store *st, const struct ddi_hosts *ho
 	}
 }
 
+/*
+ * Delete the pool lease of each machine that has since got a reservation. Kea's
+ * reservations are all out of its pools ("reservations-out-of-pool"), so Kea renews a
+ * client's existing pool lease without looking for a reservation, and a machine
+ * discovered with a pool address would keep it after it is given its own.
+ */
+static void
+stale_leases_drop(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts)
+{
+	struct kea_reply reply;
+	char err[512];
+
+	for (size_t i = 0; i < hosts->count; i++) {
+		const struct ddi_host *h = &hosts->items[i];
+		int r;
+
+		if (h->ip[0] == '\0' || h->lease_ip[0] == '\0' || strcmp(h->ip, h->lease_ip) == 0)
+			continue;
+		json_t *arguments = json_pack("{s:s}", "ip-address", h->lease_ip);
+
+		r = arguments != NULL ? kea_command(ddi->config.control_socket, "lease4-del",
+						    arguments, KEA_TIMEOUT_MS, &reply, err,
+						    sizeof(err)) : -ENOMEM;
+		json_decref(arguments);
+		if (r == -ENOMEM)
+			snprintf(err, sizeof(err), "out of memory");
+		if (r < 0) {
+			log_warning("ddi: cannot delete the pool lease %s of machine=%" PRId64
+				    ": %s", h->lease_ip, h->id, err);
+			continue;
+		}
+		/* KEA_EMPTY, no such lease, leaves nothing to delete either. */
+		if (reply.result == KEA_SUCCESS || reply.result == KEA_EMPTY) {
+			log_info("ddi: deleted pool lease %s of machine=%" PRId64 ", reserved %s",
+				 h->lease_ip, h->id, h->ip);
+			if (store_machine_lease_set(st, h->id, NULL) < 0)
+				log_err("ddi: cannot clear lease_ip of machine=%" PRId64 ": %s", h->id,
+					store_error(st));
+		} else {
+			log_warning("ddi: Kea lease4-del %s of machine=%" PRId64 " returned %d: %s",
+				    h->lease_ip, h->id, reply.result, reply.text);
+		}
+		kea_reply_clear(&reply);
+	}
+}
+
 void
 ddi_kea_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts, bool resync)
 {
@@ -391,6 +442,7 @@ ddi_kea_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts, b
 		 count, generate_ms, step_ms[0], step_ms[1], step_ms[2], ddi_now_ms() - start);
 
 applied:
+	stale_leases_drop(ddi, st, hosts);
 	ddi->kea_verified = true;
 	memcpy(ddi->kea_hash, hash, sizeof(hash));
 	ddi_retry_reset(&ddi->kea_retry);

@@ -42,7 +42,7 @@ reply_errno(struct agent_call *c, int rc, const char *err)
 			http_peer(c->req), err);
 	http_reply_error(c->req, status, status == 409 ? "stale" : status == 404 ? "not_found" :
 			 status == 400 ? "invalid" : status == 403 ? "forbidden" : "internal",
-			 "%s", err);
+			 "%s", err[0] != '\0' ? err : strerror(-rc));
 }
 
 /* Check the bearer token and find the machine it is for. Replies on failure. */
@@ -55,8 +55,9 @@ call_authenticate(struct agent_call *c)
 
 	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
 	    deploy_token_check(c->dp, auth + 7, &c->kind, &c->id) < 0) {
-		log_warning("deploy: rejected %s %s from %s: missing or invalid token",
-			    http_method(c->req), http_path(c->req), http_peer(c->req));
+		if (deploy_log_allowed(c->dp))
+			log_warning("deploy: rejected %s %s from %s: missing or invalid token",
+				    http_method(c->req), http_path(c->req), http_peer(c->req));
 		http_add_header(c->req, "WWW-Authenticate", "Bearer");
 		http_reply_error(c->req, 401, "unauthorized", "a valid agent token is required");
 		return -EACCES;
@@ -102,9 +103,57 @@ member_text(const json_t *obj, const char *key, char out[DEPLOY_DETAIL_MAX + 1])
 	deploy_sanitise(json_string_value(json_object_get(obj, key)), out);
 }
 
+/* The deepest nesting an inventory may have; the agent's is 3 levels deep. */
+#define INVENTORY_DEPTH_MAX 6
+
+/* Is every value of `v` nested at most `depth` levels? */
+static bool
+depth_ok(json_t *v, int depth)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (depth < 0)
+		return false;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			if (!depth_ok(item, depth - 1))
+				return false;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			if (!depth_ok(item, depth - 1))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * A deployment token may post an inventory only while its deployment runs and is the
+ * machine's newest: the token stays in the installed system's seed configuration.
+ */
+static int
+deployment_running(struct agent_call *c, char *err, size_t errlen)
+{
+	struct deployment d = { 0 }, current = { 0 };
+	int rc;
+
+	rc = store_deployment_get(c->st, c->id, &d);
+	if (rc == 0)
+		rc = store_deployment_current(c->st, d.machine_id, &current);
+	if (rc == 0 && (d.state != DEPLOYMENT_RUNNING || current.id != d.id))
+		rc = err_set(-ESTALE, err, errlen, "deployment %" PRId64 " is over; its token "
+			     "no longer reports an inventory", d.id);
+	else if (rc < 0)
+		err_set(rc, err, errlen, "%s", store_error(c->st));
+	deployment_clear(&d);
+	deployment_clear(&current);
+	return rc;
+}
+
 struct inventory_args {
 	int64_t machine_id;
-	const json_t *inventory;
+	json_t *inventory;
 	char target[48];
 };
 
@@ -177,9 +226,15 @@ agent_inventory(struct agent_call *c)
 	if (body == NULL)
 		return;
 	a.inventory = json_object_get(body, "inventory");
-	if (!json_is_object(a.inventory)) {
+	if (!json_is_object(a.inventory) || !depth_ok(a.inventory, INVENTORY_DEPTH_MAX)) {
 		json_decref(body);
-		http_reply_error(c->req, 400, "invalid", "field \"inventory\" must be an object");
+		http_reply_error(c->req, 400, "invalid", "field \"inventory\" must be an object "
+				 "nested at most %d levels deep", INVENTORY_DEPTH_MAX);
+		return;
+	}
+	if (c->kind == 'd' && (rc = deployment_running(c, err, sizeof(err))) < 0) {
+		json_decref(body);
+		reply_errno(c, rc, err);
 		return;
 	}
 	snprintf(a.target, sizeof(a.target), "machine:%" PRId64, c->machine_id);
@@ -325,9 +380,23 @@ agent_report(struct agent_call *c, bool failure)
 	member_text(body, "phase", phase);
 	member_text(body, failure ? "reason" : "detail", detail);
 	seconds = json_object_get(body, "seconds");
-	if (json_is_number(seconds) && json_number_value(seconds) >= 0 &&
-	    json_number_value(seconds) < 1e7)
+	if (seconds != NULL && (!json_is_number(seconds) || json_number_value(seconds) < 0 ||
+				json_number_value(seconds) >= 1e7)) {
+		json_decref(body);
+		http_reply_error(c->req, 400, "invalid", "field \"seconds\" must be a number "
+				 "from 0 to 10000000");
+		return;
+	}
+	if (seconds != NULL)
 		report.seconds = json_number_value(seconds);
+	if (!json_is_string(json_object_get(body, "phase")) ||
+	    (json_object_get(body, failure ? "reason" : "detail") != NULL &&
+	     !json_is_string(json_object_get(body, failure ? "reason" : "detail")))) {
+		json_decref(body);
+		http_reply_error(c->req, 400, "invalid", "fields \"phase\" and \"%s\" must be "
+				 "strings", failure ? "reason" : "detail");
+		return;
+	}
 	json_decref(body);
 
 	/* A failure may name any phase; a report only one the agent reaches itself. */

@@ -202,8 +202,9 @@ seed_load(struct seed *s, const char *token)
 	int rc;
 
 	if (deploy_token_check(s->dp, token, &kind, &id) < 0 || kind != 'd') {
-		log_warning("deploy: rejected %s %s from %s: invalid token", http_method(s->req),
-			    CLOUD_INIT_PREFIX, http_peer(s->req));
+		if (deploy_log_allowed(s->dp))
+			log_warning("deploy: rejected %s %s from %s: invalid token",
+				    http_method(s->req), CLOUD_INIT_PREFIX, http_peer(s->req));
 		http_reply_error(s->req, 401, "unauthorized", "this seed URL's token is not valid");
 		return -EACCES;
 	}
@@ -219,10 +220,16 @@ seed_load(struct seed *s, const char *token)
 	if (rc == 0)
 		rc = store_profile_get(s->st, s->d.profile_id, &s->p);
 	if (rc < 0) {
-		http_reply_error(s->req, rc == -ESTALE ? 410 : rc == -ENOENT ? 404 : 500,
-				 rc == -ESTALE ? "gone" : "not_found",
-				 "deployment %" PRId64 " is no longer the machine's current one, "
-				 "or it failed", id);
+		if (rc != -ESTALE && rc != -ENOENT) {
+			log_err("deploy: cannot read the seed of deployment=%" PRId64 ": %s", id,
+				store_error(s->st));
+			http_reply_error(s->req, 500, "internal", "the store failed; see the server log");
+		} else {
+			http_reply_error(s->req, rc == -ESTALE ? 410 : 404,
+					 rc == -ESTALE ? "gone" : "not_found",
+					 "deployment %" PRId64 " is no longer the machine's current one, "
+					 "or it failed", id);
+		}
 		return rc;
 	}
 	if (s->m.hostname[0] != '\0')
@@ -275,8 +282,12 @@ deploy_cloud_init(struct deploy *dp, struct http_request *req, const char *rest)
 	struct buf out;
 	int rc = 0;
 
-	if (slash == NULL || (size_t)(slash - rest) >= sizeof(token)) {
+	if (slash == NULL) {
 		http_reply_error(req, 404, "not_found", "use " CLOUD_INIT_PREFIX "TOKEN/meta-data");
+		return;
+	}
+	if ((size_t)(slash - rest) >= sizeof(token)) {
+		http_reply_error(req, 401, "unauthorized", "this seed URL's token is not valid");
 		return;
 	}
 	memcpy(token, rest, (size_t)(slash - rest));

@@ -4,6 +4,7 @@
 #define OUTPOST_DEPLOY_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,9 @@
 #define DEPLOY_KEY_SIZE 32
 /* Largest inventory accepted from an agent, in bytes of JSON. */
 #define DEPLOY_INVENTORY_MAX DEPLOY_BODY_MAX
+/* Phases a deployment records at most, and runs of the deploy ramdisk it allows. */
+#define DEPLOY_PHASES_MAX 64
+#define DEPLOY_MAX_RUNS 3
 /* Longest detail or failure reason kept from an agent's report. */
 #define DEPLOY_DETAIL_MAX 400
 
@@ -27,12 +31,21 @@ struct deploy {
 	uint64_t poll_seconds;
 	uint64_t phase_timeout_seconds;
 
+	/* Rate limit of rejected-request lines, shared by the worker threads. */
+	_Atomic int64_t log_second;
+	atomic_uint log_count;
+
 	pthread_t watchdog;
 	bool watchdog_running;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
 };
+
+/* Rejected-request lines logged per second. */
+#define DEPLOY_LOG_BURST 20
+/* True when one more rejected-request line may be logged this second. */
+bool deploy_log_allowed(struct deploy *dp);
 
 /* token.c */
 int deploy_key_load(const char *state_dir, unsigned char key[DEPLOY_KEY_SIZE]);

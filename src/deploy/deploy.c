@@ -96,23 +96,51 @@ post_token_valid(struct deploy *dp, const char *path, const char *auth)
 	return deploy_token_check(dp, token, &kind, &id) == 0 && kind == 'd';
 }
 
+bool
+deploy_log_allowed(struct deploy *dp)
+{
+	int64_t now = time_now();
+
+	if (atomic_exchange(&dp->log_second, now) != now)
+		atomic_store(&dp->log_count, 0);
+	return atomic_fetch_add(&dp->log_count, 1) < DEPLOY_LOG_BURST;
+}
+
+/* Does the request announce a body, through Content-Length or Transfer-Encoding? */
+static bool
+has_body(struct http_request *req)
+{
+	const char *length = http_header(req, "Content-Length");
+
+	return http_header(req, "Transfer-Encoding") != NULL ||
+	       (length != NULL && strcmp(length, "0") != 0);
+}
+
 int
 deploy_precheck(struct deploy *dp, struct http_request *req)
 {
 	const char *path = http_path(req);
 	bool agent = strncmp(path, AGENT_PREFIX, strlen(AGENT_PREFIX)) == 0;
+	bool seed = strncmp(path, CLOUD_INIT_PREFIX, strlen(CLOUD_INIT_PREFIX)) == 0;
+	size_t len = strlen(path);
 
-	if (strcmp(http_method(req), "POST") != 0)
-		return 0;
-	if (!agent && strncmp(path, CLOUD_INIT_PREFIX, strlen(CLOUD_INIT_PREFIX)) != 0) {
+	/* Only the POSTs below carry a body, so a GET cannot hold the listener's memory. */
+	if (strcmp(http_method(req), "POST") != 0) {
+		if (!has_body(req))
+			return 0;
+		http_reply_error(req, 400, "invalid", "%s requests carry no body", http_method(req));
+		return 1;
+	}
+	if (!agent && !(seed && len > 11 && strcmp(path + len - 11, "/phone-home") == 0)) {
 		http_add_header(req, "Allow", "GET, HEAD");
 		http_reply_error(req, 405, "method_not_allowed", "POST is only for the deploy "
 				 "agent's reports and cloud-init's phone-home");
 		return 1;
 	}
 	if (!post_token_valid(dp, path, http_header(req, "Authorization"))) {
-		log_warning("deploy: rejected POST %s from %s before its body: missing or "
-			    "invalid token", agent ? path : CLOUD_INIT_PREFIX, http_peer(req));
+		if (deploy_log_allowed(dp))
+			log_warning("deploy: rejected POST %s from %s before its body: missing or "
+				    "invalid token", agent ? path : CLOUD_INIT_PREFIX, http_peer(req));
 		http_reply_error(req, 401, "unauthorized", "a valid token is required");
 		return 1;
 	}

@@ -34,6 +34,16 @@ static const struct {
 	{ "phone-home", false },         /* cloud-init phoned home */
 };
 
+/* The phase's place in the order above, or -1. */
+static int
+phase_index(const char *phase)
+{
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (strcmp(phase, phases[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
 bool
 deploy_phase_known(const char *phase, bool agent)
 {
@@ -66,7 +76,7 @@ struct transition {
 	double seconds;
 	const char *detail;              /* phase detail or failure reason */
 	char target[48];
-	char audit[512];                 /* the audit entry's detail, JSON */
+	char audit[2048];                /* the audit entry's detail, JSON */
 };
 
 /* Append {"phase", "at_ms", "seconds", "detail"} to d->phases. */
@@ -130,6 +140,54 @@ transition_load(struct store *st, const struct transition *t, struct deployment 
 	return 0;
 }
 
+/* How many times `phase` appears in the deployment's phases. */
+static int
+phase_count(const json_t *list, const char *phase)
+{
+	const json_t *entry;
+	size_t i;
+	int count = 0;
+
+	json_array_foreach(list, i, entry)
+		count += strcmp(json_string_value(json_object_get(entry, "phase")) ?: "", phase) == 0;
+	return count;
+}
+
+/*
+ * Check that a report moves the deployment forward. Phases only advance, except that
+ * a new run of the ramdisk (a reboot before the image was written) reports ramdisk-up
+ * again, which ends the deployment after DEPLOY_MAX_RUNS runs (-ELOOP). A phone-home
+ * needs the image written. Returns 0 or -ESTALE / -ELOOP with err set.
+ */
+static int
+transition_check(const struct deployment *d, const struct transition *t, char *err,
+		 size_t errlen)
+{
+	json_t *list = json_loads(d->phases != NULL ? d->phases : "[]", 0, NULL);
+	size_t count = json_array_size(list);
+	int runs = phase_count(list, "ramdisk-up");
+
+	json_decref(list);
+	if (t->kind == TRANSITION_SUCCEED && !d->image_written)
+		return err_set(-ESTALE, err, errlen, "deployment %" PRId64 " cannot phone home "
+			       "in phase %s: the image is not written yet", d->id, d->phase);
+	if (t->kind != TRANSITION_PHASE)
+		return 0;
+	if (count >= DEPLOY_PHASES_MAX)
+		return err_set(-ESTALE, err, errlen, "deployment %" PRId64 " already has %zu "
+			       "phases", d->id, count);
+	if (strcmp(t->phase, "ramdisk-up") == 0 && !d->image_written && runs > 0) {
+		if (runs >= DEPLOY_MAX_RUNS)
+			return err_set(-ELOOP, err, errlen, "the deploy ramdisk started %d times "
+				       "without writing the image; read the server's console", runs + 1);
+		return 0;
+	}
+	if (phase_index(t->phase) <= phase_index(d->phase))
+		return err_set(-ESTALE, err, errlen, "phase %s does not follow phase %s of "
+			       "deployment %" PRId64, t->phase, d->phase, d->id);
+	return 0;
+}
+
 static int
 transition_op(struct store *st, void *arg, char *err, size_t errlen)
 {
@@ -139,6 +197,8 @@ transition_op(struct store *st, void *arg, char *err, size_t errlen)
 	int rc;
 
 	rc = transition_load(st, t, &d, &m, err, errlen);
+	if (rc == 0)
+		rc = transition_check(&d, t, err, errlen);
 	if (rc < 0)
 		goto done;
 	snprintf(t->target, sizeof(t->target), "machine:%" PRId64, m.id);
@@ -205,6 +265,15 @@ deploy_phase_record(struct deploy *dp, struct store *st, const char *actor, int6
 	if (rc == 0)
 		log_info("deploy: deployment=%" PRId64 " %s phase=%s seconds=%.3f", id, t.target,
 			 report->phase, report->seconds);
+	/* A ramdisk that keeps restarting ends the deployment instead of looping. */
+	if (rc == -ELOOP) {
+		char reason[DEPLOY_DETAIL_MAX + 1];
+
+		snprintf(reason, sizeof(reason), "%s", err);
+		rc = deploy_fail(dp, st, actor, id, "ramdisk-up", reason, err, errlen);
+		if (rc == 0)
+			rc = err_set(-ESTALE, err, errlen, "%s", reason);
+	}
 	return rc;
 }
 

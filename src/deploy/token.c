@@ -41,6 +41,10 @@ key_read(const char *path, unsigned char key[DEPLOY_KEY_SIZE])
 			"make a new key (tokens of running deployments then stop working)",
 			path, DEPLOY_KEY_SIZE);
 		rc = -EINVAL;
+	} else if ((info.st_mode & 077) != 0) {
+		log_err("deploy: %s has mode %03o, so other users can read the token key; "
+			"run chmod 600 on it", path, (unsigned)(info.st_mode & 0777));
+		rc = -EPERM;
 	} else if ((n = read(fd, key, DEPLOY_KEY_SIZE)) != DEPLOY_KEY_SIZE) {
 		rc = n < 0 ? -errno : -EIO;
 		log_err("deploy: cannot read %s: %s", path, strerror(-rc));
@@ -82,6 +86,11 @@ deploy_key_load(const char *state_dir, unsigned char key[DEPLOY_KEY_SIZE])
 	if (snprintf(path, sizeof(path), "%s/" KEY_FILE, state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = key_read(path, key);
+	if (rc == -ELOOP)
+		log_err("deploy: %s is a symbolic link; the token key must be a regular file",
+			path);
+	else if (rc < 0 && rc != -ENOENT && rc != -EINVAL && rc != -EPERM && rc != -EIO)
+		log_err("deploy: cannot open %s: %s", path, strerror(-rc));
 	if (rc != -ENOENT)
 		return rc;
 	rc = key_create(path, key);

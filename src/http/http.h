@@ -96,6 +96,11 @@ struct http_listener_config {
 	 * every request, so a small limit makes small requests cheaper.
 	 */
 	unsigned max_fields;
+	/*
+	 * A path prefix whose next segment is a secret, such as a token in a URL: the debug
+	 * access line prints "..." in its place. A string literal, or NULL for none.
+	 */
+	const char *secret_path_prefix;
 };
 
 /*

@@ -308,6 +308,7 @@ start_listener(struct daemon *d, enum http_listener_kind kind, const char *liste
 			cfg.max_body_bytes = DEPLOY_BODY_MAX;
 		cfg.max_header_bytes = d->conf.boot_max_header_bytes;
 		cfg.max_fields = BOOT_MAX_FIELDS;
+		cfg.secret_path_prefix = CLOUD_INIT_PREFIX;
 	}
 
 	r = http_start(&cfg, ret);

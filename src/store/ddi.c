@@ -14,7 +14,7 @@ store_ddi_hosts(struct store *st, ddi_host_cb cb, void *arg)
 	int rc, err;
 
 	err = store_stmt_acquire(st, STMT_DDI_HOSTS,
-				 "SELECT m.id, mm.mac, m.ip, m.hostname FROM machines m"
+				 "SELECT m.id, mm.mac, m.ip, m.hostname, m.lease_ip FROM machines m"
 				 " LEFT JOIN machine_macs mm ON mm.machine_id = m.id AND mm.position = 0"
 				 " WHERE m.ip IS NOT NULL OR m.hostname IS NOT NULL ORDER BY m.id",
 				 &stmt);
@@ -31,6 +31,8 @@ store_ddi_hosts(struct store *st, ddi_host_cb cb, void *arg)
 			err = store_column_copy(st, stmt, 2, h.ip, sizeof(h.ip));
 		if (err == 0)
 			err = store_column_copy(st, stmt, 3, h.hostname, sizeof(h.hostname));
+		if (err == 0)
+			err = store_column_copy(st, stmt, 4, h.lease_ip, sizeof(h.lease_ip));
 		if (err == 0)
 			err = cb(&h, arg);
 		if (err != 0)

@@ -283,6 +283,7 @@ struct ddi_host {
 	char mac[MAC_TEXT_SIZE];            /* empty when the machine has no MAC */
 	char ip[IP_TEXT_SIZE];              /* empty: no reserved address */
 	char hostname[HOSTNAME_SIZE];       /* empty: none */
+	char lease_ip[IP_TEXT_SIZE];        /* the address last leased to it, empty: none */
 };
 
 /* A conflict the DDI manager saw: the same kind, address and MAC count as one. */

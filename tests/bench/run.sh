@@ -10,7 +10,9 @@
 #   BENCH_DIR   helpers, cached artifacts, results.tsv and results.md (default: bench/
 #               beside OUTPOST, so build/bench for `make bench`)
 #   BENCH_RUNS  runs per measure (default 5)
-#   BENCH_ONLY  the benchmarks to run, e.g. "render storm" (default: all eight)
+#   BENCH_ONLY  the benchmarks to run, e.g. "render storm" (default: all nine)
+#   BUNDLE_DIR  the ramdisk and debian-12 bundles for deploy (default: bundles/ beside
+#               OUTPOST, which make bench builds)
 set -u
 : "${OUTPOST:?set OUTPOST to the outpost binary}"
 
@@ -18,12 +20,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export OUTPOST
 export BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$OUTPOST")" && pwd)/bench}
 export RESULTS=$BENCH_DIR/results.tsv
-BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load ddi_kea ddi_leases ddi_dns}
+BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load ddi_kea ddi_leases ddi_dns deploy}
 
 # Seconds each benchmark may take before it is stopped: about twice what they took on
 # the machine in docs/benchmarks.md.
 declare -A LIMIT=([render]=420 [image]=330 [storm]=330 [idle_rss]=150 [load]=900
-	[ddi_kea]=60 [ddi_leases]=540 [ddi_dns]=180)
+	[ddi_kea]=60 [ddi_leases]=540 [ddi_dns]=180 [deploy]=7200)
 
 # Pinning needs a core for the server and another for the load generator.
 check_machine() {

@@ -143,6 +143,23 @@ expect_eq "discovered state" \
 check "lease event received" ddi_wait_status '.lease_events > 0' 5
 check "discovery audited" sh -c "'$OUTPOST' audit show --socket '$SOCKET' 2>/dev/null | grep -q 'kea:lease'"
 
+# A discovered machine given an address loses its pool lease, so its next DHCP request
+# gets the reserved address instead of renewing the pool one.
+found_id=$(api_unix GET "/api/v1/machines?mac=52:54:00:bb:00:09" | jq -r '.items[0].id')
+reserved=$(api_unix POST "/api/v1/machines/$found_id/address" | jq -r .ip)
+for _ in $(seq 1 50); do
+	ddi_kea_cmd "$WORK/kea.sock" "{\"command\": \"lease4-get\", \"arguments\":
+		{\"ip-address\": \"$pool_ip\"}}" | jq -e '.result == 3' > /dev/null && break
+	sleep 0.2
+done
+expect_eq "pool lease deleted once reserved" "$(ddi_kea_cmd "$WORK/kea.sock" \
+	"{\"command\": \"lease4-get\", \"arguments\": {\"ip-address\": \"$pool_ip\"}}" |
+	jq -r '.result')" 3
+ddi_dhcp_client 52:54:00:bb:00:09 9 "PXEClient:Arch:00009:UNDI:003016" "" > /dev/null
+expect_eq "next lease is the reserved address" "$(lease_value ip)" "$reserved"
+api_unix DELETE "/api/v1/machines/$found_id/address" -o /dev/null
+ddi_wait_status '.dhcp.items == 2' 15 || true
+
 # TFTP: a PXE ROM fetches undionly.kpxe from the client namespace.
 client_address
 tftp_get "$DDI_SERVER_ADDR" 69 undionly.kpxe "$WORK/fetched.kpxe" ip netns exec "$DDI_CLIENT_NS"

@@ -65,6 +65,19 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Beare
 	"${json[@]}" -d '{"phase": "phone-home"}' "http://127.0.0.1:$port/agent/v1/phase")
 expect_eq "the agent cannot claim an Outpost phase" "$status" 400
 
+# Reports that do not move the deployment forward are stale.
+post_phase() {
+	curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $1" "${json[@]}" \
+		-d "{\"phase\": \"$2\", \"seconds\": 1}" "http://127.0.0.1:$port/agent/v1/phase"
+}
+expect_eq "phone-home before the image is written" "$(curl -s -o /dev/null -w '%{http_code}' \
+	-X POST "http://127.0.0.1:$port/cloud-init/$TOKEN/phone-home")" 409
+expect_eq "seconds must be a number" "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+	-H "Authorization: Bearer $TOKEN" "${json[@]}" -d '{"phase": "ramdisk-up", "seconds": "x"}' \
+	"http://127.0.0.1:$port/agent/v1/phase")" 400
+expect_eq "a GET with a body" "$(curl -s -o /dev/null -w '%{http_code}' -X GET -d x \
+	"http://127.0.0.1:$port/boot/start.ipxe")" 400
+
 # A POST without a valid token is turned away before its body is read.
 headers='POST /agent/v1/inventory HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n'
 reply=$( (printf "$headers"; sleep 2) | timeout 3 bash -c \
@@ -122,9 +135,11 @@ m=$(machine)
 expect_eq "machine deployed" "$(jq -r .state <<< "$m")" deployed
 expect_eq "deployment succeeded" "$(jq -r .deployment.state <<< "$m")" succeeded
 expect_eq "phone-home twice" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$seed_url/phone-home")" 200
+expect_eq "a report after the end is stale" "$(post_phase "$TOKEN" configured)" 409
 status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
-	"${json[@]}" -d '{"phase": "configured"}' "http://127.0.0.1:$port/agent/v1/phase")
-expect_eq "a report after the end is stale" "$status" 409
+	"${json[@]}" -d '{"inventory": {"system": {"serial": "FORGED"}}}' \
+	"http://127.0.0.1:$port/agent/v1/inventory")
+expect_eq "an ended deployment's token posts no inventory" "$status" 409
 audit=$(api_unix GET '/api/v1/audit?limit=200' | jq -r '[.items[] | select(.target == "machine:'"$id"'") | .action] | join(",")')
 expect_contains "deploy audited" "$audit" "machine.deploy,"
 expect_contains "phases audited" "$audit" "deployment.phase,"
@@ -193,5 +208,28 @@ expect_contains "watchdog reason" "$(jq -r .deployment.reason <<< "$m")" "timed 
 expect_eq "deployments listed newest first" \
 	"$(api_unix GET "/api/v1/machines/$id/deployments" | jq -r '[.items[].state] | join(",")')" \
 	"failed,failed,failed,failed,succeeded"
+
+# 6. A ramdisk that keeps restarting ends the deployment; phases never go back.
+deploy_start
+expect_eq "first run" "$(post_phase "$TOKEN" ramdisk-up)" 200
+expect_eq "disk chosen" "$(post_phase "$TOKEN" disk-selected)" 200
+expect_eq "a phase cannot go back" "$(post_phase "$TOKEN" disk-selected)" 409
+expect_eq "second run" "$(post_phase "$TOKEN" ramdisk-up)" 200
+expect_eq "third run" "$(post_phase "$TOKEN" ramdisk-up)" 200
+expect_eq "fourth run" "$(post_phase "$TOKEN" ramdisk-up)" 409
+m=$(machine)
+expect_eq "restart loop fails the machine" "$(jq -r .state <<< "$m")" failed
+expect_contains "restart loop reason" "$(jq -r .deployment.reason <<< "$m")" "started 4 times"
+
+# 7. A deployment in flight is replaced only with force, and its token stops working.
+deploy_start
+old_token=$TOKEN
+status=$(api_unix POST "/api/v1/machines/$id/deploy" "${json[@]}" -d '{}' -o /dev/null -w '%{http_code}')
+expect_eq "deploy while deploying" "$status" 409
+status=$(api_unix POST "/api/v1/machines/$id/deploy" "${json[@]}" -d '{"force": true}' -o /dev/null -w '%{http_code}')
+expect_eq "forced deploy while deploying" "$status" 202
+expect_eq "replaced deployment" "$(api_unix GET "/api/v1/machines/$id/deployments" |
+	jq -r '.items[1] | .state + ": " + .reason')" "failed: replaced by a forced deploy action"
+expect_eq "the replaced deployment's token" "$(post_phase "$old_token" ramdisk-up)" 409
 
 finish

@@ -597,7 +597,7 @@ static const struct manifest_case manifest_cases[] = {
 	{ "{" HEAD "\"files\": [{\"path\": \"a\", \"size\": 1, \"sha256\": \"AB\", \"role\": "
 	  "\"kernel\"}]}", "sha256 must be 64 lowercase hex digits" },
 	{ "{" HEAD "\"files\": [{\"path\": \"a\", \"size\": 1, " SHA_A ", \"role\": "
-	  "\"bootloader\"}]}", "unknown role \"bootloader\"" },
+	  "\"shim\"}]}", "unknown role \"shim\"" },
 	{ "{" HEAD "\"files\": [{\"path\": \"a\", \"size\": 1, " SHA_A ", \"role\": "
 	  "\"kernel\", \"metadata\": {\"vendor\": \"x\"}}]}",
 	  "metadata member \"vendor\" is not known for role kernel" },
