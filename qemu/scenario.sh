@@ -42,17 +42,22 @@ scenario_profile() {
 	scenario_api POST /api/v1/profiles "${SCENARIO_JSON[@]}" -f -d "$body" -o /dev/null
 }
 
-# The machine with MAC as compact JSON, or nothing.
+# The machine with MAC as compact JSON, or nothing. Listings leave out the deployment.
 scenario_machine() {
 	scenario_api GET "/api/v1/machines?mac=$1" | jq -c '.items[0] // empty'
+}
+
+# The machine with MAC with its newest deployment, or nothing.
+scenario_machine_full() {
+	local id
+	id=$(scenario_machine "$1" | jq -r '.id // empty')
+	[ -z "$id" ] || scenario_api GET "/api/v1/machines/$id" | jq -c .
 }
 
 # One line per phase of MAC's newest deployment: the phase, the seconds since the
 # deploy action and the agent's own duration.
 scenario_phases() {
-	local id
-	id=$(scenario_machine "$1" | jq -r .id)
-	scenario_api GET "/api/v1/machines/$id" | jq -r '
+	scenario_machine_full "$1" | jq -r '
 		.deployment as $d | ($d.phases[0].at_ms) as $t0 |
 		$d.phases[] | "    \(.phase | . + " " * (16 - length)) +\((.at_ms - $t0) / 1000 |
 		. * 10 | floor / 10)s" + (if .seconds then "  (agent: \(.seconds * 10 | floor / 10)s)"

@@ -34,8 +34,11 @@ RAMDISK_MODULES=(
 	e1000 e1000e igb ixgbe i40e tg3 bnxt_en
 	ext4 vfat nls_cp437 nls_ascii nls_utf8
 	crc32c_generic crc32c_intel crct10dif_generic crct10dif_pclmul crc64_rocksoft_generic
-	ipmi_si ipmi_devintf
+	ipmi_devintf
 )
+# Modules whose hardware a server may lack: ipmi_si fails with ENODEV without a BMC.
+# init loads them from /etc/modules.optional and reports a failure as a note.
+RAMDISK_OPTIONAL_MODULES=(ipmi_si)
 
 ramdisk_log() {
 	echo "ramdisk: $*" >&2
@@ -249,7 +252,8 @@ populate_tree() {
 	if [ ! -f "$moddir/modules.dep" ]; then
 		depmod -b "$kernel_tree" "$kver"
 	fi
-	resolve_modules "$moddir" "${RAMDISK_MODULES[@]}" >"$DESTDIR/.modules" ||
+	resolve_modules "$moddir" "${RAMDISK_MODULES[@]}" "${RAMDISK_OPTIONAL_MODULES[@]}" \
+		>"$DESTDIR/.modules" ||
 		ramdisk_die "some modules in RAMDISK_MODULES are missing from $kver"
 	while read -r file; do
 		mkdir -p "$DESTDIR/lib/modules/$kver/$(dirname "$file")"
@@ -261,6 +265,7 @@ populate_tree() {
 	depmod -b "$DESTDIR" "$kver"
 	# /etc/modules lists the modules init loads, one a line, as on Debian.
 	printf '%s\n' "${RAMDISK_MODULES[@]}" >"$DESTDIR/etc/modules"
+	printf '%s\n' "${RAMDISK_OPTIONAL_MODULES[@]}" >"$DESTDIR/etc/modules.optional"
 
 	install -m 0755 "$ramdisk_src_dir/init" "$DESTDIR/init"
 	install -m 0755 "$ramdisk_src_dir/udhcpc.script" "$DESTDIR/etc/udhcpc.script"

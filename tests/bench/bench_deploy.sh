@@ -102,28 +102,35 @@ run_outpost() {
 }
 
 # Reference: the same servers boot the same ramdisk, which streams the image itself.
+# The serial logs have no clock, so each server's end is when its line is first seen.
 run_reference() {
-	local n=$1 i log line deadline start end size
-	size=$(jq -r '.artifacts[] | select(.role == "disk-image") | .metadata.raw_size' \
-		<<< "$(OUTPOST_SOCKET=$SOCKET "$OUTPOST" bundle show debian-12 "${DEBIAN#debian-12/}" --json)")
+	local n=$1 i line deadline start end size status pending
+	local -a seen
+	size=$(OUTPOST_SOCKET=$SOCKET "$OUTPOST" bundle show debian-12 "${DEBIAN#debian-12/}" --json |
+		jq -r '.artifacts[] | select(.role == "disk-image") | .metadata.raw_size')
 	servers_prepare "$n" bench-reference
 	servers_start "$n"
-	for i in $(seq 1 "$n"); do
-		log=$LAB_DIR/bench$i.serial.log
-		deadline=$((SECONDS + DEPLOY_TIMEOUT))
-		until line=$(grep -a -m1 "outpost-reference: status" "$log" 2> /dev/null); do
-			[ "$SECONDS" -lt "$deadline" ] || die "reference on bench$i did not finish"
-			sleep 0.5
+	deadline=$((SECONDS + DEPLOY_TIMEOUT))
+	pending=$n
+	while [ "$pending" -gt 0 ]; do
+		[ "$SECONDS" -lt "$deadline" ] || die "the reference did not finish on $pending servers"
+		for i in $(seq 1 "$n"); do
+			[ -z "${seen[i]:-}" ] || continue
+			grep -aq "outpost-reference: status" "$LAB_DIR/bench$i.serial.log" 2> /dev/null ||
+				continue
+			seen[i]=$(now_ms)
+			pending=$((pending - 1))
 		done
-		# The line appears at the end; the serial log has no clock, so time it now.
-		[ -n "${REF_SEEN[$i]:-}" ] || REF_SEEN[i]=$(now_ms)
+		sleep 0.2
+	done
+	for i in $(seq 1 "$n"); do
+		line=$(grep -a -m1 "outpost-reference: status" "$LAB_DIR/bench$i.serial.log")
 		read -r _ _ status _ start _ end <<< "$line"
-		[ "$status" = 0 ] || die "reference on bench$i failed with status $status"
+		[ "$status" = 0 ] || die "the reference on bench$i failed with status $status"
 		REF_RATE+=" $(awk -v s="$size" -v a="$start" -v b="$end" 'BEGIN { print s / (b - a) / 1e6 }')"
-		REF_IMAGE+=" $(awk -v a="${REF_SEEN[$i]}" -v b="$T0" 'BEGIN { print (a - b) / 1000 }')"
+		REF_IMAGE+=" $(awk -v a="${seen[i]}" -v b="$T0" 'BEGIN { print (a - b) / 1000 }')"
 		"$LAB" server stop "bench$i" > /dev/null
 	done
-	unset REF_SEEN
 }
 
 ramdisk_file=$(scenario_bundle_file "$BUNDLE_DIR" ramdisk)
@@ -139,7 +146,6 @@ scenario_api PATCH /api/v1/profiles/bench-reference "${SCENARIO_JSON[@]}" -o /de
 	-d "{\"cmdline\": \"outpost.reference=http://10.78.0.1:8080/files/$DEBIAN/disk.raw.zst\"}"
 say "lab up, accelerator $(cat "$LAB_DIR/accel")"
 
-declare -a REF_SEEN
 for n in 1 4; do
 	OUT_DHCP="" OUT_RATE="" OUT_IMAGE="" OUT_HOME="" REF_RATE="" REF_IMAGE=""
 	for run in $(seq 1 "$RUNS"); do
