@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 BUNDLE_DIR=${BUNDLE_DIR:-$(cd "$(dirname "$OUTPOST")" && pwd)/bundles}
-export LAB_DIR=$WORK/lab LAB_NAME="bench-$$" OUTPOST
+export LAB_DIR=$WORK/lab LAB_NAME="lab-bench-$$" OUTPOST
 SOCKET=$LAB_DIR/outpost.sock
 LAB=$TREE/qemu/lab
 # shellcheck source=qemu/scenario.sh
