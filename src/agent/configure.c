@@ -50,7 +50,12 @@ seed_dir_open(const char *dir)
 		close(fd);
 		fd = next;
 	}
-	return fd >= 0 ? fd : errno == ENOTDIR || errno == ELOOP ? -ENOENT : -errno;
+	if (fd >= 0)
+		return fd;
+	/* A component that is not a directory, or is a link, means no such directory. */
+	if (errno == ENOTDIR || errno == ELOOP)
+		return -ENOENT;
+	return -errno;
 }
 
 /* Write the seed configuration under the mounted root `dir`, atomically. */

@@ -26,7 +26,7 @@
  */
 #define BOOT_MAX_FIELDS 32
 
-/* Where the boot listener serves artifacts: FILES_PREFIX + a profile's reference. */
+/* The path prefix of artifacts on the boot listener: FILES_PREFIX + a profile's reference. */
 #define FILES_PREFIX "/files/"
 
 /* Largest template file read, in bytes. */

@@ -30,19 +30,34 @@ struct agent_call {
 	char actor[48];
 };
 
-/* Reply with the errno's status: 404 for a missing row, 409 for a stale report. */
+/* The reply for each errno an agent request can end with; anything else is a 500. */
+static const struct {
+	int rc;
+	unsigned status;
+	const char *error;
+} errno_replies[] = {
+	{ -ENOENT, 404, "not_found" },
+	{ -ESTALE, 409, "stale" },
+	{ -EINVAL, 400, "invalid" },
+	{ -EACCES, 403, "forbidden" },
+};
+
+/* Reply with the errno's status and error code, logging the ones that are Outpost's fault. */
 static void
 reply_errno(struct agent_call *c, int rc, const char *err)
 {
-	unsigned status = rc == -ENOENT ? 404 : rc == -ESTALE ? 409 :
-			  rc == -EINVAL ? 400 : rc == -EACCES ? 403 : 500;
+	const char *detail = err[0] != '\0' ? err : strerror(-rc);
 
-	if (status == 500)
-		log_err("deploy: %s %s from %s failed: %s", http_method(c->req), http_path(c->req),
-			http_peer(c->req), err);
-	http_reply_error(c->req, status, status == 409 ? "stale" : status == 404 ? "not_found" :
-			 status == 400 ? "invalid" : status == 403 ? "forbidden" : "internal",
-			 "%s", err[0] != '\0' ? err : strerror(-rc));
+	for (size_t i = 0; i < sizeof(errno_replies) / sizeof(errno_replies[0]); i++) {
+		if (errno_replies[i].rc == rc) {
+			http_reply_error(c->req, errno_replies[i].status, errno_replies[i].error, "%s",
+					 detail);
+			return;
+		}
+	}
+	log_err("deploy: %s %s from %s failed: %s", http_method(c->req), http_path(c->req),
+		http_peer(c->req), detail);
+	http_reply_error(c->req, 500, "internal", "%s", detail);
 }
 
 /* Check the bearer token and find the machine it is for. Replies on failure. */

@@ -148,8 +148,12 @@ phase_count(const json_t *list, const char *phase)
 	size_t i;
 	int count = 0;
 
-	json_array_foreach(list, i, entry)
-		count += strcmp(json_string_value(json_object_get(entry, "phase")) ?: "", phase) == 0;
+	json_array_foreach(list, i, entry) {
+		const char *name = json_string_value(json_object_get(entry, "phase"));
+
+		if (name != NULL && strcmp(name, phase) == 0)
+			count++;
+	}
 	return count;
 }
 
@@ -260,7 +264,6 @@ deploy_phase_record(struct deploy *dp, struct store *st, const char *actor, int6
 				.seconds = report->seconds, .detail = report->detail };
 	int rc;
 
-	(void)dp;
 	rc = transition_run(st, actor, "deployment.phase", &t, err, errlen);
 	if (rc == 0)
 		log_info("deploy: deployment=%" PRId64 " %s phase=%s seconds=%.3f", id, t.target,
