@@ -8,11 +8,11 @@ build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-de
 libssl-dev libcurl4-openssl-dev libsystemd-dev libzstd-dev"
 test="libcmocka-dev clang libclang-rt-14-dev curl jq openssl sqlite3 util-linux
 iproute2 procps libarchive-tools gdisk e2fsprogs zstd"
-bench="wrk nginx-light dnsperf kea-admin"
+bench="wrk nginx-light dnsperf kea-admin radvd"
 recipes="mmdebstrap gdisk e2fsprogs dosfstools mtools zstd debian-archive-keyring jq ovmf
 seabios qemu-system-x86 cloud-image-utils"
 ddi="kea-dhcp4-server kea-common pdns-server pdns-backend-sqlite3 tftpd-hpa tftp-hpa ipxe
-bind9-dnsutils socat busybox"
+bind9-dnsutils socat busybox ndisc6"
 lab="$ddi qemu-system-x86 ovmf openssh-client"
 # The ramdisk builder fetches its kernel and busybox with apt-get download and
 # installs neither. kmod provides depmod.

@@ -67,6 +67,7 @@ static const struct conf_key keys[] = {
 	{ "ddi", "reverse_zones", CONF_STRING, FIELD(ddi_reverse_zones), "", 0, 0 },
 	{ "ddi", "lease_seconds", CONF_UINT, FIELD(ddi_lease_seconds), "3600", 60, 604800 },
 	{ "ddi", "resync_seconds", CONF_UINT, FIELD(ddi_resync_seconds), "300", 5, 86400 },
+	{ "ddi", "router_advertisements", CONF_BOOL, FIELD(ddi_router_advertisements), "true", 0, 0 },
 	{ "kea", "control_socket", CONF_STRING, FIELD(kea_control_socket), "/run/kea/kea4-ctrl-socket", 0, 0 },
 	{ "kea", "lease_file", CONF_STRING, FIELD(kea_lease_file), "/var/lib/kea/kea-leases4.csv", 0, 0 },
 	{ "kea", "hooks_dir", CONF_STRING, FIELD(kea_hooks_dir), "/usr/lib/x86_64-linux-gnu/kea/hooks", 0, 0 },

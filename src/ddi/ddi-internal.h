@@ -197,9 +197,29 @@ struct ddi {
 	struct ddi_pdns pdns;
 	struct ddi_dns_state dns;
 
+	bool ra_enabled;                    /* [ddi] router_advertisements */
+	struct ddi_ra *ra;                  /* NULL unless running */
+
 	pthread_mutex_t lock;               /* guards status */
 	struct ddi_status status;
 };
+
+/*
+ * Respond to IPv6 router solicitations on `interface` with advertisements that
+ * configure nothing, so that iPXE stops waiting for a router (ra.c). Starts a thread
+ * that retries opening its socket while the interface is missing or the socket is
+ * denied, and logs why. ddi_ra_stop joins it and returns NULL.
+ */
+struct ddi_ra;
+int ddi_ra_start(const char *interface, struct ddi_ra **ret);
+struct ddi_ra *ddi_ra_stop(struct ddi_ra *ra);
+/*
+ * Whether the ICMPv6 message `msg` is a router solicitation to respond to (RFC 4861,
+ * section 6.1.1): `hop_limit` is the IPv6 hop limit it arrived with, and
+ * `from_unspecified` whether its source was "::".
+ */
+bool ddi_ra_solicitation_valid(const uint8_t *msg, size_t len, int hop_limit,
+			       bool from_unspecified);
 
 int64_t ddi_now_ms(void);
 void ddi_retry_schedule(struct ddi_retry *retry);

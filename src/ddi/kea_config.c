@@ -14,6 +14,10 @@
  *                                                           and option 60 HTTPClient back
  * The last three also require "not member('outpost-ipxe')", so iPXE never gets a
  * boot loader again, whatever architecture or vendor class it reports.
+ *
+ * iPXE also gets its option 175 with "no-pxedhcp" set: without it, iPXE holds the
+ * first offer for about three seconds in case a ProxyDHCP server answers too, and
+ * Outpost never runs one.
  */
 #include "ddi/ddi-internal.h"
 
@@ -45,6 +49,20 @@ addr_list_text(const uint32_t *addrs, size_t count, char *out, size_t size)
 	}
 }
 
+/*
+ * Option 175 holds iPXE's own options. Kea knows none of them, so it is defined as
+ * binary and sent as bytes: sub-option 176 (no-pxedhcp), length 1, value 1. Kea reports
+ * binary data back in upper case, so the drift check compares it as written here.
+ */
+#define IPXE_OPTIONS_NO_PXEDHCP "B00101"
+
+static json_t *
+option_defs(void)
+{
+	return json_pack("[{s:s, s:i, s:s, s:s}]", "name", "ipxe-encap-opts", "code", 175,
+			 "space", "dhcp4", "type", "binary");
+}
+
 static json_t *
 client_classes(const struct ddi_config *c)
 {
@@ -55,13 +73,15 @@ client_classes(const struct ddi_config *c)
 	snprintf(http_boot, sizeof(http_boot), "%s" DDI_HTTP_BOOT_PATH, c->boot_url);
 
 	return json_pack(
-		"[{s:s, s:s, s:s},"
+		"[{s:s, s:s, s:s, s:[{s:s, s:s, s:b, s:b}]},"
 		" {s:s, s:s, s:s, s:s},"
 		" {s:s, s:s, s:s, s:s},"
 		" {s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}]",
 		"name", "outpost-ipxe",
 		"test", "substring(option[77].hex,0,4) == 'iPXE' or option[175].exists",
 		"boot-file-name", script,
+		"option-data", "name", "ipxe-encap-opts", "data", IPXE_OPTIONS_NO_PXEDHCP,
+		"csv-format", 0, "always-send", 1,
 
 		"name", "outpost-bios",
 		"test", "option[93].hex == 0x0000 and not member('outpost-ipxe')",
@@ -212,7 +232,7 @@ ddi_kea_config(const struct ddi_config *c, const struct ddi_hosts *hosts)
 	}
 
 	dhcp4 = json_pack(
-		"{s:{s:[s], s:s}, s:{s:s, s:s}, s:{s:s, s:b, s:s, s:i}, s:I, s:o, s:o, s:o,"
+		"{s:{s:[s], s:s}, s:{s:s, s:s}, s:{s:s, s:b, s:s, s:i}, s:I, s:o, s:o, s:o, s:o,"
 		" s:[{s:s, s:[{s:s}], s:s}]}",
 		"interfaces-config", "interfaces", c->settings->interface,
 		"dhcp-socket-type", "raw",
@@ -221,6 +241,7 @@ ddi_kea_config(const struct ddi_config *c, const struct ddi_hosts *hosts)
 		"lfc-interval", 3600,
 		"valid-lifetime", (json_int_t)c->settings->lease_seconds,
 		"hooks-libraries", hooks_json(c),
+		"option-def", option_defs(),
 		"client-classes", client_classes(c),
 		"subnet4", ctx.subnets,
 		"loggers", "name", "kea-dhcp4", "output_options", "output", "stdout",

@@ -132,6 +132,29 @@ reservations_differ(const json_t *want, const json_t *have, const char *subnet, 
 	return differs;
 }
 
+/* Each client class of `want` must carry the same options in `have` as well. */
+static bool
+class_options_differ(const json_t *want, const json_t *have, char *why, size_t size)
+{
+	json_t *index = index_by(have, "name");
+	bool differs = false;
+	size_t i;
+	json_t *class;
+
+	json_array_foreach(want, i, class) {
+		json_t *other = json_object_get(index, json_string_value(json_object_get(class,
+										     "name")));
+
+		differs = named_differ(json_object_get(class, "option-data"),
+				       json_object_get(other, "option-data"), option_members, true,
+				       "class option", why, size);
+		if (differs)
+			break;
+	}
+	json_decref(index);
+	return differs;
+}
+
 static bool
 pools_differ(const json_t *want, const json_t *have)
 {
@@ -213,7 +236,9 @@ ddi_kea_drift(const json_t *want, const json_t *have, char *why, size_t size)
 		return true;
 	}
 	if (named_differ(json_object_get(w, "client-classes"), json_object_get(h, "client-classes"),
-			 class_members, false, "client class", why, size))
+			 class_members, false, "client class", why, size) ||
+	    class_options_differ(json_object_get(w, "client-classes"),
+				 json_object_get(h, "client-classes"), why, size))
 		return true;
 	return subnets_differ(json_object_get(w, "subnet4"), json_object_get(h, "subnet4"), why,
 			      size);

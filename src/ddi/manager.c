@@ -166,6 +166,7 @@ ddi_new(const struct conf *conf, const char *db_path, struct ddi **ret, char *er
 	ddi->event_fd = -1;
 	pthread_mutex_init(&ddi->lock, NULL);
 	ddi->resync_ms = (int64_t)conf->ddi_resync_seconds * 1000;
+	ddi->ra_enabled = conf->ddi_router_advertisements;
 
 	r = ddi_settings_parse(conf, &ddi->settings, err, errlen);
 	if (r == 0)
@@ -359,6 +360,11 @@ ddi_start(struct ddi *ddi)
 		if (r < 0)
 			return r;
 	}
+	if (ddi->ra_enabled) {
+		r = ddi_ra_start(ddi->settings.interface, &ddi->ra);
+		if (r < 0)
+			return r;
+	}
 	ddi->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ddi->wake_fd < 0) {
 		r = -errno;
@@ -387,6 +393,7 @@ ddi_free(struct ddi *ddi)
 			log_warning("ddi: failed to wake the manager thread: %s", strerror(errno));
 		pthread_join(ddi->thread, NULL);
 	}
+	ddi->ra = ddi_ra_stop(ddi->ra);
 	if (ddi->wake_fd >= 0)
 		close(ddi->wake_fd);
 	if (ddi->event_fd >= 0) {

@@ -256,6 +256,7 @@ bound | renew)
 		echo "vendor_class=${vendor:-}"
 		echo "serverid=${serverid:-}"
 		echo "hostname=${hostname:-}"
+		echo "ipxe_options=${opt175:-}"
 	} > "$DDI_UDHCPC_RESULT"
 	;;
 esac
@@ -269,12 +270,24 @@ ddi_hex() {
 	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
 }
 
+# Send a router solicitation from the client namespace with rdisc6 and print what it
+# reports, errors included. Waits up to 5 s for the client's link-local address to pass
+# duplicate address detection, without which no solicitation leaves.
+ddi_router_solicit() {
+	for _ in $(seq 1 50); do
+		[ -z "$(ip -n "$DDI_CLIENT_NS" -6 addr show dev "$DDI_CLIENT_IF" tentative)" ] && break
+		sleep 0.1
+	done
+	ip netns exec "$DDI_CLIENT_NS" timeout 10 rdisc6 -1 -r 3 -w 1000 "$DDI_CLIENT_IF" 2>&1
+}
+
 # Run busybox udhcpc once in the client namespace with the client interface's MAC set
 # to MAC. It sends option 93 (client system architecture) = ARCH unless ARCH is empty,
 # option 60 (vendor class) = VENDOR unless empty, and option 77 (user class) = USERCLASS
-# as raw bytes, the way iPXE sends "iPXE", unless empty. Its option 55 requests 60.
+# as raw bytes, the way iPXE sends "iPXE", unless empty. Its option 55 requests 60 and 175.
 # Prints key=value lines from the DHCPACK: ip, siaddr, boot_file, vendor_class,
-# serverid and hostname; a value the server did not send is empty (siaddr 0.0.0.0 too).
+# serverid, hostname and ipxe_options (option 175 in hex); a value the server did not
+# send is empty (siaddr 0.0.0.0 too).
 # Returns 1 when no lease was obtained.
 # Usage: ddi_dhcp_client MAC ARCH VENDOR USERCLASS
 ddi_dhcp_client() {
@@ -301,7 +314,7 @@ ddi_dhcp_client() {
 	# -n and -q: exit once a lease is bound, or after three DHCPDISCOVERs 1 s apart.
 	# An empty -V makes udhcpc send no option 60.
 	args=(-f -n -q -t 3 -T 1 -A 1 -i "$DDI_CLIENT_IF" -s "$DDI_WORK/udhcpc.script"
-		-O 60 -V "$vendor")
+		-O 60 -O 175 -V "$vendor")
 	if [ -n "$arch" ]; then
 		args+=(-x "0x5d:$(printf '%04x' "$arch")")
 	fi

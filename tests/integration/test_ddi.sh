@@ -49,6 +49,19 @@ for file in undionly.kpxe snponly.efi ipxe.efi; do
 		"$(sha256sum < "/usr/lib/ipxe/$file")"
 done
 
+# A router solicitation gets an advertisement that configures nothing: no default
+# router, no DHCPv6, no prefix. iPXE waits for one before its DHCP is done.
+ra=$(ddi_router_solicit)
+server_ll=$(ip -n "$DDI_SERVER_NS" -6 addr show dev "$DDI_SERVER_IF" scope link |
+	sed -n 's|.*inet6 \([^/]*\)/.*|\1|p')
+expect_contains "RA from the server's link-local address" "$ra" "from $server_ll"
+expect_eq "RA router lifetime 0" "$(grep -c '^Router lifetime *: *0 ' <<< "$ra")" 1
+expect_eq "RA without the managed flag" "$(grep -c '^Stateful address conf\. *: *No' <<< "$ra")" 1
+expect_eq "RA without the other flag" "$(grep -c '^Stateful other conf\. *: *No' <<< "$ra")" 1
+expect_eq "RA without a prefix" "$(grep -c '^ Prefix' <<< "$ra")" 0
+expect_eq "client has no global IPv6 address" \
+	"$(ip -n "$DDI_CLIENT_NS" -6 addr show dev "$DDI_CLIENT_IF" scope global)" ""
+
 # Zones exist, with the appliance's own name server record.
 client_address
 expect_eq "name server A record" "$(dig_short outpost.lab.example A)" "10.77.0.1"
@@ -125,10 +138,13 @@ check "unknown MAC gets a pool address" test "${pool_ip%.*}" = "10.77.0" -a \
 ddi_dhcp_client 52:54:00:bb:00:10 16 "$HTTP_CLIENT" "" > /dev/null
 expect_eq "UEFI HTTP boot URL" "$(lease_value boot_file)" "http://10.77.0.1:8080/ipxe/ipxe.efi"
 expect_eq "UEFI HTTP boot vendor class" "$(lease_value vendor_class)" "HTTPClient"
+expect_eq "no iPXE options for firmware" "$(lease_value ipxe_options)" ""
 
 ddi_dhcp_client 52:54:00:aa:00:01 0 "$PXE_BIOS" "iPXE" > /dev/null
 expect_eq "iPXE gets the script URL" "$(lease_value boot_file)" "$SCRIPT_URL"
 expect_eq "iPXE keeps its reservation" "$(lease_value ip)" "10.77.0.2"
+# Option 175 holds sub-option 176 (no-pxedhcp), length 1, value 1.
+expect_eq "iPXE told to skip ProxyDHCP" "$(lease_value ipxe_options)" "b00101"
 
 ddi_dhcp_client 52:54:00:bb:00:10 16 "$HTTP_CLIENT" "iPXE" > /dev/null
 expect_eq "iPXE as HTTP client gets the script URL" "$(lease_value boot_file)" "$SCRIPT_URL"

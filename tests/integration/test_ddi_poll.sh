@@ -6,6 +6,7 @@
 . "$(dirname "$0")/dns_lib.sh"
 
 DDI_KEA_OPTIONS="lease_events = poll;lease_poll_seconds = 1" ddi_stack_up || exit 1
+sed -i '/^\[ddi\]$/a router_advertisements = false' "$WORK/outpost.conf"
 ddi_daemon_start
 ddi_wait_status '.dhcp.in_sync and .dns.in_sync' 30
 check "stack reaches sync" test $? -eq 0
@@ -19,6 +20,10 @@ ddi_dhcp_client 52:54:00:ee:00:01 7 "PXEClient:Arch:00007:UNDI:003016" "" > /dev
 leased=$(sed -n 's/^ip=//p' "$DDI_WORK/udhcpc.result")
 expect_eq "polled lease discovered" "$(ddi_lease_ip 52:54:00:ee:00:01 "$leased" 10)" "$leased"
 expect_eq "no hook events" "$(api_unix GET /api/v1/ddi/status | jq .lease_events)" "0"
+
+# With router_advertisements off, a router solicitation gets no answer.
+ra=$(ddi_router_solicit)
+expect_contains "no RA when turned off" "$ra" "No response"
 
 # A bad value is rejected at start with the key and the value.
 stop_daemon

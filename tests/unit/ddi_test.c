@@ -524,6 +524,19 @@ test_kea_config_generated(void **state)
 		assert_non_null(strstr(json_string_value(json_object_get(json_array_get(classes, i),
 									 "test")),
 				       "not member('outpost-ipxe')"));
+	/* iPXE is told not to wait for a ProxyDHCP offer: option 175, sub-option 176 = 1. */
+	{
+		json_t *opts = json_object_get(json_array_get(classes, 0), "option-data");
+		json_t *defs = json_object_get(dhcp4, "option-def");
+
+		assert_int_equal(json_array_size(opts), 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(opts, 0),
+								      "name")), "ipxe-encap-opts");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(opts, 0),
+								      "data")), "B00101");
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(defs, 0),
+								    "code")), 175);
+	}
 
 	/* The configuration matches itself, and a lost reservation is drift. */
 	assert_false(ddi_kea_drift(config, config, why, sizeof(why)));
@@ -535,6 +548,16 @@ test_kea_config_generated(void **state)
 								   "client-classes"), 0),
 				    "next-server", json_string("0.0.0.0"));
 		assert_false(ddi_kea_drift(config, copy, why, sizeof(why)));
+		json_decref(copy);
+	}
+	{
+		/* A Kea that does not tell iPXE to skip ProxyDHCP gets the new configuration. */
+		json_t *copy = json_deep_copy(config);
+
+		json_array_remove(json_object_get(json_array_get(json_object_get(json_object_get(copy,
+						"Dhcp4"), "client-classes"), 0), "option-data"), 0);
+		assert_true(ddi_kea_drift(config, copy, why, sizeof(why)));
+		assert_non_null(strstr(why, "class option"));
 		json_decref(copy);
 	}
 	{
@@ -618,6 +641,39 @@ test_pdns_zone_parse(void **state)
 	ddi_records_free(&records);
 }
 
+/* Router solicitations: RFC 4861 section 6.1.1's checks. */
+static void
+test_router_solicitation_valid(void **state)
+{
+	/* Header, then a source link-layer address option of 8 bytes. */
+	uint8_t rs[16] = { 133, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0x52, 0x54, 0, 0x78, 0, 1 };
+	uint8_t bad[16];
+
+	(void)state;
+	assert_true(ddi_ra_solicitation_valid(rs, 16, 255, false));
+	assert_true(ddi_ra_solicitation_valid(rs, 8, 255, true));
+	/* Forwarded by a router, or any hop limit but 255. */
+	assert_false(ddi_ra_solicitation_valid(rs, 16, 254, false));
+	assert_false(ddi_ra_solicitation_valid(rs, 16, -1, false));
+	/* Too short, another type, a non-zero code. */
+	assert_false(ddi_ra_solicitation_valid(rs, 7, 255, false));
+	memcpy(bad, rs, sizeof(bad));
+	bad[0] = 134;
+	assert_false(ddi_ra_solicitation_valid(bad, 16, 255, false));
+	memcpy(bad, rs, sizeof(bad));
+	bad[1] = 1;
+	assert_false(ddi_ra_solicitation_valid(bad, 16, 255, false));
+	/* An option of length 0, one past the end, a lone trailing byte. */
+	memcpy(bad, rs, sizeof(bad));
+	bad[9] = 0;
+	assert_false(ddi_ra_solicitation_valid(bad, 16, 255, false));
+	bad[9] = 2;
+	assert_false(ddi_ra_solicitation_valid(bad, 16, 255, false));
+	assert_false(ddi_ra_solicitation_valid(rs, 9, 255, false));
+	/* The unspecified source announcing a link-layer address. */
+	assert_false(ddi_ra_solicitation_valid(rs, 16, 255, true));
+}
+
 int
 main(void)
 {
@@ -633,6 +689,7 @@ main(void)
 		cmocka_unit_test(test_kea_unreachable),
 		cmocka_unit_test(test_kea_config_generated),
 		cmocka_unit_test(test_event_parse),
+		cmocka_unit_test(test_router_solicitation_valid),
 		cmocka_unit_test(test_pdns_zone_parse),
 	};
 
