@@ -13,7 +13,7 @@ repo_dir=$(dirname "$(dirname "$recipe_dir")")
 # Raise this when bootenv/ramdisk changes while the kernel stays the same, so the new
 # bundle's version is higher than the one a site has loaded.
 # NOTE: the format orders tags as byte strings, so r10 sorts before r9; use r01 to r99.
-revision=r04
+revision=r05
 
 die() {
 	echo "ramdisk: $*" >&2

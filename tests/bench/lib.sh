@@ -110,15 +110,19 @@ stop_outpost() {
 
 # Start nginx on SERVER_CPU from a configuration in WORK: one worker, no daemon, every
 # path it writes inside WORK. "$1" is the body of the server block, the optional "$2"
-# more lines for the http block. Sets NGINX_PID and
-# NGINX_PORT. The access log is off because Outpost, at its default log level (info),
-# writes no line per request either.
+# more lines for the http block. It listens on a free port of 127.0.0.1, or on
+# NGINX_LISTEN (ADDRESS:PORT) inside the namespace NGINX_NETNS when those are set. Sets
+# NGINX_PID and NGINX_PORT. The access log is off because Outpost, at its default log
+# level (info), writes no line per request either.
 start_nginx() {
-	local dir=$WORK/nginx
+	local dir=$WORK/nginx listen=${NGINX_LISTEN:-}
+	local -a netns=()
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	NGINX_PORT=$(free_port)
+	[ -n "$listen" ] || listen=127.0.0.1:$(free_port)
+	[ -z "${NGINX_NETNS:-}" ] || netns=(ip netns exec "$NGINX_NETNS")
+	NGINX_PORT=${listen##*:}
 	cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -143,15 +147,16 @@ http {
 	default_type application/octet-stream;
 	${2:-}
 	server {
-		listen 127.0.0.1:$NGINX_PORT;
+		listen $listen;
 $1
 	}
 }
 CONF
-	taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
+	"${netns[@]}" taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" \
+		-c "$dir/nginx.conf" &
 	NGINX_PID=$!
 	for _ in $(seq 1 100); do
-		if curl -s --noproxy '*' -o /dev/null "http://127.0.0.1:$NGINX_PORT/"; then
+		if "${netns[@]}" curl -s --noproxy '*' -o /dev/null "http://$listen/"; then
 			say "nginx pid=$NGINX_PID port=$NGINX_PORT"
 			return 0
 		fi
