@@ -11,9 +11,11 @@
  * on at once. A site with its own IPv6 routers turns this off with
  * [ddi] router_advertisements = false.
  *
- * The reply goes to the soliciting address, or to all nodes when the solicitation came
- * from the unspecified address. Multicast replies are spaced at least
- * RA_MULTICAST_GAP_MS apart (RFC 4861, section 10: MIN_DELAY_BETWEEN_RAS).
+ * RFC 4861, section 6.2.6, shapes the replies. Each is sent after a random delay of up
+ * to RA_MAX_DELAY_MS. A solicitation from a link-local address gets a unicast reply.
+ * Any other source gets the multicast reply to all nodes, sent at most once per
+ * RA_MULTICAST_GAP_MS. At most RA_PENDING_MAX unicast replies wait at a time, so a
+ * flood of solicitations draws a bounded number of replies.
  */
 #include "ddi/ddi-internal.h"
 
@@ -35,22 +37,44 @@
 #include "log/log.h"
 
 #define RA_MULTICAST_GAP_MS 3000
-/* How long a missing interface or a refused socket waits before the next attempt. */
-#define RA_REOPEN_MS 10000
+#define RA_MAX_DELAY_MS 500
+#define RA_PENDING_MAX 32
+/*
+ * How often the thread checks that the interface is still the one its socket is bound
+ * to, and how long a missing interface or a denied socket waits for the next attempt.
+ */
+#define RA_CHECK_MS 10000
+/* At most one warning about failed sends per this period. */
+#define RA_WARN_GAP_MS 60000
 #define RA_HOP_LIMIT 255
+/* Large enough for a solicitation on a link with jumbo frames. */
+#define RA_RECEIVE_MAX 9216
 #define NDP_OPTION_SOURCE_LINK_ADDR 1
+
+struct ra_reply {
+	struct sockaddr_in6 to;
+	int64_t due_ms;
+};
 
 struct ddi_ra {
 	char interface[IF_NAMESIZE];
+	unsigned ifindex;               /* the interface the socket is bound to */
 	int fd;                         /* raw ICMPv6 socket, -1 while closed */
 	int wake_fd;                    /* eventfd that stops the thread */
 	pthread_t thread;
 	atomic_bool stop;
-	uint8_t mac[6];
-	bool have_mac;
+	bool opened;                    /* the socket was open at least once */
+
+	struct ra_reply pending[RA_PENDING_MAX];   /* unicast replies to send */
+	size_t pending_count;
+	int64_t multicast_due_ms;       /* 0: no multicast reply scheduled */
 	int64_t last_multicast_ms;
+
 	uint64_t replied;
-	uint64_t ignored;
+	uint64_t ignored;               /* invalid messages */
+	uint64_t limited;               /* valid ones left without a reply of their own */
+	uint64_t send_failures;         /* since the last warning */
+	int64_t last_warning_ms;
 };
 
 bool
@@ -78,20 +102,22 @@ ddi_ra_solicitation_valid(const uint8_t *msg, size_t len, int hop_limit, bool fr
 	return true;
 }
 
-/* The advertisement: header, then the source link-layer address when known. */
+/* The advertisement: header, then the interface's current MAC when it has one. */
 static size_t
 advertisement(const struct ddi_ra *ra, uint8_t *out)
 {
 	struct nd_router_advert header = { 0 };
+	struct ifreq ifr = { 0 };
 
 	/* Hop limit, flags, lifetime, reachable and retransmit time all 0: unspecified. */
 	header.nd_ra_type = ND_ROUTER_ADVERT;
 	memcpy(out, &header, sizeof(header));
-	if (!ra->have_mac)
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ra->interface);
+	if (ioctl(ra->fd, SIOCGIFHWADDR, &ifr) < 0)
 		return sizeof(header);
 	out[sizeof(header)] = NDP_OPTION_SOURCE_LINK_ADDR;
 	out[sizeof(header) + 1] = 1;
-	memcpy(out + sizeof(header) + 2, ra->mac, sizeof(ra->mac));
+	memcpy(out + sizeof(header) + 2, ifr.ifr_hwaddr.sa_data, 6);
 	return sizeof(header) + 8;
 }
 
@@ -107,7 +133,6 @@ ra_open(struct ddi_ra *ra)
 {
 	struct icmp6_filter filter;
 	struct ipv6_mreq group = { 0 };
-	struct ifreq ifr = { 0 };
 	int fd, r;
 
 	fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
@@ -130,11 +155,9 @@ ra_open(struct ddi_ra *ra)
 		close(fd);
 		return r;
 	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ra->interface);
-	ra->have_mac = ioctl(fd, SIOCGIFHWADDR, &ifr) == 0;
-	if (ra->have_mac)
-		memcpy(ra->mac, ifr.ifr_hwaddr.sa_data, sizeof(ra->mac));
+	ra->ifindex = group.ipv6mr_interface;
 	ra->fd = fd;
+	ra->opened = true;
 	return 0;
 }
 
@@ -161,37 +184,102 @@ receive(struct ddi_ra *ra, uint8_t *buf, size_t size, struct sockaddr_in6 *from,
 }
 
 static void
-reply(struct ddi_ra *ra, const struct sockaddr_in6 *from)
+send_failed(struct ddi_ra *ra, const char *to, int error)
+{
+	int64_t now = ddi_now_ms();
+
+	ra->send_failures++;
+	if (ra->last_warning_ms != 0 && now - ra->last_warning_ms < RA_WARN_GAP_MS)
+		return;
+	log_warning("ddi: router advertisement to %s on %s failed: %s (%" PRIu64 " failed "
+		    "sends since the last warning)", to, ra->interface, strerror(error),
+		    ra->send_failures);
+	ra->send_failures = 0;
+	ra->last_warning_ms = now;
+}
+
+static void
+send_advertisement(struct ddi_ra *ra, const struct sockaddr_in6 *to)
 {
 	uint8_t out[sizeof(struct nd_router_advert) + 8];
-	struct sockaddr_in6 to = *from;
 	char text[INET6_ADDRSTRLEN];
 	size_t len = advertisement(ra, out);
 
-	if (IN6_IS_ADDR_UNSPECIFIED(&from->sin6_addr)) {
-		int64_t now = ddi_now_ms();
-
-		if (ra->last_multicast_ms != 0 && now - ra->last_multicast_ms < RA_MULTICAST_GAP_MS) {
-			ra->ignored++;
-			return;
-		}
-		ra->last_multicast_ms = now;
-		inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
-	}
-	inet_ntop(AF_INET6, &to.sin6_addr, text, sizeof(text));
-	if (sendto(ra->fd, out, len, 0, (const struct sockaddr *)&to, sizeof(to)) < 0) {
-		log_warning("ddi: router advertisement to %s on %s failed: %s", text,
-			    ra->interface, strerror(errno));
+	inet_ntop(AF_INET6, &to->sin6_addr, text, sizeof(text));
+	if (sendto(ra->fd, out, len, 0, (const struct sockaddr *)to, sizeof(*to)) < 0) {
+		send_failed(ra, text, errno);
 		return;
 	}
 	ra->replied++;
 	log_debug("ddi: sent a router advertisement to=%s interface=%s", text, ra->interface);
 }
 
+/* Schedule the reply to a valid solicitation from `from`. */
+static void
+schedule(struct ddi_ra *ra, const struct sockaddr_in6 *from)
+{
+	int64_t due = ddi_now_ms() + (int64_t)arc4random_uniform(RA_MAX_DELAY_MS + 1);
+
+	/* Only a link-local source gets a reply of its own (RFC 4861, 6.1.2). */
+	if (!IN6_IS_ADDR_LINKLOCAL(&from->sin6_addr)) {
+		if (ra->multicast_due_ms != 0) {
+			ra->limited++;
+			return;
+		}
+		if (ra->last_multicast_ms != 0 && due < ra->last_multicast_ms + RA_MULTICAST_GAP_MS)
+			due = ra->last_multicast_ms + RA_MULTICAST_GAP_MS;
+		ra->multicast_due_ms = due;
+		return;
+	}
+	for (size_t i = 0; i < ra->pending_count; i++) {
+		if (IN6_ARE_ADDR_EQUAL(&ra->pending[i].to.sin6_addr, &from->sin6_addr)) {
+			ra->limited++;
+			return;
+		}
+	}
+	if (ra->pending_count == RA_PENDING_MAX) {
+		ra->limited++;
+		return;
+	}
+	ra->pending[ra->pending_count].to = *from;
+	ra->pending[ra->pending_count].due_ms = due;
+	ra->pending_count++;
+}
+
+/* Send the replies that are due; return the milliseconds until the next one, or -1. */
+static int
+send_due(struct ddi_ra *ra)
+{
+	int64_t now = ddi_now_ms(), next = -1;
+	size_t i = 0;
+
+	if (ra->multicast_due_ms != 0 && now >= ra->multicast_due_ms) {
+		struct sockaddr_in6 all = { .sin6_family = AF_INET6, .sin6_scope_id = ra->ifindex };
+
+		inet_pton(AF_INET6, "ff02::1", &all.sin6_addr);
+		send_advertisement(ra, &all);
+		ra->last_multicast_ms = now;
+		ra->multicast_due_ms = 0;
+	}
+	if (ra->multicast_due_ms != 0)
+		next = ra->multicast_due_ms - now;
+	while (i < ra->pending_count) {
+		if (now >= ra->pending[i].due_ms) {
+			send_advertisement(ra, &ra->pending[i].to);
+			ra->pending[i] = ra->pending[--ra->pending_count];
+			continue;
+		}
+		if (next < 0 || ra->pending[i].due_ms - now < next)
+			next = ra->pending[i].due_ms - now;
+		i++;
+	}
+	return (int)next;
+}
+
 static void
 drain(struct ddi_ra *ra)
 {
-	uint8_t buf[1280];
+	static uint8_t buf[RA_RECEIVE_MAX];
 	struct sockaddr_in6 from;
 	int hop_limit;
 	ssize_t n;
@@ -202,42 +290,76 @@ drain(struct ddi_ra *ra)
 			ra->ignored++;
 			continue;
 		}
-		reply(ra, &from);
+		schedule(ra, &from);
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		log_warning("ddi: reading router solicitations on %s failed: %s", ra->interface,
 			    strerror(errno));
 }
 
+/* Close the socket when the interface is gone or is another one with the same name. */
+static void
+check_interface(struct ddi_ra *ra)
+{
+	if (ra->fd < 0 || if_nametoindex(ra->interface) == ra->ifindex)
+		return;
+	log_info("ddi: interface %s was removed or replaced; reopening the router "
+		 "solicitation socket", ra->interface);
+	close(ra->fd);
+	ra->fd = -1;
+	ra->pending_count = 0;
+	ra->multicast_due_ms = 0;
+}
+
+/* Log a failure to open once until it changes, and the recovery after one. */
+static void
+report_open(struct ddi_ra *ra, int r, int *last_error)
+{
+	if (r < 0 && r != *last_error && r == -ENODEV)
+		log_warning("ddi: interface %s not found; IPv6 router solicitations get no reply "
+			    "until it exists, so iPXE waits about 13 s longer at each boot. Check "
+			    "[ddi] interface", ra->interface);
+	else if (r < 0 && r != *last_error)
+		log_warning("ddi: failed to open the router solicitation socket on %s: %s. "
+			    "iPXE then waits about 13 s longer at each boot. Give Outpost "
+			    "CAP_NET_RAW, or set [ddi] router_advertisements = false", ra->interface,
+			    strerror(-r));
+	else if (r == 0 && *last_error != 0)
+		log_info("ddi: responding to IPv6 router solicitations on %s", ra->interface);
+	*last_error = r;
+}
+
 static void *
 ra_main(void *arg)
 {
 	struct ddi_ra *ra = arg;
+	int64_t next_check = ddi_now_ms() + RA_CHECK_MS;
 	int last_error = 0;
 
 	while (!atomic_load(&ra->stop)) {
-		struct pollfd fds[2] = {
-			{ .fd = ra->wake_fd, .events = POLLIN },
-			{ .fd = ra->fd, .events = POLLIN },
-		};
-		int r = ra->fd >= 0 ? 0 : ra_open(ra);
+		struct pollfd fds[2] = { { .fd = ra->wake_fd, .events = POLLIN } };
+		int timeout, due;
 
-		/* Log a failure once until it changes, and the recovery after one. */
-		if (r < 0 && r != last_error)
-			log_warning("ddi: failed to open the router solicitation socket on %s: %s. "
-				    "iPXE then waits about 13 s longer at each boot. Give Outpost "
-				    "CAP_NET_RAW, or set [ddi] router_advertisements = false", ra->interface,
-				    strerror(-r));
-		else if (r == 0 && last_error != 0)
-			log_info("ddi: responding to IPv6 router solicitations on %s", ra->interface);
-		last_error = r;
+		if (ra->fd < 0)
+			report_open(ra, ra_open(ra), &last_error);
+		due = ra->fd >= 0 ? send_due(ra) : -1;
+		timeout = (int)(next_check - ddi_now_ms());
+		if (timeout < 0)
+			timeout = 0;
+		if (due >= 0 && due < timeout)
+			timeout = due;
 		fds[1].fd = ra->fd;
-		if (poll(fds, 2, ra->fd >= 0 ? -1 : RA_REOPEN_MS) < 0 && errno != EINTR) {
+		fds[1].events = POLLIN;
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
 			log_err("ddi: router advertisement poll failed: %s", strerror(errno));
 			break;
 		}
 		if (ra->fd >= 0 && (fds[1].revents & POLLIN) != 0)
 			drain(ra);
+		if (ddi_now_ms() >= next_check) {
+			check_interface(ra);
+			next_check = ddi_now_ms() + RA_CHECK_MS;
+		}
 	}
 	return NULL;
 }
@@ -287,8 +409,10 @@ ddi_ra_stop(struct ddi_ra *ra)
 		log_warning("ddi: failed to wake the router advertisement thread: %s",
 			    strerror(errno));
 	pthread_join(ra->thread, NULL);
-	log_info("ddi: stopped responding to router solicitations on %s replied=%" PRIu64
-		 " ignored=%" PRIu64, ra->interface, ra->replied, ra->ignored);
+	if (ra->opened)
+		log_info("ddi: stopped responding to router solicitations on %s replied=%" PRIu64
+			 " ignored=%" PRIu64 " limited=%" PRIu64, ra->interface, ra->replied,
+			 ra->ignored, ra->limited);
 	if (ra->fd >= 0)
 		close(ra->fd);
 	close(ra->wake_fd);
