@@ -22,7 +22,7 @@ ifneq ($(V),1)
 Q := @
 quiet = @printf '  %-6s %s\n' $(1) $(2);
 endif
-PKGS := libmicrohttpd sqlite3 jansson libcrypto libcurl libsystemd libzstd
+PKGS := libmicrohttpd sqlite3 jansson libcrypto libcurl libsystemd libzstd libfreeipmi
 
 ifeq ($(SANITIZER),)
 BUILD ?= build
@@ -131,18 +131,23 @@ $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# bmc_tool runs one operation of src/bmc against a BMC, for the BMC tests.
+$(BUILD)/tests/bmc_tool: $(BUILD)/tests/bmc/bmc_tool.o $(BUILD)/liboutpost.a
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 unit: $(UNIT_BINS) $(AGENT_TEST_BINS)
 	@tests/run-unit.sh $(UNIT_BINS) $(AGENT_TEST_BINS)
 
 fuzz-replay: $(REPLAY_BINS)
 	@tests/run-replay.sh $(BUILD) $(FUZZ_NAMES)
 
-integration: $(BUILD)/outpost
+integration: $(BUILD)/outpost $(BUILD)/tests/bmc_tool
 	@OUTPOST=$(abspath $(BUILD)/outpost) tests/integration/run.sh
 
 # Build in parallel, then run the suites one after another so their output stays apart.
 test-binaries: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(BUILD)/outpost-agent $(UNIT_BINS) \
-	$(AGENT_TEST_BINS) $(REPLAY_BINS)
+	$(AGENT_TEST_BINS) $(REPLAY_BINS) $(BUILD)/tests/bmc_tool
 
 check-plain:
 	$(MAKE) -j$(JOBS) test-binaries

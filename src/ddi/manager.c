@@ -225,10 +225,7 @@ ddi_service_update(struct ddi *ddi, struct ddi_service_status *s, const char *er
 int64_t
 ddi_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return time_monotonic_ms();
 }
 
 /* Schedule a retry of a failed side: 0.5 s, 1 s, 2 s ... up to 30 s. */

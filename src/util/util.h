@@ -118,6 +118,8 @@ bool secret_equal(const char *a, const char *b);
 int64_t time_now(void);
 /* Return the current time as Unix milliseconds. */
 int64_t time_now_ms(void);
+/* Return milliseconds on the monotonic clock, for deadlines and intervals. */
+int64_t time_monotonic_ms(void);
 
 /* Format Unix seconds as RFC 3339 UTC ("2026-12-04T20:09:23Z"); out holds 21 bytes. */
 void time_format(int64_t seconds, char out[21]);
