@@ -152,4 +152,19 @@ int bmc_events(struct bmc *bmc, json_t **ret, char *err, size_t errlen);
  */
 int bmc_firmware_update(struct bmc *bmc, const char *url, char *err, size_t errlen);
 
+/*
+ * Credentials at rest (secret.c). The key is BMC_KEY_SIZE random bytes in
+ * STATE_DIR/bmc-secret.key, created on first use. A sealed secret is text of at most
+ * BMC_SEALED_SIZE bytes, bound to `context` (protocol, address, port and user name of
+ * its BMC): opening it with another context or key fails with -EBADMSG.
+ */
+#define BMC_KEY_SIZE 32
+#define BMC_SEALED_SIZE (3 + ((12 + BMC_SECRET_SIZE + 16 + 2) / 3) * 4 + 1)
+
+int bmc_secret_key_load(const char *state_dir, unsigned char key[BMC_KEY_SIZE]);
+int bmc_secret_seal(const unsigned char key[BMC_KEY_SIZE], const char *context,
+		    const char *secret, char *out, size_t size);
+int bmc_secret_open(const unsigned char key[BMC_KEY_SIZE], const char *context,
+		    const char *sealed, char *out, size_t size);
+
 #endif

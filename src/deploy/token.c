@@ -8,97 +8,29 @@
 #include "deploy/deploy-internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "log/log.h"
+#include "util/util.h"
 
 #define KEY_FILE "deploy-token.key"
-
-/* Read exactly DEPLOY_KEY_SIZE bytes from `path`. Returns 0, -ENOENT or an error. */
-static int
-key_read(const char *path, unsigned char key[DEPLOY_KEY_SIZE])
-{
-	struct stat info;
-	ssize_t n;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &info) < 0 || !S_ISREG(info.st_mode) || info.st_size != DEPLOY_KEY_SIZE) {
-		log_err("deploy: %s is not a regular file of %d bytes; remove it and restart to "
-			"make a new key (tokens of running deployments then stop working)",
-			path, DEPLOY_KEY_SIZE);
-		rc = -EINVAL;
-	} else if ((info.st_mode & 077) != 0) {
-		log_err("deploy: %s has mode %03o, so other users can read the token key; "
-			"run chmod 600 on it", path, (unsigned)(info.st_mode & 0777));
-		rc = -EPERM;
-	} else if ((n = read(fd, key, DEPLOY_KEY_SIZE)) != DEPLOY_KEY_SIZE) {
-		rc = n < 0 ? -errno : -EIO;
-		log_err("deploy: cannot read %s: %s", path, strerror(-rc));
-	}
-	close(fd);
-	return rc;
-}
-
-/* Write a new random key to `path` through a temporary file, so a crash leaves none. */
-static int
-key_create(const char *path, unsigned char key[DEPLOY_KEY_SIZE])
-{
-	char tmp[PATH_MAX];
-	int fd, rc = 0;
-
-	if (getrandom(key, DEPLOY_KEY_SIZE, 0) != DEPLOY_KEY_SIZE)
-		return -EIO;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, key, DEPLOY_KEY_SIZE) != DEPLOY_KEY_SIZE || fsync(fd) < 0)
-		rc = errno != 0 ? -errno : -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
 
 int
 deploy_key_load(const char *state_dir, unsigned char key[DEPLOY_KEY_SIZE])
 {
 	char path[PATH_MAX];
-	int rc;
 
 	if (snprintf(path, sizeof(path), "%s/" KEY_FILE, state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	rc = key_read(path, key);
-	if (rc == -ELOOP)
-		log_err("deploy: %s is a symbolic link; the token key must be a regular file",
-			path);
-	else if (rc < 0 && rc != -ENOENT && rc != -EINVAL && rc != -EPERM && rc != -EIO)
-		log_err("deploy: cannot open %s: %s", path, strerror(-rc));
-	if (rc != -ENOENT)
-		return rc;
-	rc = key_create(path, key);
-	if (rc < 0)
-		log_err("deploy: cannot create the token key %s: %s", path, strerror(-rc));
-	else
-		log_info("deploy: created the token key %s", path);
-	return rc;
+	return key_file_load(path, key, DEPLOY_KEY_SIZE, "deploy: the token key",
+			     "tokens of running deployments then stop working");
 }
 
 /* The hex HMAC of "KIND:ID" into out (65 bytes). */

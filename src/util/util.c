@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "log/log.h"
 
 /* First allocation of a buffer; small enough for a log line, large enough for most. */
 #define BUF_INITIAL_CAP 256
@@ -523,4 +526,78 @@ text_sanitize(char *text)
 	for (; *text != '\0'; text++)
 		if ((unsigned char)*text < 0x20 || (unsigned char)*text > 0x7e)
 			*text = '?';
+}
+
+/* Read exactly `size` bytes from `path`. Returns 0, -ENOENT or an error it logged. */
+static int
+key_file_read(const char *path, unsigned char *key, size_t size, const char *what,
+	      const char *loss)
+{
+	struct stat info;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ELOOP)
+			log_err("%s %s is a symbolic link; it must be a regular file", what, path);
+		else if (rc != -ENOENT)
+			log_err("%s %s cannot be opened: %s", what, path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &info) < 0 || !S_ISREG(info.st_mode) || info.st_size != (off_t)size) {
+		log_err("%s %s is not a regular file of %zu bytes; remove it and restart to make "
+			"a new key (%s)", what, path, size, loss);
+		rc = -EINVAL;
+	} else if ((info.st_mode & 077) != 0) {
+		log_err("%s %s has mode %03o, so other users can read it; run chmod 600 on it",
+			what, path, (unsigned)(info.st_mode & 0777));
+		rc = -EPERM;
+	} else if ((n = read(fd, key, size)) != (ssize_t)size) {
+		rc = n < 0 ? -errno : -EIO;
+		log_err("%s %s cannot be read: %s", what, path, strerror(-rc));
+	}
+	close(fd);
+	return rc;
+}
+
+/* Write a new random key to `path` through a temporary file, so a crash leaves none. */
+static int
+key_file_create(const char *path, unsigned char *key, size_t size)
+{
+	char tmp[PATH_MAX];
+	int fd, rc = 0;
+
+	if (getrandom(key, size, 0) != (ssize_t)size)
+		return -EIO;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, key, size) != (ssize_t)size || fsync(fd) < 0)
+		rc = errno != 0 ? -errno : -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int
+key_file_load(const char *path, unsigned char *key, size_t size, const char *what,
+	      const char *loss)
+{
+	int rc = key_file_read(path, key, size, what, loss);
+
+	if (rc != -ENOENT)
+		return rc;
+	rc = key_file_create(path, key, size);
+	if (rc < 0)
+		log_err("%s %s cannot be created: %s", what, path, strerror(-rc));
+	else
+		log_info("created %s %s", what, path);
+	return rc;
 }

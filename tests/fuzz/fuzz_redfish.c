@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz the Redfish driver's readers (src/bmc/redfish_parse.c) with whatever a BMC
- * could send. The input is parsed as JSON and given to every reader; the raw bytes,
- * as a string, also go to the ETag and Location helpers. A link a reader accepts must
- * stay a path on the same service.
+ * could send. The input is parsed as JSON and given to every reader. The raw bytes,
+ * as a string, also go to the ETag and Location helpers and to the opener of sealed
+ * credentials (src/bmc/secret.c), which must reject what it did not seal. A link a
+ * reader accepts must stay a path on the same service.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -107,8 +108,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (strlen(text) < 200) {
+		static const unsigned char key[BMC_KEY_SIZE];
+		char opened[BMC_SECRET_SIZE];
+
 		rf_etag_other_form(text, etag, sizeof(etag));
 		check_path(rf_location_path(text));
+		if (bmc_secret_open(key, "fuzz", text, opened, sizeof(opened)) == 0 &&
+		    strlen(opened) >= BMC_SECRET_SIZE)
+			abort();
 	}
 	doc = json_loadb((const char *)data, size, 0, NULL);
 	if (doc != NULL)

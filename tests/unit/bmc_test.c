@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -590,6 +592,81 @@ test_bad_fingerprint_refused(void **state)
 	assert_null(bmc);
 }
 
+/* Credentials at rest: a round trip, and every way a sealed secret must fail to open. */
+static void
+test_secret_seal_and_open(void **state)
+{
+	unsigned char key[BMC_KEY_SIZE] = { 1, 2, 3 }, other[BMC_KEY_SIZE] = { 9 };
+	char sealed[BMC_SEALED_SIZE], opened[BMC_SECRET_SIZE], again[BMC_SEALED_SIZE];
+	char longest[BMC_SECRET_SIZE + 1];
+
+	(void)state;
+	assert_int_equal(bmc_secret_seal(key, "redfish:10.0.0.5:443:admin", "hunter2", sealed,
+					 sizeof(sealed)), 0);
+	assert_null(strstr(sealed, "hunter2"));
+	assert_int_equal(strncmp(sealed, "v1:", 3), 0);
+	assert_int_equal(bmc_secret_open(key, "redfish:10.0.0.5:443:admin", sealed, opened,
+					 sizeof(opened)), 0);
+	assert_string_equal(opened, "hunter2");
+	/* A new nonce each time: the same secret seals differently. */
+	assert_int_equal(bmc_secret_seal(key, "redfish:10.0.0.5:443:admin", "hunter2", again,
+					 sizeof(again)), 0);
+	assert_string_not_equal(sealed, again);
+	/* Another BMC, another key, a changed byte, a cut copy. */
+	assert_int_equal(bmc_secret_open(key, "redfish:10.0.0.6:443:admin", sealed, opened,
+					 sizeof(opened)), -EBADMSG);
+	assert_int_equal(bmc_secret_open(other, "redfish:10.0.0.5:443:admin", sealed, opened,
+					 sizeof(opened)), -EBADMSG);
+	sealed[10] = sealed[10] == 'A' ? 'B' : 'A';
+	assert_int_equal(bmc_secret_open(key, "redfish:10.0.0.5:443:admin", sealed, opened,
+					 sizeof(opened)), -EBADMSG);
+	sealed[8] = '\0';
+	assert_int_equal(bmc_secret_open(key, "redfish:10.0.0.5:443:admin", sealed, opened,
+					 sizeof(opened)), -EINVAL);
+	assert_int_equal(bmc_secret_open(key, "x", "plain text", opened, sizeof(opened)), -EINVAL);
+	/* The longest secret fits; one byte more does not. */
+	memset(longest, 'p', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_int_equal(bmc_secret_seal(key, "c", longest, sealed, sizeof(sealed)), -E2BIG);
+	longest[sizeof(longest) - 2] = '\0';
+	assert_int_equal(bmc_secret_seal(key, "c", longest, sealed, sizeof(sealed)), 0);
+	assert_int_equal(bmc_secret_open(key, "c", sealed, opened, sizeof(opened)), 0);
+	assert_string_equal(opened, longest);
+}
+
+/* The key file: created once with mode 0600, then read back; a link is refused. */
+static void
+test_secret_key_file(void **state)
+{
+	char dir[] = "/tmp/outpost-bmc-key-XXXXXX", path[256], link_dir[300];
+	unsigned char first[BMC_KEY_SIZE], second[BMC_KEY_SIZE];
+	struct stat info;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(bmc_secret_key_load(dir, first), 0);
+	snprintf(path, sizeof(path), "%s/bmc-secret.key", dir);
+	assert_int_equal(stat(path, &info), 0);
+	assert_int_equal(info.st_mode & 0777, 0600);
+	assert_int_equal(info.st_size, BMC_KEY_SIZE);
+	assert_int_equal(bmc_secret_key_load(dir, second), 0);
+	assert_memory_equal(first, second, BMC_KEY_SIZE);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(bmc_secret_key_load(dir, second), -EPERM);
+	snprintf(link_dir, sizeof(link_dir), "%s/sub", dir);
+	assert_int_equal(mkdir(link_dir, 0700), 0);
+	snprintf(link_dir, sizeof(link_dir), "%s/sub/bmc-secret.key", dir);
+	assert_int_equal(symlink(path, link_dir), 0);
+	snprintf(link_dir, sizeof(link_dir), "%s/sub", dir);
+	assert_int_equal(bmc_secret_key_load(link_dir, second), -ELOOP);
+	snprintf(link_dir, sizeof(link_dir), "%s/sub/bmc-secret.key", dir);
+	unlink(link_dir);
+	snprintf(link_dir, sizeof(link_dir), "%s/sub", dir);
+	rmdir(link_dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -611,6 +688,8 @@ main(void)
 		cmocka_unit_test(test_redirect_is_an_error),
 		cmocka_unit_test(test_errors_hide_the_password),
 		cmocka_unit_test(test_bad_fingerprint_refused),
+		cmocka_unit_test(test_secret_seal_and_open),
+		cmocka_unit_test(test_secret_key_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
