@@ -51,7 +51,7 @@ LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 # The folders in PROGRAM_DIRS are small programs of their own, not library modules.
 # MODULES="util store" limits the library to those folders, TESTS="store" the unit tests,
 # so one module can be built and tested while others are still being written.
-PROGRAM_DIRS := src/keahook src/agent
+PROGRAM_DIRS := src/keahook src/agent src/redfishsim
 MODULE_DIRS := $(filter-out $(PROGRAM_DIRS),$(if $(MODULES),$(MODULES:%=src/%),$(wildcard src/*)))
 LIB_SRCS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.c)))
 LIB_ASMS := $(sort $(wildcard $(MODULE_DIRS:%=%/*.S)))
@@ -68,7 +68,7 @@ JOBS ?= $(shell nproc)
 .PHONY: fuzz-binaries test-binaries all check check-plain check-san unit fuzz-replay integration bench fuzz deps \
 	bundles check-bundles ramdisk check-ramdisk check-e2e \
 	clean demo
-all: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(BUILD)/outpost-agent
+all: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(BUILD)/outpost-agent $(BUILD)/outpost-redfish-sim
 
 # A static pattern rule for the library objects, so a module source added after the
 # archive was built is still compiled; the plain pattern rule covers test objects.
@@ -131,6 +131,18 @@ $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# outpost-redfish-sim emulates one server's BMC for the QEMU lab and the BMC tests
+# (usage in src/redfishsim/main.c). It links liboutpost for the HTTPS server and helpers.
+RFSIM_SRCS := $(sort $(wildcard src/redfishsim/*.c))
+RFSIM_OBJS := $(RFSIM_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/outpost-redfish-sim: $(RFSIM_OBJS) $(BUILD)/liboutpost.a
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The emulator's request-body parser is not in liboutpost, so its fuzz target links it.
+$(BUILD)/tests/replay_fuzz_redfish_body $(BUILD)/fuzz/fuzz_redfish_body: \
+	$(BUILD)/src/redfishsim/body.o
+
 # bmc_tool runs one operation of src/bmc against a BMC, for the BMC tests.
 $(BUILD)/tests/bmc_tool: $(BUILD)/tests/bmc/bmc_tool.o $(BUILD)/liboutpost.a
 	@mkdir -p $(dir $@)
@@ -147,6 +159,7 @@ integration: $(BUILD)/outpost $(BUILD)/tests/bmc_tool
 
 # Build in parallel, then run the suites one after another so their output stays apart.
 test-binaries: $(BUILD)/outpost $(BUILD)/outpost-kea-hook $(BUILD)/outpost-agent $(UNIT_BINS) \
+	$(BUILD)/outpost-redfish-sim \
 	$(AGENT_TEST_BINS) $(REPLAY_BINS) $(BUILD)/tests/bmc_tool
 
 check-plain:

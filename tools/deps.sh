@@ -7,7 +7,8 @@ set -eu
 build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
 libssl-dev libcurl4-openssl-dev libsystemd-dev libzstd-dev libfreeipmi-dev"
 test="libcmocka-dev clang libclang-rt-14-dev curl jq openssl sqlite3 util-linux
-iproute2 procps libarchive-tools gdisk e2fsprogs zstd nginx-light openipmi ipmitool"
+iproute2 procps libarchive-tools gdisk e2fsprogs zstd nginx-light openipmi ipmitool
+genisoimage socat qemu-system-x86"
 bench="wrk nginx-light dnsperf kea-admin radvd"
 recipes="mmdebstrap gdisk e2fsprogs dosfstools mtools zstd debian-archive-keyring jq ovmf
 seabios qemu-system-x86 cloud-image-utils"
