@@ -141,7 +141,8 @@ int bmc_sensors(struct bmc *bmc, struct bmc_sensor **ret, size_t *count, char *e
 		size_t errlen);
 
 /*
- * The system event log, in the order the BMC keeps it, at most 1000 entries:
+ * The system event log, in the order the BMC keeps it, at most 1000 entries (over
+ * IPMI the newest, over Redfish the first the BMC lists):
  * [{"id", "created", "severity", "message"}].
  */
 int bmc_events(struct bmc *bmc, json_t **ret, char *err, size_t errlen);

@@ -16,6 +16,8 @@
 #include "log/log.h"
 
 #define IPMI_DEFAULT_PORT 623
+/* The shortest timeout that leaves time for one login attempt. */
+#define IPMI_TIMEOUT_MIN_MS 200
 
 /* The actions of the IPMI 2.0 Chassis Control command. */
 enum {
@@ -448,9 +450,17 @@ bmc_ipmi_open(struct bmc *bmc, char *err, size_t errlen)
 		return bmc_fail(-EINVAL, err, errlen,
 				"invalid BMC address '%s': write an IPv6 address in brackets, "
 				"as [%s]", t->address, t->address);
-	if (t->timeout_ms <= 0)
-		return bmc_fail(-EINVAL, err, errlen, "invalid BMC timeout %d ms; use a positive "
-				"number of milliseconds", t->timeout_ms);
+	/* Below this, no login attempt fits in the time. */
+	if (t->timeout_ms < IPMI_TIMEOUT_MIN_MS)
+		return bmc_fail(-EINVAL, err, errlen, "invalid BMC timeout %d ms; use at least %d "
+				"ms", t->timeout_ms, IPMI_TIMEOUT_MIN_MS);
+	/* IPMI 2.0 carries at most 16 bytes of user name and 20 of password. */
+	if (strlen(t->username) > 16)
+		return bmc_fail(-EINVAL, err, errlen, "invalid IPMI user name '%s': IPMI allows at "
+				"most 16 bytes", t->username);
+	if (strlen(t->password) > 20)
+		return bmc_fail(-EINVAL, err, errlen, "the IPMI password for %s is %zu bytes long; "
+				"IPMI allows at most 20", t->address, strlen(t->password));
 
 	ipmi = calloc(1, sizeof(*ipmi));
 	if (ipmi == NULL)

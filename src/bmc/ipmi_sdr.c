@@ -16,7 +16,9 @@
 
 /* Upper bounds against a BMC whose record links loop or never end. */
 #define SDR_RECORDS_MAX 1024
-#define SEL_ENTRIES_MAX 4096
+/* The SEL is walked from its first entry, so all are read and the newest kept. */
+#define SEL_ENTRIES_MAX 65535
+#define SEL_ENTRIES_KEPT 1000
 /* A record header plus the largest body its one-byte length allows. */
 #define SDR_RECORD_MAX (5 + 255)
 /* Bytes per partial read: 16 fits the smallest message buffers BMCs have. */
@@ -290,9 +292,11 @@ events_step(struct ipmi *ipmi, void *arg, char *err, size_t errlen)
 				     "expected 16", id, ipmi->target->address, n - 2);
 			break;
 		}
-		if (ipmi_parse_sel_entry(&parsers, data + 2, 16, &entry) == 0)
+		if (ipmi_parse_sel_entry(&parsers, data + 2, 16, &entry) == 0) {
 			json_array_append_new(a->list, entry);
-		else
+			if (json_array_size(a->list) > SEL_ENTRIES_KEPT)
+				json_array_remove(a->list, 0);
+		} else
 			log_warning("bmc: ipmi SEL entry 0x%04x does not parse address=%s", id,
 				    ipmi->target->address);
 		next = (uint16_t)(data[0] | data[1] << 8);

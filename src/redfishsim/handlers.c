@@ -532,7 +532,12 @@ media_insert(struct rfsim_call *call)
 		return;
 	}
 	sim->media_inserted = true;
-	log_info("redfish media inserted image=\"%s\"", sim->media_image);
+	{
+		char shown[RFSIM_URL_LOG_SIZE];
+
+		url_redact(sim->media_image, shown, sizeof(shown));
+		log_info("redfish media inserted image=\"%s\"", shown);
+	}
 	rfsim_state_save(sim);
 	rfsim_reply_empty(call, 204);
 }
@@ -735,7 +740,13 @@ simple_update(struct rfsim_call *call)
 	snprintf(task->image, sizeof(task->image), "%s",
 		 json_string_value(json_object_get(body, "ImageURI")));
 	json_decref(body);
-	log_info("redfish task=%u started: firmware update image=\"%s\"", task->id, task->image);
+	{
+		char shown[RFSIM_URL_LOG_SIZE];
+
+		url_redact(task->image, shown, sizeof(shown));
+		log_info("redfish task=%u started: firmware update image=\"%s\"", task->id,
+			 shown);
+	}
 	snprintf(monitor, sizeof(monitor), "/redfish/v1/TaskService/TaskMonitors/%u", task->id);
 	rfsim_add_header(call, "Location", monitor);
 	rfsim_reply_json(call, 202, rfsim_task(task));

@@ -16,8 +16,8 @@
  *                    qemu.log (QEMU's output) and media.iso (the fetched image)
  *   --profile        where VirtualMedia sits: under the ComputerSystem (generic, the
  *                    default) or under the Manager (vm-under-manager)
- * Once it listens it prints "outpost-redfish-sim ready port=N" to stderr. SIGTERM or
- * SIGINT stops QEMU and the emulator. Every request is logged at info with its
+ * Once it listens it prints "outpost-redfish-sim ready port=N" to stderr. SIGTERM,
+ * SIGINT, SIGHUP or SIGQUIT stops QEMU and the emulator. Every request is logged at info with its
  * method, path and status, never a password or token.
  *
  * Resources under /redfish/v1:
@@ -307,6 +307,8 @@ main(int argc, char **argv)
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGQUIT);
 	sigaddset(&signals, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -322,7 +324,8 @@ main(int argc, char **argv)
 		struct timespec tick = { 0, TICK_MS * 1000000L };
 
 		sig = sigtimedwait(&signals, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT)
+		/* Any of these would otherwise end the emulator and leave QEMU running. */
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT)
 			break;
 		pthread_mutex_lock(&sim.lock);
 		rfsim_qemu_reap(&sim);

@@ -86,6 +86,11 @@ rfsim_media_fetch(const char *url, const char *path, char *err, size_t errlen)
 		unlink(tmp);
 		return rc;
 	}
-	log_info("redfish media fetched image=\"%s\" to %s", url, path);
+	{
+		char shown[RFSIM_URL_LOG_SIZE];
+
+		url_redact(url, shown, sizeof(shown));
+		log_info("redfish media fetched image=\"%s\" to %s", shown, path);
+	}
 	return 0;
 }

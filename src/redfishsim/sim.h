@@ -38,6 +38,8 @@
 /* Idle seconds after which a session ends (the SessionTimeout property). */
 #define RFSIM_SESSION_TIMEOUT_S 1800
 #define RFSIM_TOKEN_SIZE 65
+/* A URL as logged, its user part hidden by url_redact. */
+#define RFSIM_URL_LOG_SIZE 2048
 #define RFSIM_SENSOR_COUNT 9
 
 enum rfsim_profile {

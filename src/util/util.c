@@ -601,3 +601,21 @@ key_file_load(const char *path, unsigned char *key, size_t size, const char *wha
 		log_info("created %s %s", what, path);
 	return rc;
 }
+
+void
+url_redact(const char *url, char *out, size_t size)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme != NULL ? scheme + 3 : NULL;
+	const char *end = host != NULL ? host + strcspn(host, "/?#") : NULL;
+	const char *at = NULL;
+
+	/* The last '@' before the path ends the user part, as URL parsers read it. */
+	for (const char *p = host; p != NULL && p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		snprintf(out, size, "%s", url);
+	else
+		snprintf(out, size, "%.*s***%s", (int)(host - url), url, at);
+}

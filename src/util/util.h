@@ -123,6 +123,12 @@ int key_file_load(const char *path, unsigned char *key, size_t size, const char 
 /* Compare two strings in time that depends only on their lengths. */
 bool secret_equal(const char *a, const char *b);
 
+/*
+ * Copy `url` for a log line with any user name and password before its host replaced
+ * by three asterisks, so the password of "http://u:p@host/x" never reaches a log.
+ */
+void url_redact(const char *url, char *out, size_t size);
+
 /* Return the current time as Unix seconds. */
 int64_t time_now(void);
 /* Return the current time as Unix milliseconds. */

@@ -625,6 +625,23 @@ array_grow_doubles(void **state)
 	free(items);
 }
 
+/* URLs for logs: the user part is hidden, everything else stays. */
+static void
+url_redact_hides_user(void **state)
+{
+	char out[128];
+
+	(void)state;
+	url_redact("http://user:TopSecret1@10.0.0.1:8080/img.iso", out, sizeof(out));
+	assert_string_equal(out, "http://***@10.0.0.1:8080/img.iso");
+	url_redact("https://a@b@host/x?y=@z", out, sizeof(out));
+	assert_string_equal(out, "https://***@host/x?y=@z");
+	url_redact("http://host/path@x", out, sizeof(out));
+	assert_string_equal(out, "http://host/path@x");
+	url_redact("not a url", out, sizeof(out));
+	assert_string_equal(out, "not a url");
+}
+
 int
 main(void)
 {
@@ -651,6 +668,7 @@ main(void)
 		cmocka_unit_test(secret_equal_cases),
 		cmocka_unit_test(time_format_values),
 		cmocka_unit_test(time_now_recent),
+		cmocka_unit_test(url_redact_hides_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
