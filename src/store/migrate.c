@@ -219,12 +219,38 @@ static const char migration_5[] =
 
 	"PRAGMA user_version = 5;";
 
+/*
+ * BMCs: `endpoint` ("protocol:address:port") is unique, so one BMC is enrolled once.
+ * `secret` holds the password sealed by the BMC module, never the password itself. A
+ * BMC outlives its machine's row: deleting the machine unlinks it.
+ */
+static const char migration_6[] =
+	"CREATE TABLE bmcs ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  machine_id INTEGER REFERENCES machines (id) ON DELETE SET NULL,"
+	"  protocol TEXT NOT NULL CHECK (protocol IN ('redfish', 'ipmi')),"
+	"  address TEXT NOT NULL CHECK (length(address) BETWEEN 1 AND 255),"
+	"  port INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),"
+	"  endpoint TEXT NOT NULL UNIQUE,"
+	"  username TEXT NOT NULL,"
+	"  secret TEXT NOT NULL CHECK (length(secret) > 0),"
+	"  tls TEXT NOT NULL CHECK (tls IN ('ca', 'pinned', 'tofu')),"
+	"  ca_file TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL CHECK (length(fingerprint) IN (0, 64)),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX bmcs_machine ON bmcs (machine_id);"
+
+	"PRAGMA user_version = 6;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema", migration_1 },
 	{ 2, "machines.uuid not unique", migration_2 },
 	{ 3, "bundles and their artifacts", migration_3 },
 	{ 4, "DHCP leases and conflicts", migration_4 },
 	{ 5, "deployments", migration_5 },
+	{ 6, "BMCs", migration_6 },
 };
 
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))

@@ -381,4 +381,36 @@ int store_token_insert(struct store *st, const char *name, const char *role,
 int store_token_find(struct store *st, const char token_hash[SHA256_HEX_SIZE], struct token *ret);
 int store_token_count(struct store *st, int64_t *ret);
 
+/*
+ * BMCs (bmc.c). The store keeps what the BMC module needs to connect; `secret` is the
+ * password as the BMC module sealed it. Insert and update return -EEXIST when another
+ * row has the same protocol, address and port, naming that row.
+ */
+#define STORE_BMC_SECRET_SIZE 256
+#define STORE_BMC_FINGERPRINT_SIZE 65
+
+struct bmc_record {
+	int64_t id;
+	int64_t machine_id;                 /* 0: not linked to a machine */
+	char protocol[8];                   /* "redfish" or "ipmi" */
+	char address[256];
+	int64_t port;                       /* 0: the protocol's default */
+	char username[64];
+	char secret[STORE_BMC_SECRET_SIZE];
+	char tls[8];                        /* "ca", "pinned" or "tofu" */
+	char ca_file[STORE_PATH_SIZE];
+	char fingerprint[STORE_BMC_FINGERPRINT_SIZE];   /* "" or 64 hex digits */
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+typedef int (*bmc_record_cb)(const struct bmc_record *b, void *arg);
+
+int store_bmc_insert(struct store *st, struct bmc_record *b);
+int store_bmc_get(struct store *st, int64_t id, struct bmc_record *ret);
+int store_bmc_update(struct store *st, struct bmc_record *b);
+int store_bmc_delete(struct store *st, int64_t id);
+/* Every BMC by id, or those of one machine when machine_id > 0. */
+int store_bmc_list(struct store *st, int64_t machine_id, bmc_record_cb cb, void *arg);
+
 #endif

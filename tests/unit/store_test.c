@@ -172,8 +172,8 @@ open_creates_schema(void **state)
 	struct fixture *f = *state;
 	char text[64];
 
-	assert_int_equal(store_schema_version(f->st), 5);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(store_schema_version(f->st), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 
 	raw_query(f->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
@@ -195,17 +195,17 @@ reopen_is_idempotent(void **state)
 
 	f->st = store_close(f->st);
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 5);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(store_schema_version(f->st), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 
 	assert_int_equal(store_profile_get(f->st, p.id, &got), 0);
 	assert_string_equal(got.name, "debian-12");
 	profile_clear(&got);
 }
 
-/* Undo migrations 5, 4 and 3, so a test can start from an older schema. */
+/* Undo migrations 6, 5, 4 and 3, so a test can start from an older schema. */
 #define UNDO_MIGRATION_3 \
-	"DROP TABLE deployments;" \
+	"DROP TABLE bmcs; DROP TABLE deployments;" \
 	" DROP TABLE ddi_conflicts; ALTER TABLE machines DROP COLUMN lease_ip;" \
 	" DROP TABLE artifacts; DROP TABLE bundles;" \
 	" CREATE TABLE artifacts (id INTEGER PRIMARY KEY, name TEXT, version TEXT);" \
@@ -252,8 +252,8 @@ migration_2_uuid_not_unique(void **state)
 				 " WHERE name = 'machines_uuid'"), 1);
 
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 5);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(store_schema_version(f->st), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('machines')"
 				 " WHERE name = 'machines_uuid' AND \"unique\" = 0"), 1);
 
@@ -279,6 +279,67 @@ deployment_state_collect(const struct deployment *d, void *arg)
 }
 
 /* Deployments: insert, read back, update, newest per machine, listings and checks. */
+/* Count the BMCs a list passes to its callback. */
+static int
+bmc_count(const struct bmc_record *b, void *arg)
+{
+	(void)b;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+bmcs_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct bmc_record b = { .protocol = "redfish", .address = "10.0.0.5", .port = 443,
+				.username = "admin", .secret = "v1:c2VhbGVk", .tls = "pinned",
+				.fingerprint = "" }, got, dup;
+	struct machine m;
+	int count = 0;
+
+	memset(b.fingerprint, 'a', 64);
+	assert_int_equal(store_bmc_insert(f->st, &b), 0);
+	assert_true(b.id > 0);
+	assert_int_equal(store_bmc_get(f->st, b.id, &got), 0);
+	assert_string_equal(got.address, "10.0.0.5");
+	assert_string_equal(got.secret, "v1:c2VhbGVk");
+	assert_string_equal(got.fingerprint, b.fingerprint);
+	assert_int_equal(got.machine_id, 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM bmcs WHERE endpoint = "
+				 "'redfish:10.0.0.5:443'"), 1);
+
+	/* The same protocol, address and port once only; the error names the owner. */
+	dup = b;
+	assert_int_equal(store_bmc_insert(f->st, &dup), -EEXIST);
+	assert_non_null(strstr(store_error(f->st), "enrolled already as BMC"));
+	dup.port = 8443;
+	assert_int_equal(store_bmc_insert(f->st, &dup), 0);
+	snprintf(dup.fingerprint, sizeof(dup.fingerprint), "%s", "not hex");
+	assert_int_equal(store_bmc_update(f->st, &dup), -EINVAL);
+	snprintf(dup.protocol, sizeof(dup.protocol), "%s", "snmp");
+	dup.fingerprint[0] = '\0';
+	assert_int_equal(store_bmc_update(f->st, &dup), -EINVAL);
+
+	/* Linked to a machine, listed with it, unlinked when the machine goes. */
+	machine_fill(&m, 3);
+	assert_int_equal(store_machine_insert(f->st, &m), 0);
+	b.machine_id = m.id;
+	assert_int_equal(store_bmc_update(f->st, &b), 0);
+	assert_int_equal(store_bmc_list(f->st, m.id, bmc_count, &count), 0);
+	assert_int_equal(count, 1);
+	count = 0;
+	assert_int_equal(store_bmc_list(f->st, 0, bmc_count, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_machine_delete(f->st, m.id), 0);
+	assert_int_equal(store_bmc_get(f->st, b.id, &got), 0);
+	assert_int_equal(got.machine_id, 0);
+
+	assert_int_equal(store_bmc_delete(f->st, b.id), 0);
+	assert_int_equal(store_bmc_get(f->st, b.id, &got), -ENOENT);
+	assert_int_equal(store_bmc_delete(f->st, b.id), -ENOENT);
+}
+
 static void
 deployments_round_trip(void **state)
 {
@@ -1534,6 +1595,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(open_creates_schema, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(bmcs_round_trip, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(reopen_is_idempotent, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(newer_version_rejected, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(migration_2_uuid_not_unique, test_setup,
