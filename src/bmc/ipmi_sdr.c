@@ -190,7 +190,7 @@ sensors_step(struct ipmi *ipmi, void *arg, char *err, size_t errlen)
 	uint8_t record[SDR_RECORD_MAX];
 	uint16_t reservation, id = 0, next;
 	size_t len;
-	int r;
+	int r, parsed;
 
 	list->count = 0;
 	if (ipmi_parsers_init(&parsers) < 0)
@@ -218,11 +218,15 @@ sensors_step(struct ipmi *ipmi, void *arg, char *err, size_t errlen)
 		}
 		if (r < 0)
 			break;
-		if (ipmi_parse_sensor_record(&parsers, record, len, &sensor) == 1) {
+		parsed = ipmi_parse_sensor_record(&parsers, record, len, &sensor);
+		if (parsed == 1) {
 			r = read_sensor_value(ipmi, reader, &parsers, record, len, &sensor, err,
 					      errlen);
 			if (r == 0 && sensor_add(list, &sensor) < 0)
 				r = bmc_fail(-ENOMEM, err, errlen, "out of memory");
+		} else if (parsed < 0) {
+			log_warning("bmc: ipmi SDR record 0x%04x does not parse, left out address=%s",
+				    id, ipmi->target->address);
 		}
 		if (next == id)
 			break;

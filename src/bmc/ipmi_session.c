@@ -161,7 +161,7 @@ session_open(struct ipmi *ipmi, char *err, size_t errlen)
 		return r;
 	if (errnum == IPMI_ERR_SESSION_TIMEOUT || errnum == IPMI_ERR_CONNECTION_TIMEOUT)
 		return bmc_fail(-EAGAIN, err, errlen,
-				"IPMI login to %s timed out: no answer on UDP port %u; check that "
+				"IPMI login to %s timed out: no valid answer on UDP port %u; check that "
 				"the BMC is reachable and IPMI over LAN is enabled", t->address,
 				ipmi->port);
 	if (errnum == IPMI_ERR_BMC_BUSY || errnum == IPMI_ERR_SYSTEM_ERROR)

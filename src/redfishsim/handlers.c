@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -461,6 +463,14 @@ systems_route(struct rfsim_call *call)
 /* ---- Manager and VirtualMedia ---- */
 
 static bool
+local_image_readable(const char *path)
+{
+	struct stat info;
+
+	return stat(path, &info) == 0 && S_ISREG(info.st_mode) && access(path, R_OK) == 0;
+}
+
+static bool
 image_scheme_valid(const char *image)
 {
 	return strncmp(image, "http://", 7) == 0 || strncmp(image, "https://", 8) == 0 ||
@@ -514,6 +524,13 @@ media_insert(struct rfsim_call *call)
 	if (!image_scheme_valid(image)) {
 		args[0] = image;
 		rfsim_reply_error_args(call, 400, RFSIM_MSG_ACTION_FORMAT, args, "Image");
+		json_decref(body);
+		return;
+	}
+	/* A local image is checked now, not when QEMU first opens it at power-on. */
+	if (!rfsim_media_remote(image) && !local_image_readable(image + 7)) {
+		rfsim_reply_error(call, 400, RFSIM_MSG_OPERATION_FAILED, "the image file of a "
+				  "file:// URL must be a readable regular file", NULL, NULL);
 		json_decref(body);
 		return;
 	}

@@ -334,7 +334,7 @@ check "wrong password exits 1" test $? = 1
 start=$(date +%s%N)
 err=$(BMC_PORT=$((PORT + 1)) BMC_TIMEOUT=2000 bmc_error power-state)
 elapsed=$((($(date +%s%N) - start) / 1000000))
-expect_contains "closed port times out" "$err" "timed out: no answer on UDP port $((PORT + 1))"
+expect_contains "closed port times out" "$err" "timed out: no valid answer on UDP port $((PORT + 1))"
 expect_contains "closed port names the timeout" "$err" "gave up after 2000 ms"
 check "closed port gives up within the timeout (${elapsed} ms)" test "$elapsed" -lt 2600
 check "closed port waits for the timeout (${elapsed} ms)" test "$elapsed" -ge 1500

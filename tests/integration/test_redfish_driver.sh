@@ -81,6 +81,11 @@ for profile in generic vm-under-manager; do
 		"true file://$WORK/boot.iso"
 	tool media-eject > /dev/null
 	expect_eq "$profile: media ejected" "$(tool media-status | jq -r .inserted)" "false"
+	check "$profile: missing image refused" sh -c "! '$TOOL' --address 127.0.0.1 --port $PORT \
+		--user admin --ca '$WORK/cert.pem' media-insert 'file://$WORK/missing.iso' \
+		2> '$WORK/missing.err'"
+	expect_contains "$profile: missing image named" "$(cat "$WORK/missing.err")" \
+		"must be a readable regular file"
 
 	# SimpleUpdate starts a task; the driver waits for it, then the version has moved.
 	before=$(tool inventory | jq -r '.firmware[] | select(.id == "BIOS") | .version')
