@@ -13,7 +13,7 @@
 
 #include "log/log.h"
 
-/* The most virtual media devices looked at under one owner. */
+/* The maximum virtual media devices read under one owner. */
 #define RF_MEDIA_MAX 64
 
 static int

@@ -5,7 +5,7 @@
  * ActionInfo, and action parameters from the ActionInfo. Virtual media may sit under a
  * Manager or under the System. The boot override mode is sent only where the BMC shows
  * it. A PATCH the BMC accepted is read back, because some accept a change they do not
- * apply; those that apply settings at the next reset show it in @Redfish.Settings.
+ * apply. BMCs that apply settings at the next reset show this in @Redfish.Settings.
  */
 #include "bmc/bmc-internal.h"
 

@@ -443,7 +443,7 @@ arrays_parse(const json_t *doc, const struct reading_array *arrays, size_t n,
 
 			if (r != 0 || !json_is_object(entry))
 				continue;
-			/* Fans report RPM unless they say Percent. */
+			/* Fans report RPM unless their ReadingUnits is Percent. */
 			if (arrays[a].kind == BMC_SENSOR_FAN && units != NULL &&
 			    strcmp(units, "Percent") == 0)
 				unit = "%";

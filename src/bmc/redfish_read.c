@@ -2,7 +2,7 @@
 /*
  * Redfish readings: inventory, sensors and the event log. A part the BMC does not have
  * (404, 405, 501, no link) is left out; any other failure, a timeout included, fails
- * the whole reading, because a partial answer would look like parts that went missing.
+ * the whole reading, because a partial reading would look like parts that went missing.
  */
 #include "bmc/bmc-internal.h"
 
@@ -14,7 +14,7 @@
 #define RF_CHASSIS_MAX 16
 #define RF_MACS_MAX 32
 #define RF_LOG_ENTRIES_MAX 1000
-/* The most members one reading takes from a collection; rf_members_all stops at 4096. */
+/* The maximum members one reading takes from a collection; rf_members_all stops at 4096. */
 #define RF_ITEMS_MAX 4096
 
 static int

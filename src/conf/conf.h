@@ -78,7 +78,7 @@ struct conf {
 	char *ddi_reverse_zones;     /* owned; comma-separated, empty: derived from subnets */
 	uint64_t ddi_lease_seconds;
 	uint64_t ddi_resync_seconds;
-	bool ddi_router_advertisements;   /* answer IPv6 router solicitations, see ddi/ra.c */
+	bool ddi_router_advertisements;   /* respond to IPv6 router solicitations, see ddi/ra.c */
 
 	/* [kea] */
 	char *kea_control_socket;    /* owned; Kea's unix control socket */

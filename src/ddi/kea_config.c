@@ -15,7 +15,7 @@
  * The last three also require "not member('outpost-ipxe')", so iPXE never gets a
  * boot loader again, whatever architecture or vendor class it reports.
  *
- * iPXE also gets its option 175 with "no-pxedhcp" set: without it, iPXE holds the
+ * iPXE also gets its option 175 with "no-pxedhcp" set: without it, iPXE keeps the
  * first offer for about three seconds in case a ProxyDHCP server answers too, and
  * Outpost never runs one.
  */
@@ -50,7 +50,7 @@ addr_list_text(const uint32_t *addrs, size_t count, char *out, size_t size)
 }
 
 /*
- * Option 175 holds iPXE's own options. Kea knows none of them, so it is defined as
+ * Option 175 contains iPXE's own options. Kea defines none of them, so it is defined as
  * binary and sent as bytes: sub-option 176 (no-pxedhcp), length 1, value 1. Kea reports
  * binary data back in upper case, so the drift check compares it as written here.
  */

@@ -183,7 +183,7 @@ void rfsim_reply_body_error(struct rfsim_call *call, const struct rfsim_body_err
 			    bool action);
 /*
  * Reply with one page of a resource collection: `members` (taken over) is the whole
- * list; the page starts at the request's $skip and holds RFSIM_PAGE_SIZE members.
+ * list; the page starts at the request's $skip and contains RFSIM_PAGE_SIZE members.
  */
 void rfsim_reply_collection(struct rfsim_call *call, const char *type, const char *name,
 			    json_t *members);

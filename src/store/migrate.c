@@ -221,7 +221,7 @@ static const char migration_5[] =
 
 /*
  * BMCs: `endpoint` ("protocol:address:port") is unique, so one BMC is enrolled once.
- * `secret` holds the password sealed by the BMC module, never the password itself. A
+ * `secret` contains the password sealed by the BMC module, never the password itself. A
  * BMC outlives its machine's row: deleting the machine unlinks it.
  */
 static const char migration_6[] =

@@ -115,7 +115,7 @@ int random_hex(size_t nbytes, char *out);
  * Load the secret key of `size` bytes in the file `path`, or create it with random
  * bytes (mode 0600, through a temporary file so a crash leaves none). A key file that
  * is a link, has another size or can be read by others is refused. `what` names the
- * key in log lines ("deploy: the token key"), and `loss` says what a new key breaks.
+ * key in log lines ("deploy: the token key"), and `loss` names what a new key breaks.
  */
 int key_file_load(const char *path, unsigned char *key, size_t size, const char *what,
 		  const char *loss);

@@ -9,9 +9,9 @@
 #   - time to the image on disk: image-verified for Outpost, the reference's end
 #   - time to phone-home: cloud-init in the installed system reporting to Outpost, or
 #     to nginx for the reference
-# The reference runs after every Outpost run, because it needs Outpost stopped: its
+# The reference runs after every Outpost run, because it needs Outpost stopped. Its
 # ramdisk's init streams the image with busybox wget into zstd into the disk, writes
-# the NoCloud seed and reboots; the servers boot from their disk first, so the written
+# the NoCloud seed and reboots. The servers boot from their disk first, so the written
 # image starts without another netboot. Outpost renders the seeds beforehand, and their
 # phone-home URL is changed to nginx's. radvd answers IPv6 router solicitations as
 # Outpost does, and Kea keeps the option that spares iPXE a ProxyDHCP wait.

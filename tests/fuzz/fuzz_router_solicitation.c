@@ -2,7 +2,7 @@
 /*
  * Fuzz the router solicitation check of the DDI module. The first byte picks the hop
  * limit and whether the source is unspecified; the rest is the ICMPv6 message. An
- * accepted message must meet the checks the answer relies on.
+ * accepted message must meet the checks the reply relies on.
  */
 #include <stdbool.h>
 #include <stdint.h>

@@ -143,7 +143,7 @@ expect_eq "no iPXE options for firmware" "$(lease_value ipxe_options)" ""
 ddi_dhcp_client 52:54:00:aa:00:01 0 "$PXE_BIOS" "iPXE" > /dev/null
 expect_eq "iPXE gets the script URL" "$(lease_value boot_file)" "$SCRIPT_URL"
 expect_eq "iPXE keeps its reservation" "$(lease_value ip)" "10.77.0.2"
-# Option 175 holds sub-option 176 (no-pxedhcp), length 1, value 1.
+# Option 175 contains sub-option 176 (no-pxedhcp), length 1, value 1.
 expect_eq "iPXE told to skip ProxyDHCP" "$(lease_value ipxe_options)" "b00101"
 
 ddi_dhcp_client 52:54:00:bb:00:10 16 "$HTTP_CLIENT" "iPXE" > /dev/null

@@ -21,7 +21,7 @@ leased=$(sed -n 's/^ip=//p' "$DDI_WORK/udhcpc.result")
 expect_eq "polled lease discovered" "$(ddi_lease_ip 52:54:00:ee:00:01 "$leased" 10)" "$leased"
 expect_eq "no hook events" "$(api_unix GET /api/v1/ddi/status | jq .lease_events)" "0"
 
-# With router_advertisements off, a router solicitation gets no answer.
+# With router_advertisements off, a router solicitation gets no reply.
 ra=$(ddi_router_solicit)
 expect_contains "no RA when turned off" "$ra" "No response"
 

@@ -624,7 +624,7 @@ test_secret_seal_and_open(void **state)
 	assert_int_equal(bmc_secret_open(key, "redfish:10.0.0.5:443:admin", sealed, opened,
 					 sizeof(opened)), -EINVAL);
 	assert_int_equal(bmc_secret_open(key, "x", "plain text", opened, sizeof(opened)), -EINVAL);
-	/* The longest secret fits; one byte more does not. */
+	/* A secret of the maximum length fits; one byte more does not. */
 	memset(longest, 'p', sizeof(longest) - 1);
 	longest[sizeof(longest) - 1] = '\0';
 	assert_int_equal(bmc_secret_seal(key, "c", longest, sealed, sizeof(sealed)), -E2BIG);

@@ -524,7 +524,7 @@ test_kea_config_generated(void **state)
 		assert_non_null(strstr(json_string_value(json_object_get(json_array_get(classes, i),
 									 "test")),
 				       "not member('outpost-ipxe')"));
-	/* iPXE is told not to wait for a ProxyDHCP offer: option 175, sub-option 176 = 1. */
+	/* Option 175 with sub-option 176 = 1 stops iPXE waiting for a ProxyDHCP offer. */
 	{
 		json_t *opts = json_object_get(json_array_get(classes, 0), "option-data");
 		json_t *defs = json_object_get(dhcp4, "option-def");
