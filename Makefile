@@ -123,6 +123,11 @@ $(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(BUILD)/liboutpost.a
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# The CLI tests share a canned API server and output capture (tests/unit/cli_fixture.c).
+# NOTE: the fixture links after liboutpost.a, so it resolves only the library functions
+# that the CLI code pulls in (util's buf_*).
+$(BUILD)/tests/cli_test $(BUILD)/tests/cli_bmc_test: $(BUILD)/tests/unit/cli_fixture.o
+
 # Replay binaries run a fuzz target over its corpus without libFuzzer, so the corpora
 # are checked with gcc and the sanitizers in every `make check`.
 # They link the agent's objects too, for the agent's parsers' targets.
@@ -231,13 +236,19 @@ demo:
 	$(MAKE) bundles
 	BUILD=$(abspath $(BUILD)) qemu/demo
 
-# The lab end to end: discovery by all three firmware paths, then deployments with ssh.
-check-e2e: all
+# The lab end to end: discovery by all three firmware paths, the servers' BMCs, then
+# deployments with ssh, and a virtual-media deployment on a network without DHCP.
+check-e2e: all $(BUILD)/tests/bmc_tool
 	@tools/deps.sh lab recipes ramdisk >/dev/null
 	$(MAKE) bundles
 	OUTPOST=$(abspath $(BUILD)/outpost) tests/e2e/test_lab_discovery.sh
+	OUTPOST=$(abspath $(BUILD)/outpost) tests/e2e/test_lab_bmc.sh
 	OUTPOST=$(abspath $(BUILD)/outpost) BUNDLE_DIR=$(abspath $(BUILD)/bundles) \
 		tests/e2e/test_lab_deploy.sh
+	OUTPOST=$(abspath $(BUILD)/outpost) BUNDLE_DIR=$(abspath $(BUILD)/bundles) \
+		tests/e2e/test_media_boot.sh
+	OUTPOST=$(abspath $(BUILD)/outpost) BUNDLE_DIR=$(abspath $(BUILD)/bundles) \
+		tests/e2e/test_lab_vmedia.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -20,6 +20,7 @@ usage(FILE *out)
 	      "  audit     show the audit trail or verify its hash chain\n"
 	      "  status    show the daemon's status\n"
 	      "  bundle    make keys, create, inspect and verify offline bundles\n"
+	      "  bmc       enrol BMCs and run power, boot, media and sensor operations\n"
 
 	      "\n"
 	      "Run `outpost COMMAND --help` for a command's options.\n",
@@ -44,6 +45,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(command, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	/* `machine power` runs a BMC operation, so the BMC commands handle it. */
+	if (strcmp(command, "bmc") == 0 ||
+	    (strcmp(command, "machine") == 0 && argc > 2 && strcmp(argv[2], "power") == 0))
+		return cli_bmc_main(argc - 1, argv + 1);
 	if (strcmp(command, "machine") == 0 || strcmp(command, "profile") == 0 ||
 	    strcmp(command, "audit") == 0 || strcmp(command, "status") == 0)
 		return cli_main(argc - 1, argv + 1);

@@ -211,13 +211,15 @@ resolve_modules() {
 }
 
 # Print the hash of everything the outputs depend on: the package versions,
-# this script, init, the udhcpc script, the agent and SOURCE_DATE_EPOCH.
+# this script, init, the udhcpc script, the GRUB programs' scripts and
+# configurations, the agent and SOURCE_DATE_EPOCH.
 inputs_hash() {
 	{
 		printf '%s\n' "$@" "${SOURCE_DATE_EPOCH:-}"
 		sha256sum "$ramdisk_src_dir/build.sh" "$ramdisk_src_dir/init" \
 			"$ramdisk_src_dir/udhcpc.script" "$ramdisk_src_dir/../localboot/grub.cfg" \
-			"$ramdisk_src_dir/../localboot/build.sh" ${OUTPOST_AGENT:+"$OUTPOST_AGENT"} |
+			"$ramdisk_src_dir/../localboot/build.sh" "$ramdisk_src_dir/../cdboot/grub.cfg" \
+			"$ramdisk_src_dir/../cdboot/build.sh" ${OUTPOST_AGENT:+"$OUTPOST_AGENT"} |
 			cut -d ' ' -f 1
 	} | sha256sum | cut -d ' ' -f 1
 }
@@ -317,7 +319,7 @@ build_ramdisk() {
 	stamp=$cache/inputs.sha256
 	hash=$(inputs_hash "$kernel_package" "$kernel_version" "$busybox_version")
 	if [ -f "$outdir/vmlinuz" ] && [ -f "$outdir/initrd.img" ] && [ -f "$outdir/localboot.efi" ] &&
-		[ -f "$stamp" ] &&
+		[ -f "$outdir/cdboot-efi.img" ] && [ -f "$outdir/cdboot-bios.img" ] && [ -f "$stamp" ] &&
 		[ "$(cat "$stamp")" = "$hash" ]; then
 		ramdisk_log "up to date: $kernel_package $kernel_version, busybox-static $busybox_version"
 		return 0
@@ -357,6 +359,8 @@ build_ramdisk() {
 	mv "$outdir/initrd.img.tmp" "$outdir/initrd.img"
 	# The UEFI local-disk boot program that local.ipxe chains to; see bootenv/localboot.
 	"$ramdisk_src_dir/../localboot/build.sh" "$outdir/localboot.efi"
+	# The El Torito images that virtual-media ISOs boot from; see bootenv/cdboot.
+	SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH "$ramdisk_src_dir/../cdboot/build.sh" "$outdir"
 	rm -rf "$DESTDIR"
 	echo "$hash" >"$stamp"
 

@@ -97,12 +97,21 @@ struct agent_config {
 	char mode[16];                  /* outpost.mode: deploy or discover */
 	char token[128];                /* outpost.token */
 	char bootif[18];                /* BOOTIF as a MAC with colons, "" when absent */
+	/*
+	 * outpost.ip: the static IPv4 ADDRESS/PREFIX of a virtual-media boot, "" when the
+	 * ramdisk used DHCP. The installed system then needs the same static network.
+	 */
+	char static_ip[19];
 	const char *disk;               /* --disk: the target, instead of choosing one */
 	const char *root;               /* --root: inventory fixture tree, "" normally */
 	bool reboot;                    /* false with --no-reboot */
 };
 
-/* Parse a kernel command line into cfg. Returns 0 or -EINVAL naming the word in err. */
+/*
+ * Parse a kernel command line into cfg. Returns 0 or -EINVAL naming the word in err:
+ * a value too long, a missing outpost.url or outpost.token, an unknown mode, or a
+ * malformed BOOTIF or outpost.ip.
+ */
 int agent_cmdline_parse(const char *cmdline, struct agent_config *cfg, char *err,
 			size_t errlen);
 
@@ -138,7 +147,10 @@ int agent_disk_choose(const struct agent_config *cfg, uint64_t need, char out[AG
  * After the image is written (configure.c): re-read the partition table of the disk
  * open as fd, find the partition holding the installed system (the ext4 one with
  * /etc/cloud) and write cloud-init's NoCloud configuration pointing at seed_url into
- * it. On success `note` says where it was written; on failure it says why.
+ * it. With cfg->static_ip set, the deployment's network-config (seed_url +
+ * "network-config") is fetched first and written into the same file as the `network:`
+ * key, so the installed system brings up its static address before it reads the seed.
+ * On success `note` names where it was written, and on failure it gives the reason.
  */
 int agent_configure(const struct agent_config *cfg, const char *disk, int fd, bool block,
 		    const char *seed_url, char *note, size_t size);
@@ -158,6 +170,14 @@ int gpt_parse(const unsigned char *header, const unsigned char *entries, size_t 
 	      uint64_t disk_bytes, struct gpt_partition *ret);
 /* Read the primary GPT from fd and call gpt_parse. Also -EIO for a short read. */
 int gpt_find_root(int fd, uint64_t disk_bytes, struct gpt_partition *ret);
+
+/*
+ * Check a network-config document that Outpost served before it goes into the seed
+ * configuration: at most AGENT_NETWORK_CONFIG_MAX bytes of printable ASCII lines,
+ * starting with "version: 1" or "version: 2". Returns 0 or -EINVAL with the reason.
+ */
+#define AGENT_NETWORK_CONFIG_MAX 16384
+int agent_network_config_check(const char *text, size_t len, char *err, size_t errlen);
 
 /* The deployment (deploy.c). Returns 0 once the disk is written and configured. */
 int agent_deploy(const struct agent_config *cfg);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's orders from the kernel command line: outpost.url, outpost.mode,
- * outpost.token and BOOTIF. The line comes from the iPXE script Outpost rendered and
- * from the profile's extra arguments, so every value is length-checked.
+ * outpost.token, BOOTIF and, on a virtual-media boot, outpost.ip. The line comes from
+ * the iPXE script or the ISO Outpost rendered and from the profile's extra arguments,
+ * so every value is length-checked.
  */
 #include "agent/agent.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Copy a word's value after its "key=" into out. */
@@ -25,16 +28,39 @@ word_value(const char *word, size_t len, const char *key, char *out, size_t size
 	return 1;
 }
 
+/* Is `text` ADDRESS/PREFIX with a dotted-quad IPv4 address and a prefix of 1 to 32? */
+static bool
+static_ip_valid(const char *text)
+{
+	const char *slash = strchr(text, '/');
+	char address[INET_ADDRSTRLEN];
+	struct in_addr parsed;
+	char *end;
+	long prefix;
+
+	if (slash == NULL || (size_t)(slash - text) >= sizeof(address))
+		return false;
+	memcpy(address, text, (size_t)(slash - text));
+	address[slash - text] = '\0';
+	/* Digits only: strtol would also take a sign or leading spaces. */
+	if (slash[1] < '1' || slash[1] > '9' || strspn(slash + 1, "0123456789") != strlen(slash + 1))
+		return false;
+	prefix = strtol(slash + 1, &end, 10);
+	return *end == '\0' && prefix >= 1 && prefix <= 32 &&
+	       inet_pton(AF_INET, address, &parsed) == 1;
+}
+
 int
 agent_cmdline_parse(const char *cmdline, struct agent_config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "outpost.url=", "outpost.mode=", "outpost.token=",
-					     "BOOTIF=" };
+					     "BOOTIF=", "outpost.ip=" };
 	char bootif[32] = "";
 	const char *p = cmdline;
 
-	char *outs[] = { cfg->url, cfg->mode, cfg->token, bootif };
-	size_t sizes[] = { sizeof(cfg->url), sizeof(cfg->mode), sizeof(cfg->token), sizeof(bootif) };
+	char *outs[] = { cfg->url, cfg->mode, cfg->token, bootif, cfg->static_ip };
+	size_t sizes[] = { sizeof(cfg->url), sizeof(cfg->mode), sizeof(cfg->token),
+			   sizeof(bootif), sizeof(cfg->static_ip) };
 
 	while (*p != '\0') {
 		size_t len;
@@ -68,6 +94,11 @@ agent_cmdline_parse(const char *cmdline, struct agent_config *cfg, char *err, si
 		for (size_t i = 0; i < 17; i++)
 			cfg->bootif[i] = bootif[3 + i] == '-' ? ':' : bootif[3 + i];
 		cfg->bootif[17] = '\0';
+	}
+	if (cfg->static_ip[0] != '\0' && !static_ip_valid(cfg->static_ip)) {
+		snprintf(err, errlen, "outpost.ip=%s is not an IPv4 ADDRESS/PREFIX with a prefix "
+			 "of 1 to 32", cfg->static_ip);
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -52,6 +52,8 @@ struct api {
 	int64_t started_at;         /* Unix seconds */
 	uid_t euid;                 /* the daemon's own uid, allowed on the unix socket */
 	struct ddi *ddi;            /* borrowed; NULL when [ddi] enabled is false */
+	struct bmcman *bmcman;      /* borrowed; NULL in tests without one */
+	struct media *media;        /* borrowed; NULL: virtual-media deploys fail with 503 */
 };
 
 /* An error reply being built: status, short code and a sentence naming the value. */
@@ -245,12 +247,34 @@ void api_machines_patch(struct api_call *call);
 void api_machines_delete(struct api_call *call);
 void api_machines_assign_profile(struct api_call *call);
 void api_machines_deploy(struct api_call *call);
+/*
+ * Load the machine `ref` names: a numeric id, or a MAC in any form mac_parse accepts.
+ * Returns 0, -EINVAL with `e` filled (400 or 404), or a store error.
+ */
+int api_machine_resolve(struct api_call *call, const char *ref, struct machine *ret,
+			struct api_error *e);
 /* Resolve the route's {ref}, replying on failure. Returns 0 when `m` is loaded. */
 int api_machine_from_path(struct api_call *call, struct machine *m);
 /* Load machine `id` inside an action, explaining -ENOENT in err. */
 int api_machine_load(struct store *st, int64_t id, struct machine *m, char *err, size_t errlen);
 /* Reply with the machine's JSON and `status`. */
 void api_reply_machine(struct api_call *call, unsigned status, const struct machine *m);
+
+/* BMCs and their operations (bmcs.c, bmc_operations.c). */
+struct bmc_operation;
+json_t *api_bmc_op_json(const struct bmc_operation *op);
+/* The BMC manager, or NULL after replying 503 when the daemon runs without one. */
+struct bmcman *api_bmcman(struct api_call *call);
+void api_bmcs_create(struct api_call *call);
+void api_bmcs_list(struct api_call *call);
+void api_bmcs_get(struct api_call *call);
+void api_bmcs_patch(struct api_call *call);
+void api_bmcs_delete(struct api_call *call);
+void api_bmcs_operate(struct api_call *call);
+void api_machines_power(struct api_call *call);
+void api_bmc_operations_get(struct api_call *call);
+void api_bmc_operations_list(struct api_call *call);
+void api_bmc_operations_batch(struct api_call *call);
 
 /* Deployments (deployments.c). */
 json_t *api_deployment_json(const struct deployment *d);

@@ -41,6 +41,16 @@ static const struct api_route routes[] = {
 	{ "POST", API_PREFIX "/machines/{ref}/address", api_machines_address_set, true, false },
 	{ "DELETE", API_PREFIX "/machines/{ref}/address", api_machines_address_release, true, false },
 	{ "POST", API_PREFIX "/machines/{ref}/decommission", api_machines_decommission, true, false },
+	{ "POST", API_PREFIX "/machines/{ref}/power", api_machines_power, true, false },
+	{ "GET", API_PREFIX "/bmcs", api_bmcs_list, false, false },
+	{ "POST", API_PREFIX "/bmcs", api_bmcs_create, true, false },
+	{ "GET", API_PREFIX "/bmcs/{id}", api_bmcs_get, false, false },
+	{ "PATCH", API_PREFIX "/bmcs/{id}", api_bmcs_patch, true, false },
+	{ "DELETE", API_PREFIX "/bmcs/{id}", api_bmcs_delete, true, false },
+	{ "POST", API_PREFIX "/bmcs/{id}/operations", api_bmcs_operate, true, false },
+	{ "GET", API_PREFIX "/bmc-operations", api_bmc_operations_list, false, false },
+	{ "POST", API_PREFIX "/bmc-operations", api_bmc_operations_batch, true, false },
+	{ "GET", API_PREFIX "/bmc-operations/{id}", api_bmc_operations_get, false, false },
 	{ "GET", API_PREFIX "/profiles", api_profiles_list, false, false },
 	{ "POST", API_PREFIX "/profiles", api_profiles_create, true, false },
 	{ "GET", API_PREFIX "/profiles/{name}", api_profiles_get, false, false },
@@ -78,6 +88,12 @@ void
 api_set_ddi(struct api *api, struct ddi *ddi)
 {
 	api->ddi = ddi;
+}
+
+void
+api_set_bmcman(struct api *api, struct bmcman *bmcman)
+{
+	api->bmcman = bmcman;
 }
 
 int

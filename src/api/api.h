@@ -28,6 +28,12 @@ struct api *api_free(struct api *api);
 /* Give the API the DDI manager for addresses and status; NULL when DDI is off. */
 struct ddi;
 void api_set_ddi(struct api *api, struct ddi *ddi);
+/* Route BMC requests to the BMC manager, which must outlive the API. */
+struct bmcman;
+void api_set_bmcman(struct api *api, struct bmcman *bmcman);
+/* Build virtual-media ISOs for deployments; the media must outlive the API. */
+struct media;
+void api_set_media(struct api *api, struct media *md);
 /* The API listeners' handler; ctx is the struct api. */
 void api_handle(struct http_request *req, void *ctx);
 /*

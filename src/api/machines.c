@@ -11,15 +11,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bmcman/bmcman.h"
 #include "bundle/bundle.h"
-
+#include "deploy/deploy.h"
 #include "log/log.h"
+#include "media/media.h"
 
 /* Maximum length of UUID text before parsing: the braced form is 38 characters. */
 #define API_UUID_TEXT_MAX 64
@@ -472,9 +475,13 @@ profile_name_get(struct store *st, int64_t id, char name[STORE_NAME_SIZE])
 	return 0;
 }
 
-/* Reply with machine `m`, looking up its profile's name. */
-void
-api_reply_machine(struct api_call *call, unsigned status, const struct machine *m)
+/*
+ * The reply object of machine `m`, with its profile's name and newest deployment.
+ * Returns NULL after replying with the error when a lookup fails; a NULL from an
+ * allocation that failed is left to api_reply_json, which replies 500.
+ */
+static json_t *
+machine_reply_object(struct api_call *call, const struct machine *m, bool *replied)
 {
 	char profile[STORE_NAME_SIZE];
 	int rc;
@@ -482,22 +489,36 @@ api_reply_machine(struct api_call *call, unsigned status, const struct machine *
 	struct deployment d = { 0 };
 	json_t *obj;
 
+	*replied = false;
 	rc = profile_name_get(call->st, m->profile_id, profile);
 	if (rc < 0) {
 		api_reply_errno(call, rc, NULL, "profile lookup");
-		return;
+		*replied = true;
+		return NULL;
 	}
 	rc = store_deployment_current(call->st, m->id, &d);
 	if (rc < 0 && rc != -ENOENT) {
 		api_reply_errno(call, rc, NULL, "deployment lookup");
-		return;
+		*replied = true;
+		return NULL;
 	}
 	obj = machine_json(m, profile);
 	if (obj != NULL)
 		json_object_set_new(obj, "deployment", rc == 0 ? api_deployment_json(&d) :
 				    json_null());
 	deployment_clear(&d);
-	api_reply_json(call, status, obj);
+	return obj;
+}
+
+/* Reply with machine `m`, looking up its profile's name. */
+void
+api_reply_machine(struct api_call *call, unsigned status, const struct machine *m)
+{
+	bool replied;
+	json_t *obj = machine_reply_object(call, m, &replied);
+
+	if (!replied)
+		api_reply_json(call, status, obj);
 }
 
 /*
@@ -505,9 +526,9 @@ api_reply_machine(struct api_call *call, unsigned status, const struct machine *
  * accepts. Twelve hex digits are always read as a MAC ("525400123456"). Returns 0,
  * -EINVAL with `e` filled (400 or 404), or a store error.
  */
-static int
-machine_resolve(struct api_call *call, const char *ref, struct machine *ret,
-		struct api_error *e)
+int
+api_machine_resolve(struct api_call *call, const char *ref, struct machine *ret,
+		    struct api_error *e)
 {
 	char mac[MAC_TEXT_SIZE], quoted[API_QUOTE_MAX + 4];
 	uint64_t id;
@@ -543,7 +564,7 @@ api_machine_from_path(struct api_call *call, struct machine *m)
 	struct api_error e;
 	int rc;
 
-	rc = machine_resolve(call, call->params[0], m, &e);
+	rc = api_machine_resolve(call, call->params[0], m, &e);
 	if (rc == -EINVAL)
 		api_reply_error(call, &e);
 	else if (rc < 0)
@@ -1130,7 +1151,14 @@ struct profile_args {
 	const char *artifact_dir;       /* deploy: where the profile's artifacts are */
 	char profile[STORE_NAME_SIZE];  /* empty: none (assign) or keep (deploy) */
 	bool force;                     /* deploy: replace a deployment in flight */
+	bool virtual_media;             /* deploy: {"boot": "virtual-media"} */
 	struct machine machine;
+	/* Set by a deploy. */
+	int64_t deployment_id;
+	int64_t replaced_id;            /* the running deployment a forced deploy ended, or 0 */
+	int media_rc;                   /* the ISO build's error, 0 when it did not fail */
+	bool media_built;               /* the ISO exists, to be removed if the action fails */
+	char iso_url[MEDIA_URL_SIZE];   /* contains the deployment's token: never log it */
 };
 
 /*
@@ -1177,9 +1205,12 @@ deploy_allowed(enum machine_state state)
 	       state == MACHINE_DEPLOYED || state == MACHINE_FAILED;
 }
 
-/* End a forced deploy's predecessor, still running, as failed: it was replaced. */
+/*
+ * End a forced deploy's predecessor, still running, as failed: it was replaced. Sets
+ * *ret_id to its id, so that its ISO can be removed once the action commits.
+ */
 static int
-deployment_replace(struct store *st, int64_t machine_id)
+deployment_replace(struct store *st, int64_t machine_id, int64_t *ret_id)
 {
 	struct deployment d = { 0 };
 	int rc = store_deployment_current(st, machine_id, &d);
@@ -1191,7 +1222,47 @@ deployment_replace(struct store *st, int64_t machine_id)
 		d.finished_at = time_now();
 		snprintf(d.reason, sizeof(d.reason), "replaced by a forced deploy action");
 		rc = store_deployment_update(st, &d);
+		*ret_id = d.id;
 	}
+	deployment_clear(&d);
+	return rc;
+}
+
+/*
+ * Insert the deployment of the deploy action. A virtual-media deployment records its
+ * boot method in its first phase entry, {"phase": "pending", "boot": "virtual-media"},
+ * and gets its ISO built in the same transaction: a failed build rolls the whole action
+ * back, so no deployment is left without its ISO.
+ */
+static int
+deployment_start(struct store *st, struct profile_args *args, char *err, size_t errlen)
+{
+	struct machine *m = &args->machine;
+	struct deployment d = { .machine_id = m->id, .profile_id = m->profile_id,
+				.state = DEPLOYMENT_RUNNING, .phase = "pending" };
+	json_t *phases = NULL;
+	int rc;
+
+	if (args->virtual_media) {
+		phases = json_pack("[{s:s, s:I, s:s}]", "phase", "pending", "at_ms",
+				   (json_int_t)time_now_ms(), "boot", "virtual-media");
+		d.phases = phases != NULL ? json_dumps(phases, JSON_COMPACT) : NULL;
+		json_decref(phases);
+		if (d.phases == NULL)
+			return err_set(-ENOMEM, err, errlen, "out of memory");
+	}
+	rc = store_deployment_insert(st, &d);
+	if (rc < 0) {
+		rc = api_store_failed(st, rc, err, errlen);
+		goto out;
+	}
+	args->deployment_id = d.id;
+	if (args->virtual_media) {
+		rc = media_build(args->api->media, st, m, &d, args->iso_url, err, errlen);
+		args->media_rc = rc;
+		args->media_built = rc == 0;
+	}
+out:
 	deployment_clear(&d);
 	return rc;
 }
@@ -1250,26 +1321,50 @@ profile_op(struct store *st, void *arg, char *err, size_t errlen)
 		return api_store_failed(st, rc, err, errlen);
 	if (args->deploy) {
 		/* The deployment's id goes into its token, which the deploy script carries. */
-		struct deployment d = { .machine_id = m->id, .profile_id = m->profile_id,
-					.state = DEPLOYMENT_RUNNING, .phase = "pending" };
-
-		rc = deployment_replace(st, m->id);
+		rc = deployment_replace(st, m->id, &args->replaced_id);
 		if (rc < 0)
 			return api_store_failed(st, rc, err, errlen);
-		rc = store_deployment_insert(st, &d);
-		if (rc < 0)
-			return api_store_failed(st, rc, err, errlen);
+		return deployment_start(st, args, err, errlen);
 	}
 	return 0;
 }
 
-/* Decode {"profile": name|null}; `required` for PUT, optional (no null) for deploy. */
+/* The body fields of PUT /profile and POST /deploy. */
+struct profile_body {
+	char profile[STORE_NAME_SIZE];  /* empty: none (assign) or keep (deploy) */
+	bool force;
+	bool virtual_media;
+};
+
+/* Decode {"boot": "network"|"virtual-media"}. An absent field means network. */
 static int
-profile_body_parse(struct api_call *call, bool required, char name[STORE_NAME_SIZE],
-		   bool *force, struct api_error *e)
+boot_field_parse(const json_t *obj, bool *virtual_media, struct api_error *e)
+{
+	const json_t *value = json_object_get(obj, "boot");
+	const char *text = json_string_value(value);
+
+	*virtual_media = false;
+	if (value == NULL || (text != NULL && strcmp(text, "network") == 0))
+		return 0;
+	if (text != NULL && strcmp(text, "virtual-media") == 0) {
+		*virtual_media = true;
+		return 0;
+	}
+	return api_fail(e, 400, "invalid_field",
+			"field \"boot\" must be \"network\" (netboot, the default) or "
+			"\"virtual-media\" (an ISO the BMC inserts)");
+}
+
+/*
+ * Decode {"profile": name|null} for PUT (`required`), or {"profile", "force", "boot"}
+ * with an optional profile (no null) for deploy.
+ */
+static int
+profile_body_parse(struct api_call *call, bool required, struct profile_body *body,
+		   struct api_error *e)
 {
 	static const char *const assign_fields[] = { "profile", NULL };
-	static const char *const deploy_fields[] = { "profile", "force", NULL };
+	static const char *const deploy_fields[] = { "profile", "force", "boot", NULL };
 	const char *const *fields = required ? assign_fields : deploy_fields;
 	struct api_machine_patch patch = { 0 };
 	json_t *obj, *value;
@@ -1300,13 +1395,105 @@ profile_body_parse(struct api_call *call, bool required, char name[STORE_NAME_SI
 		rc = api_fail(e, 400, "invalid_field", "field \"force\" must be true or false");
 		goto out;
 	}
-	*force = json_is_true(value);
+	body->force = json_is_true(value);
+	rc = boot_field_parse(obj, &body->virtual_media, e);
+	if (rc < 0)
+		goto out;
 	rc = parse_profile_ref(obj, &patch, e);
-	memcpy(name, patch.profile, STORE_NAME_SIZE);
+	memcpy(body->profile, patch.profile, STORE_NAME_SIZE);
 
 out:
 	json_decref(obj);
 	return rc;
+}
+
+/* The first BMC of a machine, for vmedia_boot. */
+static int
+bmc_first(const struct bmc_record *b, void *arg)
+{
+	*(int64_t *)arg = b->id;
+	return 1;
+}
+
+/*
+ * After a virtual-media deploy committed, queue the BMC operation that inserts the ISO,
+ * sets a one-time boot from CD and resets the server. Returns the reply's
+ * "virtual_media" object: the ISO's URL, the operation's id, or null with the reason
+ * in "detail" when no operation was queued. The deployment then waits for the operator
+ * to boot the server from the ISO, as a network deployment waits for a netboot.
+ */
+static json_t *
+vmedia_boot(struct api_call *call, const struct profile_args *args)
+{
+	char err[API_DETAIL_SIZE] = "";
+	int64_t bmc = 0, operation = 0;
+	int rc;
+
+	if (call->api->bmcman == NULL) {
+		snprintf(err, sizeof(err), "this daemon runs without the BMC manager; insert the ISO "
+			 "through the server's BMC by hand");
+	} else if ((rc = store_bmc_list(call->st, args->id, bmc_first, &bmc)) < 0) {
+		snprintf(err, sizeof(err), "reading the machine's BMCs failed: %s; insert the ISO "
+			 "by hand", store_error(call->st));
+	} else if (bmc == 0) {
+		snprintf(err, sizeof(err), "machine %" PRId64 " has no BMC; insert the ISO through "
+			 "its BMC by hand, or enrol the BMC with POST " API_PREFIX "/bmcs and deploy "
+			 "again", args->id);
+	} else {
+		rc = bmcman_vmedia_boot(call->api->bmcman, call->st, call->actor, args->id,
+					args->deployment_id, &operation, err, sizeof(err));
+		if (rc < 0) {
+			log_warning("api: deployment=%" PRId64 " machine=%" PRId64 ": queueing its "
+				    "virtual-media boot failed: %s", args->deployment_id, args->id, err);
+			operation = 0;
+		}
+	}
+	return json_pack("{s:s, s:o, s:o}", "iso_url", args->iso_url,
+			 "operation", operation > 0 ? json_integer(operation) : json_null(),
+			 "detail", operation > 0 ? json_null() : json_string(err));
+}
+
+/* Reply to a deploy whose ISO build failed: 409 for what the operator must fix, else 5xx. */
+static void
+media_failed_reply(struct api_call *call, int rc, const char *err)
+{
+	if (rc == -EEXIST || rc == -ENOSPC || rc == -EBUSY) {
+		api_reply_errno(call, rc, err, "machine.deploy");
+		return;
+	}
+	log_err("api: building a virtual-media ISO failed actor=%s: %s", call->actor, err);
+	if (rc == -ENOEXEC)
+		http_reply_error(call->req, 503, "unavailable", "%s", err);
+	else
+		http_reply_error(call->req, 500, "iso_build_failed", "%s", err);
+}
+
+/* Reply to a deploy or profile change that committed. */
+static void
+profile_action_reply(struct api_call *call, struct profile_args *args)
+{
+	json_t *obj, *media = NULL;
+	bool replied;
+
+	if (!args->deploy) {
+		api_reply_machine(call, 200, &args->machine);
+		return;
+	}
+	/* The replaced deployment has ended, so its ISO goes. */
+	if (args->replaced_id > 0)
+		media_remove(call->api->media, args->replaced_id);
+	if (args->virtual_media)
+		media = vmedia_boot(call, args);
+	obj = machine_reply_object(call, &args->machine, &replied);
+	if (replied) {
+		json_decref(media);
+		return;
+	}
+	if (obj != NULL && media != NULL)
+		json_object_set_new(obj, "virtual_media", media);
+	else
+		json_decref(media);
+	api_reply_json(call, 202, obj);
 }
 
 static void
@@ -1315,6 +1502,7 @@ profile_action(struct api_call *call, bool deploy)
 	struct profile_args args = { .api = call->api, .deploy = deploy,
 				     .artifact_dir = call->api->artifact_dir };
 	char err[API_DETAIL_SIZE], target[API_TARGET_SIZE];
+	struct profile_body body = { .force = false };
 	struct machine m = { 0 };
 	json_t *detail_json;
 	char *detail = NULL;
@@ -1326,14 +1514,25 @@ profile_action(struct api_call *call, bool deploy)
 	args.id = m.id;
 	machine_clear(&m);
 
-	rc = profile_body_parse(call, !deploy, args.profile, &args.force, &e);
+	rc = profile_body_parse(call, !deploy, &body, &e);
 	if (rc < 0) {
 		api_reply_error(call, &e);
 		return;
 	}
+	memcpy(args.profile, body.profile, sizeof(args.profile));
+	args.force = body.force;
+	args.virtual_media = body.virtual_media;
+	if (args.virtual_media && call->api->media == NULL) {
+		http_reply_error(call->req, 503, "unavailable", "this daemon runs without "
+				 "virtual-media ISOs; deploy with {\"boot\": \"network\"}");
+		return;
+	}
 
-	detail_json = json_pack("{s:o, s:b}", "profile", api_json_string_or_null(args.profile),
-				"force", args.force);
+	detail_json = deploy ?
+		json_pack("{s:o, s:b, s:s}", "profile", api_json_string_or_null(args.profile),
+			  "force", args.force, "boot", args.virtual_media ? "virtual-media" : "network") :
+		json_pack("{s:o, s:b}", "profile", api_json_string_or_null(args.profile),
+			  "force", args.force);
 	if (detail_json != NULL) {
 		detail = json_dumps(detail_json, JSON_COMPACT);
 		json_decref(detail_json);
@@ -1343,13 +1542,28 @@ profile_action(struct api_call *call, bool deploy)
 	rc = api_execute(call, deploy ? "machine.deploy" : "machine.assign_profile", target,
 			 deploy ? RISK_DESTRUCTIVE : RISK_CHANGE, detail, profile_op, &args, err,
 			 sizeof(err));
-	if (rc < 0)
+	/*
+	 * A rolled-back insert gives its id to the next deployment, which must not find this
+	 * ISO under its name.
+	 */
+	if (rc < 0 && args.media_built)
+		media_remove(call->api->media, args.deployment_id);
+	if (rc < 0 && args.media_rc < 0)
+		media_failed_reply(call, rc, err);
+	else if (rc < 0)
 		api_reply_errno(call, rc, err, deploy ? "machine.deploy" : "machine.assign_profile");
 	else
-		api_reply_machine(call, deploy ? 202 : 200, &args.machine);
+		profile_action_reply(call, &args);
 
+	explicit_bzero(args.iso_url, sizeof(args.iso_url));
 	free(detail);
 	machine_clear(&args.machine);
+}
+
+void
+api_set_media(struct api *api, struct media *md)
+{
+	api->media = md;
 }
 
 void

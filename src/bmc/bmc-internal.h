@@ -213,6 +213,8 @@ int rf_sensor_append(struct bmc_sensor **list, size_t *count, size_t *cap,
 /* Append the readings of a Thermal, Power or ThermalMetrics resource. */
 int rf_thermal_parse(const json_t *thermal, struct bmc_sensor **list, size_t *count,
 		     size_t *cap);
+/* The interface's name of a Redfish PowerState: "on", "off", ..., "unknown". */
+const char *rf_power_name(const char *value);
 int rf_power_parse(const json_t *power, struct bmc_sensor **list, size_t *count, size_t *cap);
 int rf_thermal_metrics_parse(const json_t *metrics, struct bmc_sensor **list, size_t *count,
 			     size_t *cap);

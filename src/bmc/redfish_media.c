@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log/log.h"
+#include "util/util.h"
 
 /* The maximum virtual media devices read under one owner. */
 #define RF_MEDIA_MAX 64
@@ -197,10 +198,12 @@ int
 rf_media_insert(struct bmc *bmc, const char *url, char *err, size_t errlen)
 {
 	struct rf *rf = rf_begin(bmc);
-	char path[BMC_PATH_SIZE], image[BMC_PATH_SIZE];
+	char path[BMC_PATH_SIZE], image[BMC_PATH_SIZE], shown[BMC_PATH_SIZE], seen[BMC_PATH_SIZE];
 	bool inserted;
 	int r = media_path(rf, path, sizeof(path), err, errlen);
 
+	/* The URL may carry a token (Outpost's own ISOs do), so messages show it redacted. */
+	url_redact(url, shown, sizeof(shown));
 	if (r == 0)
 		r = media_read(rf, path, &inserted, image, sizeof(image), err, errlen);
 	/* A BMC refuses to insert over another image; eject that one first. */
@@ -210,12 +213,14 @@ rf_media_insert(struct bmc *bmc, const char *url, char *err, size_t errlen)
 		r = media_insert_at(rf, path, url, err, errlen);
 	if (r == 0)
 		r = media_read(rf, path, &inserted, image, sizeof(image), err, errlen);
-	if (r == 0 && (!inserted || strcmp(image, url) != 0))
+	if (r == 0 && (!inserted || strcmp(image, url) != 0)) {
+		url_redact(image, seen, sizeof(seen));
 		r = bmc_fail(-EIO, err, errlen, "the BMC at %s accepted the image %s but reports "
-			     "%s", bmc->target->address, url, inserted ? image : "no image inserted");
+			     "%s", bmc->target->address, shown, inserted ? seen : "no image inserted");
+	}
 	if (r == 0)
 		log_info("bmc: virtual media inserted address=%s media=%s image=%s",
-			 bmc->target->address, path, url);
+			 bmc->target->address, path, shown);
 	return r;
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "log/log.h"
+#include "util/util.h"
 
 /* Bounds on what one collection may hold, and the task polling interval. */
 #define RF_PAGES_MAX 64
@@ -234,12 +235,7 @@ rf_post_action(struct rf *rf, const char *target, json_t *body, char *err, size_
 static int
 rf_power_state(struct bmc *bmc, char *state, size_t size, char *err, size_t errlen)
 {
-	static const char *const states[][2] = {
-		{ "On", "on" }, { "Off", "off" }, { "PoweringOn", "powering-on" },
-		{ "PoweringOff", "powering-off" },
-	};
 	struct rf *rf = rf_begin(bmc);
-	const char *value;
 	json_t *system;
 	int r = rf_system_path(rf, err, errlen);
 
@@ -247,11 +243,8 @@ rf_power_state(struct bmc *bmc, char *state, size_t size, char *err, size_t errl
 		r = rf_get(rf, rf->system, &system, err, errlen);
 	if (r < 0)
 		return r;
-	value = json_string_value(json_object_get(system, "PowerState"));
-	snprintf(state, size, "unknown");
-	for (size_t i = 0; value != NULL && i < sizeof(states) / sizeof(states[0]); i++)
-		if (strcmp(value, states[i][0]) == 0)
-			snprintf(state, size, "%s", states[i][1]);
+	snprintf(state, size, "%s", rf_power_name(json_string_value(json_object_get(system,
+									      "PowerState"))));
 	json_decref(system);
 	return 0;
 }
@@ -477,9 +470,13 @@ rf_firmware_update(struct bmc *bmc, const char *url, char *err, size_t errlen)
 		json_decref(info);
 	}
 	r = rf_post_action(rf, target, body, err, errlen);
-	if (r == 0)
+	if (r == 0) {
+		char shown[BMC_PATH_SIZE];
+
+		url_redact(url, shown, sizeof(shown));
 		log_info("bmc: firmware update finished address=%s image=%s", bmc->target->address,
-			 url);
+			 shown);
+	}
 	json_decref(body);
 	json_decref(update);
 	return r;

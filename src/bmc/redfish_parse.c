@@ -514,13 +514,28 @@ rf_fan_parse(const json_t *fan, struct bmc_sensor *out)
 	return 0;
 }
 
+const char *
+rf_power_name(const char *value)
+{
+	static const char *const states[][2] = {
+		{ "On", "on" }, { "Off", "off" }, { "PoweringOn", "powering-on" },
+		{ "PoweringOff", "powering-off" },
+	};
+
+	for (size_t i = 0; value != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
+		if (strcmp(value, states[i][0]) == 0)
+			return states[i][1];
+	}
+	return "unknown";
+}
+
 json_t *
 rf_system_summary(const json_t *system)
 {
 	static const char *const keys[][2] = {
 		{ "manufacturer", "Manufacturer" }, { "model", "Model" },
 		{ "serial", "SerialNumber" }, { "uuid", "UUID" },
-		{ "bios_version", "BiosVersion" }, { "power_state", "PowerState" },
+		{ "bios_version", "BiosVersion" },
 	};
 	json_t *out = json_object(), *boot = json_object_get(system, "Boot");
 
@@ -529,6 +544,8 @@ rf_system_summary(const json_t *system)
 
 		json_object_set_new(out, keys[i][0], v != NULL ? json_string(v) : json_null());
 	}
+	json_object_set_new(out, "power_state", json_string(rf_power_name(
+		json_string_value(json_object_get(system, "PowerState")))));
 	json_object_set_new(out, "boot", json_pack("{s:o, s:o, s:o}",
 		"mode", json_is_string(json_object_get(boot, "BootSourceOverrideMode")) ?
 			json_copy(json_object_get(boot, "BootSourceOverrideMode")) : json_null(),

@@ -2,7 +2,8 @@
 /*
  * The boot listener's handler. GET /boot/ipxe looks the machine up by the MAC iPXE
  * booted from, registers unknown MACs as discovered machines, and renders the script
- * for the machine's state; GET and HEAD /files/<path> serve artifacts.
+ * for the machine's state; GET and HEAD /files/<path> serve artifacts, and
+ * /media/<token>.iso a deployment's virtual-media ISO.
  *
  * Every reply to /boot/ipxe is HTTP 200 with an iPXE script, errors included. iPXE
  * stops at an HTTP error and leaves the server at a prompt, but retry.ipxe prints the
@@ -27,6 +28,7 @@
 
 #include "bundle/bundle.h"
 #include "deploy/deploy.h"
+#include "media/media.h"
 #include "governance/governance.h"
 #include "log/log.h"
 
@@ -118,6 +120,7 @@ struct boot {
 	char retry_seconds[24];
 	char *console;                               /* owned; console= words for ramdisks */
 	struct deploy *deploy;                       /* not owned; NULL: no agent endpoints */
+	struct media *media;                         /* not owned; NULL: no ISOs */
 
 	/* Log rate limit shared by the worker threads: the second counted and its lines. */
 	_Atomic int64_t log_second;
@@ -548,26 +551,6 @@ deploy_vars(struct boot_request *r, struct store *st, const struct machine_boot 
 	return 0;
 }
 
-struct ramdisk_pick {
-	char name[STORE_NAME_SIZE];
-	char version[STORE_VERSION_SIZE];
-	int64_t id;
-};
-
-/* Keep the most recently loaded bundle of kind ramdisk. */
-static int
-ramdisk_pick(const struct bundle_info *b, void *arg)
-{
-	struct ramdisk_pick *pick = arg;
-
-	if (strcmp(b->kind, "ramdisk") == 0 && b->id > pick->id) {
-		pick->id = b->id;
-		memcpy(pick->name, b->name, sizeof(pick->name));
-		memcpy(pick->version, b->version, sizeof(pick->version));
-	}
-	return 0;
-}
-
 /*
  * Point the discovery script at the kernel and initrd of the newest ramdisk bundle,
  * with a machine token for the agent. Without one, the script waits and asks again.
@@ -575,11 +558,10 @@ ramdisk_pick(const struct bundle_info *b, void *arg)
 static void
 discovery_vars(struct boot_request *r, struct store *st, const struct machine_boot *m)
 {
-	struct ramdisk_pick pick = { .id = 0 };
+	struct bundle_info pick;
 	int n1, n2;
 
-	if (r->boot->deploy == NULL || store_bundle_list(st, NULL, ramdisk_pick, &pick) < 0 ||
-	    pick.id == 0)
+	if (r->boot->deploy == NULL || store_bundle_newest(st, "ramdisk", &pick) < 0)
 		return;
 	n1 = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s/%s/kernel",
 		      r->boot->base_url, pick.name, pick.version);
@@ -652,15 +634,19 @@ retry_reply(struct boot_request *r, struct buf *out)
 /*
  * The UEFI local-disk boot program of the newest ramdisk bundle, for local.ipxe: some
  * firmware does not go on to the disk when iPXE returns to it. Empty without one.
+ * Bundles from r06 on carry three boot loaders, so the program is found by its path;
+ * older ones have only it, found by its role.
  */
 static void
 local_vars(struct boot_request *r, struct store *st)
 {
-	struct ramdisk_pick pick = { .id = 0 };
+	struct bundle_info pick;
 	struct artifact a = { 0 };
 	int n;
 
-	if (store_bundle_list(st, NULL, ramdisk_pick, &pick) < 0 || pick.id == 0 ||
+	if (store_bundle_newest(st, "ramdisk", &pick) < 0)
+		return;
+	if (store_artifact_find(st, pick.name, pick.version, "localboot.efi", &a) < 0 &&
 	    store_artifact_find(st, pick.name, pick.version, "bootloader", &a) < 0)
 		return;
 	n = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s/%s/%s",
@@ -925,6 +911,15 @@ boot_handle(struct http_request *req, void *ctx)
 		return;
 	}
 
+	/* The token in the name authorises the read; media_serve never logs it. */
+	if (strncmp(path, MEDIA_PREFIX, strlen(MEDIA_PREFIX)) == 0) {
+		if (boot->media == NULL)
+			http_reply(req, 404, "text/plain", not_found, sizeof(not_found) - 1);
+		else
+			media_serve(boot->media, req);
+		return;
+	}
+
 	/* http_reply_file rejects anything but a plain relative path under the store. */
 	if (strncmp(path, FILES_PREFIX, strlen(FILES_PREFIX)) == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -1137,6 +1132,12 @@ void
 boot_set_deploy(struct boot *boot, struct deploy *dp)
 {
 	boot->deploy = dp;
+}
+
+void
+boot_set_media(struct boot *boot, struct media *md)
+{
+	boot->media = md;
 }
 
 struct boot *

@@ -3,6 +3,7 @@
  * The boot endpoints that netbooting servers call, on the boot listener only:
  *   GET /boot/ipxe?mac=&uuid=&buildarch=&platform=   the machine's iPXE script
  *   GET|HEAD /files/<path>                             artifact content
+ *   GET|HEAD /media/<deployment token>.iso             a virtual-media ISO (media.h)
  * and the small template engine the scripts are rendered with.
  *
  * No authentication: the only write is registering an unknown MAC as a discovered
@@ -81,6 +82,9 @@ struct boot *boot_free(struct boot *boot);
  */
 struct deploy;
 void boot_set_deploy(struct boot *boot, struct deploy *dp);
+/* Serve the virtual-media ISOs under /media/. Without it, /media/ paths get 404. */
+struct media;
+void boot_set_media(struct boot *boot, struct media *md);
 /* The boot listener's handler; ctx is the struct boot. */
 void boot_handle(struct http_request *req, void *ctx);
 /* The boot listener's precheck: POST only with a deploy token (deploy_precheck). */

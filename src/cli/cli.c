@@ -18,12 +18,10 @@
 struct cli_session {
 	const struct cli_args *args;
 	struct cli_client *client;
+	bool json;                   /* --json */
 };
 
-/* Function that renders a reply as text. */
-typedef int (*render_fn)(json_t *json, struct buf *out);
-
-static const char help_connection[] =
+const char cli_help_connection[] =
 	"\n"
 	"Connection and output options (every command):\n"
 	"  --json             print the server's JSON reply, indented, instead of text\n"
@@ -36,7 +34,9 @@ static const char help_connection[] =
 	"  --cacert FILE      PEM certificate(s) to verify the daemon's certificate\n"
 	"                     against (default: the system trust store)\n"
 	"  --insecure         do not verify the daemon's certificate (prints a warning)\n"
-	"  -h, --help         print this help and exit\n"
+	"  -h, --help         print this help and exit\n";
+
+static const char help_exit_status[] =
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
@@ -81,6 +81,7 @@ static const char *const group_help[] = {
 	"  add --mac M ...    register a machine\n"
 	"  set REF ...        change a machine's fields or profile\n"
 	"  deploy REF         install the machine's profile on it, erasing its disk\n"
+	"  power REF ACTION   power on, off, shutdown, reset, cycle or status through its BMC\n"
 	"  rm REF             delete a machine\n"
 	"\n"
 	"Run 'outpost machine COMMAND --help' for the options of each command.\n",
@@ -220,7 +221,8 @@ print_help(const struct cli_args *args)
 		fputs(help_machine_fields, stdout);
 	if (args->command == CLI_CMD_PROFILE_ADD || args->command == CLI_CMD_PROFILE_SET)
 		fputs(help_profile_fields, stdout);
-	fputs(help_connection, stdout);
+	fputs(cli_help_connection, stdout);
+	fputs(help_exit_status, stdout);
 }
 
 /* Write rendered text to stdout. */
@@ -231,25 +233,34 @@ print_buf(const struct buf *out)
 		fwrite(out->data, 1, out->len, stdout);
 }
 
-/*
- * Send one request and parse its JSON reply into *ret (NULL for an empty body).
- * Prints the reason of any failure to stderr. Returns the exit code.
- */
-static int
-call(struct cli_session *s, const char *method, const char *path, const json_t *body,
-     json_t **ret)
+/* Write the start of a message: "outpost NAME", or "outpost" when `name` is NULL. */
+static void
+message_origin(const char *name, char *out, size_t size)
+{
+	if (name != NULL)
+		snprintf(out, size, "outpost %s", name);
+	else
+		snprintf(out, size, "outpost");
+}
+
+int
+cli_call(struct cli_client *client, const char *name, const char *method, const char *path,
+	 const json_t *body, json_t **ret)
 {
 	struct cli_response resp = { .status = 0 };
 	struct buf message;
 	json_error_t json_error;
-	char err[CLI_ERROR_SIZE];
+	char err[CLI_ERROR_SIZE] = "";
+	char origin[64];
 	int exit_code;
 	int rc;
 
 	*ret = NULL;
-	rc = cli_client_request(s->client, method, path, body, &resp, err, sizeof(err));
+	message_origin(name, origin, sizeof(origin));
+	rc = cli_client_request(client, method, path, body, &resp, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "outpost: %s\n", err);
+		/* A request that fails before it is sent leaves `err` empty. */
+		fprintf(stderr, "%s: %s\n", origin, err[0] != '\0' ? err : strerror(-rc));
 		buf_free(&resp.body);
 		return rc == -EIO ? CLI_EXIT_UNREACHABLE : CLI_EXIT_REJECTED;
 	}
@@ -259,9 +270,9 @@ call(struct cli_session *s, const char *method, const char *path, const json_t *
 	if (exit_code != CLI_EXIT_OK) {
 		buf_init(&message, CLI_RESPONSE_MAX);
 		if (cli_error_text(resp.status, resp.body.data, resp.body.len, &message) == 0)
-			fprintf(stderr, "outpost: %s\n", message.data);
+			fprintf(stderr, "%s: %s\n", origin, message.data);
 		else
-			fprintf(stderr, "outpost: server returned HTTP %ld\n", resp.status);
+			fprintf(stderr, "%s: server returned HTTP %ld\n", origin, resp.status);
 		buf_free(&message);
 		buf_free(&resp.body);
 		return exit_code;
@@ -270,8 +281,8 @@ call(struct cli_session *s, const char *method, const char *path, const json_t *
 	if (resp.body.len > 0) {
 		*ret = json_loadb(resp.body.data, resp.body.len, 0, &json_error);
 		if (*ret == NULL) {
-			fprintf(stderr, "outpost: the reply to %s %s is not valid JSON: %s\n", method,
-				path, json_error.text);
+			fprintf(stderr, "%s: the reply to %s %s is not valid JSON: %s\n", origin,
+				method, path, json_error.text);
 			exit_code = CLI_EXIT_REJECTED;
 		}
 	}
@@ -279,28 +290,30 @@ call(struct cli_session *s, const char *method, const char *path, const json_t *
 	return exit_code;
 }
 
-/* Print a reply: the JSON itself with --json, else through `render`. Returns the exit code. */
-static int
-print_reply(const struct cli_session *s, json_t *reply, render_fn render)
+int
+cli_print_reply(const char *name, bool json, json_t *reply, cli_render_fn render)
 {
 	struct buf out;
+	char origin[64];
 	int rc;
 
+	message_origin(name, origin, sizeof(origin));
 	if (reply == NULL) {
-		fprintf(stderr, "outpost: the server's reply is empty\n");
+		fprintf(stderr, "%s: the server's reply is empty\n", origin);
 		return CLI_EXIT_REJECTED;
 	}
 
 	buf_init(&out, CLI_RESPONSE_MAX * 2);
-	if (s->args->given[CLI_OPT_JSON])
+	if (json)
 		rc = cli_render_json(reply, &out);
 	else
 		rc = render(reply, &out);
 
 	if (rc == -EINVAL)
-		fprintf(stderr, "outpost: the server's reply does not have the expected fields\n");
+		fprintf(stderr, "%s: the server's reply does not have the expected fields\n",
+			origin);
 	else if (rc < 0)
-		fprintf(stderr, "outpost: cannot format the reply: %s\n", strerror(-rc));
+		fprintf(stderr, "%s: cannot format the reply: %s\n", origin, strerror(-rc));
 	else
 		print_buf(&out);
 
@@ -308,16 +321,16 @@ print_reply(const struct cli_session *s, json_t *reply, render_fn render)
 	return rc < 0 ? CLI_EXIT_REJECTED : CLI_EXIT_OK;
 }
 
-/* GET `path` and print the reply with `render`. */
-static int
-get_and_print(struct cli_session *s, const char *path, render_fn render)
+int
+cli_get_and_print(struct cli_client *client, const char *name, bool json, const char *path,
+		  cli_render_fn render)
 {
 	json_t *reply;
 	int exit_code;
 
-	exit_code = call(s, "GET", path, NULL, &reply);
+	exit_code = cli_call(client, name, "GET", path, NULL, &reply);
 	if (exit_code == CLI_EXIT_OK)
-		exit_code = print_reply(s, reply, render);
+		exit_code = cli_print_reply(name, json, reply, render);
 	json_decref(reply);
 	return exit_code;
 }
@@ -348,7 +361,7 @@ get_pages(struct cli_session *s, const char *route, uint64_t after, bool all, js
 			exit_code = CLI_EXIT_USAGE;
 			goto err_page;
 		}
-		exit_code = call(s, "GET", path.data, NULL, &reply);
+		exit_code = cli_call(s->client, NULL, "GET", path.data, NULL, &reply);
 		buf_free(&path);
 		if (exit_code != CLI_EXIT_OK)
 			goto err_page;
@@ -406,11 +419,11 @@ err_page:
 
 /* Print a list reply with --json, else its items (the reply itself if it is an array). */
 static int
-print_items(const struct cli_session *s, json_t *reply, render_fn render)
+print_items(const struct cli_session *s, json_t *reply, cli_render_fn render)
 {
 	if (s->args->given[CLI_OPT_JSON] || json_is_array(reply))
-		return print_reply(s, reply, render);
-	return print_reply(s, json_object_get(reply, "items"), render);
+		return cli_print_reply(NULL, s->json, reply, render);
+	return cli_print_reply(NULL, s->json, json_object_get(reply, "items"), render);
 }
 
 /* The "next" cursor of a list reply, or 0 when the list is complete. */
@@ -464,7 +477,7 @@ machine_show(struct cli_session *s)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/api/v1/machines/%s", s->args->ref);
-	return get_and_print(s, path, cli_render_machine);
+	return cli_get_and_print(s->client, NULL, s->json, path, cli_render_machine);
 }
 
 static int
@@ -479,9 +492,9 @@ machine_add(struct cli_session *s)
 		return CLI_EXIT_REJECTED;
 	}
 
-	exit_code = call(s, "POST", "/api/v1/machines", body, &reply);
+	exit_code = cli_call(s->client, NULL, "POST", "/api/v1/machines", body, &reply);
 	if (exit_code == CLI_EXIT_OK)
-		exit_code = print_reply(s, reply, cli_render_machine);
+		exit_code = cli_print_reply(NULL, s->json, reply, cli_render_machine);
 	json_decref(reply);
 	json_decref(body);
 	return exit_code;
@@ -515,7 +528,7 @@ machine_set(struct cli_session *s)
 		if (body == NULL)
 			goto err_memory;
 		snprintf(path, sizeof(path), "/api/v1/machines/%s", ref);
-		exit_code = call(s, "PATCH", path, body, &reply);
+		exit_code = cli_call(s->client, NULL, "PATCH", path, body, &reply);
 		json_decref(body);
 		if (exit_code != CLI_EXIT_OK)
 			return exit_code;
@@ -537,12 +550,12 @@ machine_set(struct cli_session *s)
 		if (body == NULL)
 			goto err_memory;
 		snprintf(path, sizeof(path), "/api/v1/machines/%s/profile", ref);
-		exit_code = call(s, "PUT", path, body, &reply);
+		exit_code = cli_call(s->client, NULL, "PUT", path, body, &reply);
 		json_decref(body);
 	}
 
 	if (exit_code == CLI_EXIT_OK)
-		exit_code = print_reply(s, reply, cli_render_machine);
+		exit_code = cli_print_reply(NULL, s->json, reply, cli_render_machine);
 	json_decref(reply);
 	return exit_code;
 
@@ -570,9 +583,9 @@ machine_deploy(struct cli_session *s)
 	}
 
 	snprintf(path, sizeof(path), "/api/v1/machines/%s/deploy", args->ref);
-	exit_code = call(s, "POST", path, body, &reply);
+	exit_code = cli_call(s->client, NULL, "POST", path, body, &reply);
 	if (exit_code == CLI_EXIT_OK)
-		exit_code = print_reply(s, reply, cli_render_machine);
+		exit_code = cli_print_reply(NULL, s->json, reply, cli_render_machine);
 	json_decref(reply);
 	json_decref(body);
 	return exit_code;
@@ -585,9 +598,9 @@ delete_and_report(struct cli_session *s, const char *path, const char *what)
 	json_t *reply;
 	int exit_code;
 
-	exit_code = call(s, "DELETE", path, NULL, &reply);
+	exit_code = cli_call(s->client, NULL, "DELETE", path, NULL, &reply);
 	if (exit_code == CLI_EXIT_OK && s->args->given[CLI_OPT_JSON] && reply != NULL)
-		exit_code = print_reply(s, reply, NULL);
+		exit_code = cli_print_reply(NULL, s->json, reply, NULL);
 	else if (exit_code == CLI_EXIT_OK && !s->args->given[CLI_OPT_JSON])
 		printf("%s deleted\n", what);
 	json_decref(reply);
@@ -625,7 +638,7 @@ profile_show(struct cli_session *s)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/api/v1/profiles/%s", s->args->operand);
-	return get_and_print(s, path, cli_render_profile);
+	return cli_get_and_print(s->client, NULL, s->json, path, cli_render_profile);
 }
 
 static int
@@ -645,9 +658,9 @@ profile_write(struct cli_session *s, bool patch)
 		snprintf(path, sizeof(path), "/api/v1/profiles/%s", s->args->operand);
 	else
 		snprintf(path, sizeof(path), "/api/v1/profiles");
-	exit_code = call(s, patch ? "PATCH" : "POST", path, body, &reply);
+	exit_code = cli_call(s->client, NULL, patch ? "PATCH" : "POST", path, body, &reply);
 	if (exit_code == CLI_EXIT_OK)
-		exit_code = print_reply(s, reply, cli_render_profile);
+		exit_code = cli_print_reply(NULL, s->json, reply, cli_render_profile);
 	json_decref(reply);
 	json_decref(body);
 	return exit_code;
@@ -691,7 +704,7 @@ audit_verify(struct cli_session *s)
 	int exit_code;
 	int rc;
 
-	exit_code = call(s, "GET", "/api/v1/audit/verify", NULL, &reply);
+	exit_code = cli_call(s->client, NULL, "GET", "/api/v1/audit/verify", NULL, &reply);
 	if (exit_code != CLI_EXIT_OK)
 		return exit_code;
 
@@ -702,7 +715,7 @@ audit_verify(struct cli_session *s)
 		fprintf(stderr, "outpost: the server's verify reply lacks \"entries\" or \"intact\"\n");
 		exit_code = CLI_EXIT_REJECTED;
 	} else if (s->args->given[CLI_OPT_JSON]) {
-		exit_code = print_reply(s, reply, NULL);
+		exit_code = cli_print_reply(NULL, s->json, reply, NULL);
 	} else {
 		print_buf(&out);
 	}
@@ -745,7 +758,8 @@ run_command(struct cli_session *s)
 	case CLI_CMD_AUDIT_VERIFY:
 		return audit_verify(s);
 	case CLI_CMD_STATUS:
-		return get_and_print(s, "/api/v1/status", cli_render_status);
+		return cli_get_and_print(s->client, NULL, s->json, "/api/v1/status",
+					 cli_render_status);
 	case CLI_CMD_INVALID:
 	case CLI_CMD_MAX:
 		break;
@@ -778,6 +792,7 @@ cli_main(int argc, char **argv)
 		print_help(&args);
 		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_REJECTED;
 	}
+	session.json = args.given[CLI_OPT_JSON];
 
 	rc = cli_endpoint_resolve(&args, getenv("OUTPOST_SOCKET"), getenv("OUTPOST_TOKEN"),
 				  &endpoint, err, sizeof(err));

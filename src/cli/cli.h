@@ -141,6 +141,34 @@ struct cli_args {
 };
 
 /*
+ * The getopt_long values of the connection options and --help, shared by the commands
+ * that parse with getopt_long (bundle and bmc). A command numbers its own options
+ * from CLI_LONG_OWN_FIRST on.
+ */
+enum cli_long_option {
+	CLI_LONG_SOCKET = 256,  /* above every short option character */
+	CLI_LONG_URL,
+	CLI_LONG_TOKEN_FILE,
+	CLI_LONG_CACERT,
+	CLI_LONG_INSECURE,
+	CLI_LONG_HELP,
+	CLI_LONG_OWN_FIRST,
+};
+
+/*
+ * The rows of a getopt_long `struct option` table for enum cli_long_option: --socket,
+ * --url, --token-file, --cacert, --insecure and --help. Use it where <getopt.h> is
+ * included.
+ */
+#define CLI_CONNECTION_LONG_OPTIONS                                    \
+	{ "socket", required_argument, NULL, CLI_LONG_SOCKET },         \
+	{ "url", required_argument, NULL, CLI_LONG_URL },               \
+	{ "token-file", required_argument, NULL, CLI_LONG_TOKEN_FILE }, \
+	{ "cacert", required_argument, NULL, CLI_LONG_CACERT },         \
+	{ "insecure", no_argument, NULL, CLI_LONG_INSECURE },           \
+	{ "help", no_argument, NULL, CLI_LONG_HELP }
+
+/*
  * Parse and validate argv as cli_main receives it. Checks every option value with the
  * same rules as the API (mac_parse, uuid_parse, hostname_valid, inet_pton, the state,
  * arch and platform names, length caps, profile name syntax), so a typo is reported
@@ -161,6 +189,12 @@ const char *cli_command_name(enum cli_command command);
  * only is therefore read as an id. Returns 0 or -EINVAL.
  */
 int cli_ref_parse(const char *text, char out[CLI_REF_SIZE]);
+
+/* Return true when `name` is one of `names`, a NULL-terminated list. */
+bool cli_name_in(const char *name, const char *const *names);
+
+/* Return true when `arg` is -h or --help. */
+bool cli_is_help(const char *arg);
 
 /* Check a profile name against [a-z0-9][a-z0-9._-]{0,63}. Returns true when valid. */
 bool cli_profile_name_valid(const char *name);
@@ -245,6 +279,25 @@ int cli_sanitize(const char *text, struct buf *out);
  * compact JSON. Not sanitised. Returns 0, -ENOMEM or a buf error.
  */
 int cli_value_text(const json_t *value, struct buf *out);
+
+/*
+ * Append the text of obj[key] as cli_value_text writes it, or nothing for a missing key
+ * or null, which a table shows as "-". Not sanitised. Returns 0, -ENOMEM or a buf error.
+ */
+int cli_member_text(const json_t *obj, const char *key, struct buf *out);
+
+/* Callback that appends the cell of column `column` for one item of a table. */
+typedef int (*cli_cell_fn)(const json_t *item, size_t column, struct buf *out);
+
+/*
+ * Render `items`, an array of objects, as a cli_table of n_columns columns (at most 16).
+ * Column i shows cli_member_text of item[keys[i]] or, where keys[i] is NULL, what `cell`
+ * appends. Returns 0, -EINVAL when `items` is not an array of objects or there are too
+ * many columns, or a buf error.
+ */
+int cli_render_items(const json_t *items, const struct cli_column *columns,
+		     size_t n_columns, const char *const *keys, cli_cell_fn cell,
+		     struct buf *out);
 
 /* A field of a key: value listing: the JSON key and the label printed for it. */
 struct cli_field {
@@ -386,6 +439,41 @@ int cli_client_upload(struct cli_client *client, const char *path, int fd, uint6
 		      struct cli_response *resp, char *err, size_t err_size);
 
 /*********************************************************************************
+ * Requests and replies of the commands (cli.c), shared by cli_main and cli_bmc_main.
+ * Their messages go to stderr and start "outpost NAME: ", where NAME is the command
+ * ("bmc power"), or "outpost: " when `name` is NULL.
+ */
+
+/*
+ * The help of the connection and output options that every command accepts, from
+ * --json to --help, after a blank line. The help of each command prints it after the
+ * command's own options.
+ */
+extern const char cli_help_connection[];
+
+/* Callback that renders a reply as text, as the cli_render_* functions do. */
+typedef int (*cli_render_fn)(json_t *json, struct buf *out);
+
+/*
+ * Send one request and parse its JSON reply into *ret (NULL for an empty body).
+ * Prints the reason of any failure: the transport's message, the error of a non-2xx
+ * reply, or a reply that is not JSON. Returns the exit code (enum cli_exit).
+ */
+int cli_call(struct cli_client *client, const char *name, const char *method,
+	     const char *path, const json_t *body, json_t **ret);
+
+/*
+ * Print `reply` on stdout: indented JSON when `json` is set, else the text of `render`,
+ * which may be NULL when `json` is set. An empty reply, or one that `render` rejects,
+ * prints a message instead. Returns the exit code.
+ */
+int cli_print_reply(const char *name, bool json, json_t *reply, cli_render_fn render);
+
+/* GET `path` and print the reply as cli_print_reply does. Returns the exit code. */
+int cli_get_and_print(struct cli_client *client, const char *name, bool json,
+		      const char *path, cli_render_fn render);
+
+/*********************************************************************************
  * Bundles
  */
 
@@ -430,5 +518,140 @@ void cli_progress_draw(struct cli_progress *p, uint64_t done, bool last);
 int cli_json_print(json_t *json);
 /* Write a size for people: "812.0 MiB". */
 void cli_size_text(uint64_t bytes, char *out, size_t size);
+
+/*********************************************************************************
+ * BMCs: `outpost bmc` and `outpost machine power` (cli_bmc*.c)
+ */
+
+/*
+ * Run `outpost bmc VERB ...` (argv[0] "bmc") or `outpost machine power REF ACTION`
+ * (argv[0] "machine", argv[1] "power"). Commands that queue a BMC operation wait for
+ * it unless --no-wait. Reads OUTPOST_SOCKET, OUTPOST_TOKEN and OUTPOST_BMC_PASSWORD.
+ * Returns the process exit code (enum cli_exit).
+ */
+int cli_bmc_main(int argc, char **argv);
+
+enum cli_bmc_command {
+	CLI_BMC_INVALID,
+	CLI_BMC_ADD,
+	CLI_BMC_LIST,
+	CLI_BMC_SHOW,
+	CLI_BMC_SET,
+	CLI_BMC_RM,
+	CLI_BMC_VERIFY,
+	CLI_BMC_POWER,
+	CLI_BMC_BOOT,
+	CLI_BMC_MEDIA,
+	CLI_BMC_SENSORS,
+	CLI_BMC_INVENTORY,
+	CLI_BMC_EVENTS,
+	CLI_BMC_FIRMWARE,
+	CLI_BMC_OPERATION,
+	CLI_BMC_MACHINE_POWER,
+	CLI_BMC_MAX,
+};
+
+/*
+ * Default --wait-timeout in seconds. Firmware updates get longer, because the daemon
+ * allows them [bmc] firmware_timeout_seconds (default 3600) once they start.
+ */
+#define CLI_BMC_WAIT_DEFAULT 120
+#define CLI_BMC_FIRMWARE_WAIT_DEFAULT 3900
+#define CLI_BMC_WAIT_MAX 86400
+/* Maximum length of a password the daemon stores, in bytes. */
+#define CLI_BMC_PASSWORD_MAX 127
+/* Maximum length of an image URL the daemon accepts, in bytes. */
+#define CLI_BMC_URL_MAX 1024
+/* Sizes of the API's text fields, NUL included. */
+#define CLI_BMC_ADDRESS_SIZE 256
+#define CLI_BMC_USER_SIZE 64
+#define CLI_BMC_PATH_SIZE 1024
+#define CLI_BMC_FINGERPRINT_SIZE 65
+
+/*
+ * A parsed and locally validated `outpost bmc` command line. Pointers are borrowed
+ * from argv; NULL means the option or operand is absent.
+ */
+struct cli_bmc_args {
+	enum cli_bmc_command command;
+	bool help;                     /* print the help of `command` (of the group if none) */
+	bool json;
+	bool no_wait;
+	bool yes;                      /* --yes: confirms a destructive action */
+	uint64_t id;                   /* the BMC id, or the operation id of `operation` */
+	char machine[CLI_REF_SIZE];    /* machine power REF, or --machine; "" to unlink */
+	bool machine_given;
+	const char *action;            /* power: on to status. media: insert, eject or status */
+	const char *device;            /* boot: pxe, http, cd or disk */
+	const char *mode;              /* boot --mode: uefi, legacy or keep */
+	const char *url;               /* media insert and firmware: the image URL */
+	/* add and set */
+	const char *protocol;
+	char address[CLI_BMC_ADDRESS_SIZE];  /* an IPv6 address is written in brackets */
+	uint64_t port;                 /* 0: not given */
+	const char *user;
+	const char *password_file;     /* "-" is stdin */
+	const char *tls;
+	const char *ca_file;
+	char fingerprint[CLI_BMC_FINGERPRINT_SIZE];  /* lower-case hex, colons removed */
+	uint64_t wait_seconds;         /* --wait-timeout, or the command's default */
+	struct cli_args conn;          /* --socket, --url, --token-file, --cacert, --insecure */
+};
+
+/*
+ * Parse argv as cli_bmc_main receives it, and check every value with the API's rules
+ * (ids, actions, devices, modes, URL schemes, addresses, fingerprints, lengths), so a
+ * mistake is reported with its value before any request. getopt_long permutes argv.
+ * Returns 0 and fills *ret, or -EINVAL with a message naming the argument in `err`.
+ * -h or --help returns 0 with ret->help set.
+ */
+int cli_bmc_args_parse(int argc, char **argv, struct cli_bmc_args *ret, char *err,
+		       size_t err_size);
+
+/* "bmc power" for a command, "machine power" for CLI_BMC_MACHINE_POWER, else NULL. */
+const char *cli_bmc_command_name(enum cli_bmc_command command);
+
+/*
+ * Build the body of bmc add (POST /bmcs) or bmc set (PATCH /bmcs/ID) from the options
+ * and `password` (NULL or "" to send none). Returns a new reference or NULL when out
+ * of memory. NOTE: jansson frees its copy of the password without wiping it.
+ */
+json_t *cli_bmc_body(const struct cli_bmc_args *args, const char *password);
+
+/*
+ * Build the body that queues the command's operation: {"operation": ..., args} for
+ * POST /bmcs/ID/operations, or {"action": ...} for POST /machines/REF/power, where
+ * "status" queues a power-state read. Returns a new reference, or NULL when out of
+ * memory or when the command queues nothing.
+ */
+json_t *cli_bmc_operation_body(const struct cli_bmc_args *args);
+
+/*
+ * Read the BMC password into `out`, at most CLI_BMC_PASSWORD_MAX bytes and a NUL. The
+ * first source that applies wins: the first line of `path` ("-": standard input), then
+ * `env_value` when it is not empty. Last, when `prompt` is set and standard input is a
+ * terminal, a line typed without echo. Returns 1 when a password was read, 0 when no
+ * source applies, or a negative errno with a message in `err` that never contains the
+ * password.
+ */
+int cli_bmc_password_read(const char *path, const char *env_value, bool prompt, char *out,
+			  size_t size, char *err, size_t err_size);
+
+/* Milliseconds to sleep before poll number `attempt` (0 first): 50, doubling to 1000. */
+long cli_bmc_poll_delay_ms(unsigned attempt);
+
+/* Render GET /bmcs "items" as the table ID PROTOCOL ADDRESS STATUS POWER MACHINE. */
+int cli_render_bmcs(const json_t *items, struct buf *out);
+/* Render one BMC as key: value lines. */
+int cli_render_bmc(json_t *bmc, struct buf *out);
+/* Render one operation (GET /bmc-operations/ID) as key: value lines. */
+int cli_render_bmc_operation(json_t *operation, struct buf *out);
+/*
+ * Render the result of a succeeded operation by its kind: tables for sensors
+ * (NAME KIND VALUE UNIT) and events (ID CREATED SEVERITY MESSAGE), the system and a
+ * firmware table for inventory, key: value lines otherwise. Returns 0, -EINVAL when
+ * the operation has no result object, or a buf error.
+ */
+int cli_render_bmc_result(json_t *operation, struct buf *out);
 
 #endif

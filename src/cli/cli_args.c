@@ -138,8 +138,8 @@ args_error(char *err, size_t err_size, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool
-name_in(const char *name, const char *const *names)
+bool
+cli_name_in(const char *name, const char *const *names)
 {
 	for (size_t i = 0; names[i] != NULL; i++) {
 		if (strcmp(name, names[i]) == 0)
@@ -148,8 +148,8 @@ name_in(const char *name, const char *const *names)
 	return false;
 }
 
-static bool
-is_help(const char *arg)
+bool
+cli_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
@@ -221,7 +221,7 @@ find_command(int argc, char *const *argv, struct cli_args *ret, int *first, char
 		return 0;
 	}
 
-	if (argc < 2 || is_help(argv[1])) {
+	if (argc < 2 || cli_is_help(argv[1])) {
 		if (argc >= 2) {
 			ret->help = true;
 			return 0;
@@ -338,7 +338,7 @@ check_name(const struct cli_args *ret, enum cli_option option, const char *const
 {
 	const char *value = ret->value[option];
 
-	if (!ret->given[option] || name_in(value, names))
+	if (!ret->given[option] || cli_name_in(value, names))
 		return 0;
 	return args_error(err, err_size, "invalid --%s '%s': expected one of %s",
 			  option_specs[option].name, value, expected);
@@ -533,7 +533,7 @@ cli_args_parse(int argc, char *const *argv, struct cli_args *ret, char *err,
 
 	/* Help wins over every other argument, valid or not. */
 	for (int i = first; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (is_help(argv[i])) {
+		if (cli_is_help(argv[i])) {
 			ret->help = true;
 			return 0;
 		}

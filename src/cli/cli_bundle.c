@@ -25,7 +25,7 @@
 
 
 enum {
-	OPT_JSON = 256,
+	OPT_JSON = CLI_LONG_OWN_FIRST,
 	OPT_ZSTD,
 	OPT_FORCE,
 	OPT_TEST_KEY,
@@ -37,12 +37,6 @@ enum {
 	OPT_BASE,
 	OPT_TRUSTED_KEYS,
 	OPT_TRUSTED_KEY,
-	OPT_SOCKET,
-	OPT_URL,
-	OPT_TOKEN_FILE,
-	OPT_CACERT,
-	OPT_INSECURE,
-	OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -58,12 +52,7 @@ static const struct option long_options[] = {
 	{ "base", required_argument, NULL, OPT_BASE },
 	{ "trusted-keys", required_argument, NULL, OPT_TRUSTED_KEYS },
 	{ "trusted-key", required_argument, NULL, OPT_TRUSTED_KEY },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "url", required_argument, NULL, OPT_URL },
-	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-	{ "cacert", required_argument, NULL, OPT_CACERT },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "help", no_argument, NULL, OPT_HELP },
+	CLI_CONNECTION_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -425,11 +414,11 @@ options_parse(int argc, char **argv, struct cli_bundle_opts *o)
 		case OPT_ALLOW_TEST_KEYS: o->allow_test_keys = true; break;
 		case OPT_ALLOW_DOWNGRADE: o->allow_downgrade = true; break;
 		case OPT_INSTALLED: o->installed = true; break;
-		case OPT_SOCKET: conn_option(o, CLI_OPT_SOCKET, optarg); break;
-		case OPT_URL: conn_option(o, CLI_OPT_URL, optarg); break;
-		case OPT_TOKEN_FILE: conn_option(o, CLI_OPT_TOKEN_FILE, optarg); break;
-		case OPT_CACERT: conn_option(o, CLI_OPT_CACERT, optarg); break;
-		case OPT_INSECURE: conn_option(o, CLI_OPT_INSECURE, NULL); break;
+		case CLI_LONG_SOCKET: conn_option(o, CLI_OPT_SOCKET, optarg); break;
+		case CLI_LONG_URL: conn_option(o, CLI_OPT_URL, optarg); break;
+		case CLI_LONG_TOKEN_FILE: conn_option(o, CLI_OPT_TOKEN_FILE, optarg); break;
+		case CLI_LONG_CACERT: conn_option(o, CLI_OPT_CACERT, optarg); break;
+		case CLI_LONG_INSECURE: conn_option(o, CLI_OPT_INSECURE, NULL); break;
 		case OPT_KEY: o->key = optarg; break;
 		case OPT_OUTPUT: o->output = optarg; break;
 		case OPT_BASE: o->base = optarg; break;
@@ -437,7 +426,7 @@ options_parse(int argc, char **argv, struct cli_bundle_opts *o)
 		case OPT_TRUSTED_KEY:
 			o->pub_keys[o->pub_key_count++] = optarg;
 			break;
-		case OPT_HELP:
+		case CLI_LONG_HELP:
 			usage(stdout);
 			return -1;
 		default:

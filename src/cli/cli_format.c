@@ -329,9 +329,8 @@ cli_value_text(const json_t *value, struct buf *out)
 	return rc;
 }
 
-/* Append the text of obj[key]: "" for a missing key or null, which tables show as "-". */
-static int
-member_text(const json_t *obj, const char *key, struct buf *out)
+int
+cli_member_text(const json_t *obj, const char *key, struct buf *out)
 {
 	const json_t *value = json_object_get(obj, key);
 
@@ -340,15 +339,9 @@ member_text(const json_t *obj, const char *key, struct buf *out)
 	return cli_value_text(value, out);
 }
 
-/*
- * Render `items` as a table whose column i shows items[k][keys[i]]. A NULL key marks
- * a column that `special` fills: it appends the cell of column i for an item.
- */
-static int
-render_items(const json_t *items, const struct cli_column *columns, size_t n_columns,
-	     const char *const *keys,
-	     int (*special)(const json_t *item, size_t column, struct buf *out),
-	     struct buf *out)
+int
+cli_render_items(const json_t *items, const struct cli_column *columns, size_t n_columns,
+		 const char *const *keys, cli_cell_fn cell, struct buf *out)
 {
 	struct cli_table table;
 	struct buf cells[16];
@@ -375,9 +368,9 @@ render_items(const json_t *items, const struct cli_column *columns, size_t n_col
 			buf_free(&cells[c]);
 			buf_init(&cells[c], CLI_RESPONSE_MAX);
 			if (keys[c] != NULL)
-				rc = member_text(item, keys[c], &cells[c]);
+				rc = cli_member_text(item, keys[c], &cells[c]);
 			else
-				rc = special(item, c, &cells[c]);
+				rc = cell(item, c, &cells[c]);
 			texts[c] = cells[c].data;
 		}
 		if (rc == 0)
@@ -407,9 +400,9 @@ machine_special_cell(const json_t *machine, size_t column, struct buf *out)
 	buf_init(&arch, CLI_TEXT_FIELD_MAX * 4);
 	buf_init(&platform, CLI_TEXT_FIELD_MAX * 4);
 
-	rc = member_text(machine, "arch", &arch);
+	rc = cli_member_text(machine, "arch", &arch);
 	if (rc == 0)
-		rc = member_text(machine, "platform", &platform);
+		rc = cli_member_text(machine, "platform", &platform);
 	if (rc == 0 && (arch.len > 0 || platform.len > 0))
 		rc = buf_printf(out, "%s/%s", arch.len > 0 ? arch.data : "-",
 				platform.len > 0 ? platform.data : "-");
@@ -435,8 +428,8 @@ cli_render_machines(const json_t *items, struct buf *out)
 		"id", "state", "hostname", "ip", "macs", "profile", NULL,
 	};
 
-	return render_items(items, columns, sizeof(columns) / sizeof(columns[0]), keys,
-			    machine_special_cell, out);
+	return cli_render_items(items, columns, sizeof(columns) / sizeof(columns[0]), keys,
+				machine_special_cell, out);
 }
 
 int
@@ -451,8 +444,8 @@ cli_render_profiles(const json_t *items, struct buf *out)
 	};
 	static const char *const keys[] = { "name", "kernel", "initrd", "image", "cmdline" };
 
-	return render_items(items, columns, sizeof(columns) / sizeof(columns[0]), keys, NULL,
-			    out);
+	return cli_render_items(items, columns, sizeof(columns) / sizeof(columns[0]), keys,
+				NULL, out);
 }
 
 int
@@ -472,8 +465,8 @@ cli_render_audit(const json_t *items, struct buf *out)
 		"seq", "at", "actor", "action", "target", "risk", "outcome", "detail",
 	};
 
-	return render_items(items, columns, sizeof(columns) / sizeof(columns[0]), keys, NULL,
-			    out);
+	return cli_render_items(items, columns, sizeof(columns) / sizeof(columns[0]), keys,
+				NULL, out);
 }
 
 /*

@@ -57,6 +57,12 @@ struct conf {
 	uint64_t deploy_poll_seconds;           /* how often a waiting agent asks for orders */
 	char *deploy_console;                   /* owned; console= arguments for the ramdisk */
 
+	/* [bmc]: the BMC manager */
+	uint64_t bmc_workers;                   /* operations run at once */
+	uint64_t bmc_timeout_seconds;           /* one operation, retries included */
+	uint64_t bmc_firmware_timeout_seconds;  /* a firmware update, until its task ends */
+	uint64_t bmc_operations_kept;           /* finished operations kept in the store */
+
 	/* [api] */
 	char *api_listen;    /* owned; "address:port" of the HTTPS API listener */
 	char *api_socket;    /* owned; unix socket path for the local CLI */

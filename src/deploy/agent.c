@@ -351,6 +351,14 @@ agent_deployment(struct agent_call *c)
 	if (rc == 0 && d.state != DEPLOYMENT_RUNNING)
 		rc = err_set(-ESTALE, err, sizeof(err), "deployment %" PRId64 " has already %s",
 			     d.id, deployment_state_name(d.state));
+	/*
+	 * A netboot goes to the disk once the image is written, but a server may boot a
+	 * virtual-media CD again. Its ramdisk must not write the disk a second time.
+	 */
+	else if (rc == 0 && d.image_written)
+		rc = err_set(-ESTALE, err, sizeof(err), "deployment %" PRId64 " has written its "
+			     "image already; boot the server from its disk, or eject its "
+			     "virtual-media CD", d.id);
 	else if (rc < 0)
 		snprintf(err, sizeof(err), "%s", store_error(c->st));
 	if (rc == 0 && (rc = store_machine_get(c->st, d.machine_id, &m)) < 0)

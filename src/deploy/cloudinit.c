@@ -26,6 +26,9 @@
 
 #define MIME_BOUNDARY "==outpost-seed-7f3a=="
 
+_Static_assert(DEPLOY_DNS_MAX >= DDI_DNS_MAX,
+	       "a static network lists every DNS server of a subnet");
+
 struct seed {
 	struct deploy *dp;
 	struct http_request *req;
@@ -145,28 +148,45 @@ render_user_data(struct seed *s, struct buf *out)
 	return rc;
 }
 
+int
+deploy_static_network(const struct deploy *dp, const char *ip, struct deploy_network *ret)
+{
+	const struct ddi_settings *set = dp->ddi != NULL ? ddi_settings_get(dp->ddi) : NULL;
+	const struct ddi_subnet *subnet;
+	uint32_t addr;
+
+	memset(ret, 0, sizeof(*ret));
+	if (set == NULL || ip[0] == '\0' || ddi_addr_parse(ip, &addr) < 0 ||
+	    (subnet = ddi_subnet_find(set, addr)) == NULL)
+		return -ENOENT;
+	ddi_addr_format(addr, ret->address);
+	ret->prefix = subnet->prefix;
+	if (subnet->gateway != 0)
+		ddi_addr_format(subnet->gateway, ret->gateway);
+	for (size_t i = 0; i < subnet->dns_count && i < DEPLOY_DNS_MAX; i++)
+		ddi_addr_format(subnet->dns[i], ret->dns[ret->dns_count++]);
+	ret->domain = dp->domain;
+	return 0;
+}
+
 /* The static subnet entry for the machine's address, or 0 bytes when it has none. */
 static int
 render_static(struct seed *s, struct buf *out)
 {
-	const struct ddi_settings *set = s->dp->ddi != NULL ? ddi_settings_get(s->dp->ddi) : NULL;
-	const struct ddi_subnet *subnet;
-	char text[DDI_ADDR_TEXT];
-	uint32_t addr;
+	struct deploy_network net;
 	int rc;
 
-	if (set == NULL || s->m.ip[0] == '\0' || ddi_addr_parse(s->m.ip, &addr) < 0 ||
-	    (subnet = ddi_subnet_find(set, addr)) == NULL)
+	if (deploy_static_network(s->dp, s->m.ip, &net) < 0)
 		return 1;
-	rc = buf_printf(out, "      - type: static\n        address: %s/%u\n", s->m.ip,
-			subnet->prefix);
-	if (rc == 0 && subnet->gateway != 0)
-		rc = buf_printf(out, "        gateway: %s\n", ddi_addr_format(subnet->gateway, text));
-	for (size_t i = 0; rc == 0 && i < subnet->dns_count; i++)
+	rc = buf_printf(out, "      - type: static\n        address: %s/%u\n", net.address,
+			net.prefix);
+	if (rc == 0 && net.gateway[0] != '\0')
+		rc = buf_printf(out, "        gateway: %s\n", net.gateway);
+	for (size_t i = 0; rc == 0 && i < net.dns_count; i++)
 		rc = buf_printf(out, "%s%s\n", i == 0 ? "        dns_nameservers:\n          - " :
-				"          - ", ddi_addr_format(subnet->dns[i], text));
-	if (rc == 0 && s->dp->domain[0] != '\0')
-		rc = buf_printf(out, "        dns_search:\n          - %s\n", s->dp->domain);
+				"          - ", net.dns[i]);
+	if (rc == 0 && net.domain[0] != '\0')
+		rc = buf_printf(out, "        dns_search:\n          - %s\n", net.domain);
 	return rc;
 }
 

@@ -26,6 +26,7 @@ struct deploy {
 	unsigned char key[DEPLOY_KEY_SIZE];
 	struct store_pool *pool;
 	const struct ddi *ddi;           /* NULL when DDI is off */
+	struct media *media;             /* NULL when no ISO is ever built */
 	char *base_url;                  /* owned; boot URL without a trailing slash */
 	char *domain;                    /* owned; DNS domain of host names, "" when none */
 	uint64_t poll_seconds;
@@ -49,9 +50,6 @@ bool deploy_log_allowed(struct deploy *dp);
 
 /* token.c */
 int deploy_key_load(const char *state_dir, unsigned char key[DEPLOY_KEY_SIZE]);
-/* Check a token; sets its kind ('d' or 'm') and id. Returns 0 or -EACCES. */
-int deploy_token_check(const struct deploy *dp, const char *token, char *ret_kind,
-		       int64_t *ret_id);
 
 /* lifecycle.c: each runs as an audited action in one transaction. */
 struct phase_report {

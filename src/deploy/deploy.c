@@ -63,6 +63,12 @@ deploy_new(const struct conf *conf, struct store_pool *pool, const struct ddi *d
 }
 
 void
+deploy_set_media(struct deploy *dp, struct media *md)
+{
+	dp->media = md;
+}
+
+void
 deploy_handle(struct deploy *dp, struct http_request *req)
 {
 	const char *path = http_path(req);

@@ -55,6 +55,39 @@ struct deploy *deploy_free(struct deploy *dp);
 
 /* The token for deployment `id` ('d') or for discovery of machine `id` ('m'). */
 void deploy_token(const struct deploy *dp, char kind, int64_t id, char out[DEPLOY_TOKEN_SIZE]);
+/* Check a token; sets its kind ('d' or 'm') and id. Returns 0 or -EACCES. */
+int deploy_token_check(const struct deploy *dp, const char *token, char *ret_kind,
+		       int64_t *ret_id);
+
+/* Most DNS servers a static network lists, as many as a DDI subnet has. */
+#define DEPLOY_DNS_MAX 8
+/* "255.255.255.255" and a NUL. */
+#define DEPLOY_ADDR_TEXT 16
+
+/* The static IPv4 network of a machine's reserved address, from its DDI subnet. */
+struct deploy_network {
+	char address[DEPLOY_ADDR_TEXT];
+	unsigned prefix;
+	char gateway[DEPLOY_ADDR_TEXT];         /* "" when the subnet has none */
+	char dns[DEPLOY_DNS_MAX][DEPLOY_ADDR_TEXT];
+	size_t dns_count;
+	const char *domain;                     /* the DNS search domain, "" when none */
+};
+
+/*
+ * Fill `ret` with the static network of reserved address `ip`: its DDI subnet's
+ * prefix, gateway and DNS servers, and the DDI domain. The installed system's
+ * network-config and the virtual-media ISO's command line are both rendered from it.
+ * Returns 0, or -ENOENT when DDI is off, `ip` is empty or it lies in no subnet.
+ */
+int deploy_static_network(const struct deploy *dp, const char *ip, struct deploy_network *ret);
+
+/*
+ * Give the deploy module the virtual-media ISOs, so that a deployment's ISO is removed
+ * when the deployment succeeds or fails. NULL (the default) removes nothing.
+ */
+struct media;
+void deploy_set_media(struct deploy *dp, struct media *md);
 
 /*
  * Record that the boot listener served the deploy script of deployment `id`: the

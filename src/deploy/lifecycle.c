@@ -15,6 +15,7 @@
 
 #include "governance/governance.h"
 #include "log/log.h"
+#include "media/media.h"
 #include "util/util.h"
 
 /* Phases in the order a deployment reaches them; docs/agent.md describes each. */
@@ -268,6 +269,12 @@ deploy_phase_record(struct deploy *dp, struct store *st, const char *actor, int6
 	if (rc == 0)
 		log_info("deploy: deployment=%" PRId64 " %s phase=%s seconds=%.3f", id, t.target,
 			 report->phase, report->seconds);
+	/*
+	 * With the image written, a virtual-media ISO has done its work. Without it, a BMC
+	 * that still has the CD inserted fails to read it, and the server boots its disk.
+	 */
+	if (rc == 0 && strcmp(report->phase, "rebooting") == 0)
+		media_remove(dp->media, id);
 	/* A ramdisk that keeps restarting ends the deployment instead of looping. */
 	if (rc == -ELOOP) {
 		char reason[DEPLOY_DETAIL_MAX + 1];
@@ -288,11 +295,12 @@ deploy_fail(struct deploy *dp, struct store *st, const char *actor, int64_t id,
 				.seconds = -1, .detail = reason };
 	int rc;
 
-	(void)dp;
 	rc = transition_run(st, actor, "machine.deploy_failed", &t, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
 		log_warning("deploy: deployment=%" PRId64 " %s failed in phase=%s: %s", id,
 			    t.target, phase, reason);
+		media_remove(dp->media, id);
+	}
 	return rc;
 }
 
@@ -304,10 +312,12 @@ deploy_succeed(struct deploy *dp, struct store *st, const char *actor, int64_t i
 				.seconds = -1 };
 	int rc;
 
-	(void)dp;
 	rc = transition_run(st, actor, "machine.deployed", &t, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("deploy: deployment=%" PRId64 " %s succeeded, machine deployed", id,
 			 t.target);
+		media_remove(dp->media, id);
+	}
 	return rc;
 }
+

@@ -97,10 +97,11 @@ struct http_listener_config {
 	 */
 	unsigned max_fields;
 	/*
-	 * A path prefix whose next segment is a secret, such as a token in a URL: the debug
-	 * access line prints "..." in its place. A string literal, or NULL for none.
+	 * Path prefixes whose next segment is a secret, such as a token in a URL: the debug
+	 * access line prints "..." in its place. A NULL-terminated array of string literals
+	 * that outlives the listener, or NULL for none.
 	 */
-	const char *secret_path_prefix;
+	const char *const *secret_path_prefixes;
 };
 
 /*

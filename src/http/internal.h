@@ -72,7 +72,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	enum http_listener_kind kind;
 	char *listen;               /* owned; the configured address, for logs */
-	const char *secret_path_prefix;  /* not owned: a string literal, or NULL */
+	const char *const *secret_path_prefixes;  /* not owned; NULL-terminated, or NULL */
 	uint16_t port;              /* bound TCP port, 0 for unix sockets */
 	int listen_fd;              /* given to MHD, which closes it when stopped */
 	struct stat socket_st;      /* unix only: the socket file we created */

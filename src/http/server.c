@@ -387,19 +387,23 @@ mhd_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return request_dispatch(req);
 }
 
-/* Replace the path segment after `prefix` with "...", in place. */
+/* Replace the path segment after the first matching prefix with "...", in place. */
 static void
-secret_hide(const char *prefix, char *path, size_t size)
+secret_hide(const char *const *prefixes, char *path, size_t size)
 {
-	size_t len = prefix != NULL ? strlen(prefix) : 0;
 	const char *rest;
 	char copy[256];
 
-	if (len == 0 || strncmp(path, prefix, len) != 0)
+	for (size_t i = 0; prefixes != NULL && prefixes[i] != NULL; i++) {
+		size_t len = strlen(prefixes[i]);
+
+		if (len == 0 || strncmp(path, prefixes[i], len) != 0)
+			continue;
+		rest = strchr(path + len, '/');
+		snprintf(copy, sizeof(copy), "%.*s...%s", (int)len, path, rest != NULL ? rest : "");
+		snprintf(path, size, "%s", copy);
 		return;
-	rest = strchr(path + len, '/');
-	snprintf(copy, sizeof(copy), "%.*s...%s", (int)len, path, rest != NULL ? rest : "");
-	snprintf(path, size, "%s", copy);
+	}
 }
 
 /* MHD's completion callback: the reply is sent or the connection is gone. */
@@ -423,7 +427,7 @@ mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		char path[256];
 
 		http_printable(req->path, path, sizeof(path));
-		secret_hide(req->srv->secret_path_prefix, path, sizeof(path));
+		secret_hide(req->srv->secret_path_prefixes, path, sizeof(path));
 		log_debug("http request listener=%s peer=%s method=%s path=\"%s\" status=%u "
 			  "body_bytes=%zu termination=%d",
 			  http_kind_names[req->srv->kind], http_peer(req), req->method, path, req->status,
@@ -499,7 +503,7 @@ server_new(const struct http_listener_config *cfg, struct http_server **ret)
 		return -ENOMEM;
 	}
 	srv->kind = cfg->kind;
-	srv->secret_path_prefix = cfg->secret_path_prefix;
+	srv->secret_path_prefixes = cfg->secret_path_prefixes;
 	srv->listen_fd = -1;
 	srv->max_header_bytes = cfg->max_header_bytes;
 	srv->max_body_bytes = cfg->max_body_bytes;

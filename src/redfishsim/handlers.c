@@ -534,7 +534,8 @@ media_insert(struct rfsim_call *call)
 		json_decref(body);
 		return;
 	}
-	if (rfsim_media_remote(image) && media_download(call, image) < 0) {
+	/* A fleet BMC has no state directory and no QEMU to give the image to. */
+	if (rfsim_media_remote(image) && !sim->fleet && media_download(call, image) < 0) {
 		json_decref(body);
 		return;
 	}

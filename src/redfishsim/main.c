@@ -17,8 +17,11 @@
  *   --profile        where VirtualMedia sits: under the ComputerSystem (generic, the
  *                    default) or under the Manager (vm-under-manager)
  * Once it listens it prints "outpost-redfish-sim ready port=N" to stderr. SIGTERM,
- * SIGINT, SIGHUP or SIGQUIT stops QEMU and the emulator. Every request is logged at info with its
- * method, path and status, never a password or token.
+ * SIGINT, SIGHUP or SIGQUIT stops QEMU and the emulator. SIGUSR1 powers the server on,
+ * as ComputerSystem.Reset with ResetType On does. The QEMU lab's IPMI BMC (ipmi_sim)
+ * sends it for an IPMI power on, so both BMCs drive the one QEMU this emulator owns.
+ * Every request is logged at info with its method, path and status, never a password
+ * or token.
  *
  * Resources under /redfish/v1:
  *   - the service root, which needs no authentication;
@@ -37,6 +40,26 @@
  * Emulator-only behaviour: PATCH /redfish/v1/Chassis/1/Sensors/{id} with
  * {"Reading": N} sets that sensor's reading, which Sensors, Thermal and Power then
  * report. Real BMCs reject it; tests use it to set the values a client must read.
+ *
+ * Fleet mode serves COUNT BMCs without QEMU, for benchmarks (details in fleet.c):
+ *
+ *        outpost-redfish-sim --fleet COUNT --listen IPV4:PORT --cert FILE --key FILE
+ *          --user NAME --password-file FILE [--step address|port]
+ *          [--stall LIST] [--absent LIST] [--slow LIST] [--delay-ms MS]
+ *          [--log-level LEVEL]
+ *   --fleet          the number of BMCs, at most 4096
+ *   --listen         the first BMC's IPv4 address and port. BMC i (1 to COUNT) takes
+ *                    the address i - 1 above it with --step address, the default,
+ *                    or the port i - 1 above it with --step port. Every address must
+ *                    be on an interface.
+ *   --stall LIST     BMCs that listen but never accept: a client connects and gets
+ *                    no byte back (LIST: BMC numbers such as 3,10-12)
+ *   --absent LIST    BMCs with no listener. When their address is routed but not
+ *                    assigned to an interface, a client's SYNs get no reply.
+ *   --slow LIST      BMCs that wait --delay-ms (default 2000) before each reply
+ * Each BMC has its own sessions, boot override and media. Power is a flag in memory
+ * that starts off, and nothing is saved. The BMCs share the certificate and account.
+ * Once all listen it prints "outpost-redfish-sim ready bmcs=COUNT first=ADDR:PORT".
  */
 #include "redfishsim/sim.h"
 
@@ -69,7 +92,8 @@ usage(void)
 	fprintf(stderr,
 		"usage: outpost-redfish-sim --listen ADDR:PORT --cert FILE --key FILE --user NAME\n"
 		"         --password-file FILE --qemu-args FILE --qmp PATH --state-dir DIR\n"
-		"         [--profile generic|vm-under-manager] [--log-level info|debug|...]\n");
+		"         [--profile generic|vm-under-manager] [--log-level info|debug|...]\n"
+		"   or: outpost-redfish-sim --fleet COUNT ... (--fleet alone lists its options)\n");
 	return 2;
 }
 
@@ -151,6 +175,8 @@ rfsim_state_save(struct rfsim *sim)
 	json_t *state;
 	int rc;
 
+	if (sim->fleet)
+		return 0;
 	state = json_pack("{s:{s:s, s:s, s:s}, s:{s:b, s:s}, s:I}",
 			  "boot", "enabled", sim->boot_enabled, "target", sim->boot_target,
 			  "mode", sim->boot_mode,
@@ -243,6 +269,24 @@ sim_init(struct rfsim *sim, const struct options *o)
 	return 0;
 }
 
+/* Power on for SIGUSR1. Failures are logged, because the sender cannot receive them. */
+static void
+power_on_signaled(struct rfsim *sim)
+{
+	char err[512];
+
+	pthread_mutex_lock(&sim->lock);
+	/*
+	 * In an IPMI power cycle, QEMU exits just before the power on, maybe before this
+	 * thread has reaped it. An unreaped QEMU would make the power on a no-op.
+	 */
+	rfsim_qemu_reap(sim);
+	log_info("redfish power on requested by SIGUSR1");
+	if (rfsim_power(sim, "On", err, sizeof(err)) < 0)
+		log_err("redfish power on requested by SIGUSR1 failed: %s", err);
+	pthread_mutex_unlock(&sim->lock);
+}
+
 static int
 server_start(struct rfsim *sim, const struct options *o, struct http_server **ret)
 {
@@ -290,6 +334,8 @@ main(int argc, char **argv)
 	sigset_t signals;
 	int sig, rc;
 
+	if (rfsim_fleet_requested(argc, argv))
+		return rfsim_fleet_main(argc, argv);
 	if (options_parse(argc, argv, &o) < 0)
 		return usage();
 	if (o.log_level != NULL && log_level_parse(o.log_level, &level) < 0) {
@@ -310,6 +356,7 @@ main(int argc, char **argv)
 	sigaddset(&signals, SIGHUP);
 	sigaddset(&signals, SIGQUIT);
 	sigaddset(&signals, SIGCHLD);
+	sigaddset(&signals, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -327,6 +374,10 @@ main(int argc, char **argv)
 		/* Any of these would otherwise end the emulator and leave QEMU running. */
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT)
 			break;
+		if (sig == SIGUSR1) {
+			power_on_signaled(&sim);
+			continue;
+		}
 		pthread_mutex_lock(&sim.lock);
 		rfsim_qemu_reap(&sim);
 		rfsim_tasks_advance(&sim);

@@ -726,6 +726,8 @@ rfsim_power(struct rfsim *sim, const char *reset_type, char *err, size_t errlen)
 	bool on = sim->qemu_pid > 0;
 	int rc;
 
+	if (sim->fleet)
+		return rfsim_fleet_power(sim, reset_type, err, errlen);
 	log_info("redfish reset type=%s power=%s", reset_type, on ? "on" : "off");
 	if (strcmp(reset_type, "On") == 0 || strcmp(reset_type, "ForceOn") == 0)
 		return power_on(sim, err, errlen);

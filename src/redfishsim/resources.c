@@ -124,7 +124,7 @@ rfsim_system(struct rfsim *sim)
 			   "Manufacturer", "QEMU",
 			   "Model", sim->q35 ? "Standard PC (Q35 + ICH9, 2009)"
 					    : "Standard PC (i440FX + PIIX, 1996)",
-			   "SerialNumber", sim->serial, "PowerState", sim->qemu_pid > 0 ? "On" : "Off",
+			   "SerialNumber", sim->serial, "PowerState", rfsim_powered(sim) ? "On" : "Off",
 			   "BiosVersion", bios, "Status", status_ok(), "Boot", system_boot(sim),
 			   "Actions", "#ComputerSystem.Reset",
 			   "target", RFSIM_SYSTEM "/Actions/ComputerSystem.Reset",
@@ -198,7 +198,7 @@ rfsim_chassis(struct rfsim *sim)
 			 " s:{s:[o], s:[o]}}",
 			 "@odata.id", RFSIM_CHASSIS, "@odata.type", "#Chassis.v1_21_0.Chassis",
 			 "Id", "1", "Name", "Computer System Chassis", "ChassisType", "RackMount",
-			 "PowerState", sim->qemu_pid > 0 ? "On" : "Off", "Status", status_ok(),
+			 "PowerState", rfsim_powered(sim) ? "On" : "Off", "Status", status_ok(),
 			 "Sensors", rfsim_odata_id(RFSIM_CHASSIS "/Sensors"),
 			 "Thermal", rfsim_odata_id(RFSIM_CHASSIS "/Thermal"),
 			 "Power", rfsim_odata_id(RFSIM_CHASSIS "/Power"),

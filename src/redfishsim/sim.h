@@ -106,6 +106,9 @@ struct rfsim {
 	char media_image[RFSIM_STRING_MAX + 1];
 
 	pid_t qemu_pid;                  /* 0: powered off */
+	/* Fleet mode (fleet.c): no QEMU, power is power_on, and no state is saved. */
+	bool fleet;
+	bool power_on;                   /* fleet mode only */
 	unsigned bios_revision;          /* the last number of the BIOS version */
 
 	struct rfsim_sensor sensors[RFSIM_SENSOR_COUNT];
@@ -124,6 +127,20 @@ struct rfsim_call {
 
 /* main.c */
 int rfsim_state_save(struct rfsim *sim);
+
+/* fleet.c */
+/* Whether the arguments ask for fleet mode (--fleet COUNT). */
+bool rfsim_fleet_requested(int argc, char **argv);
+/* Run fleet mode until a signal stops it; returns the exit status. */
+int rfsim_fleet_main(int argc, char **argv);
+/* ComputerSystem.Reset for a fleet BMC: sets the in-memory power flag. */
+int rfsim_fleet_power(struct rfsim *sim, const char *reset_type, char *err, size_t errlen);
+
+static inline bool
+rfsim_powered(const struct rfsim *sim)
+{
+	return sim->fleet ? sim->power_on : sim->qemu_pid > 0;
+}
 
 /* media.c */
 /* Whether the image URL is one the emulator downloads (http:// or https://). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "bmcman/bmcman.h"
 #include "boot/boot.h"
 #include "bundle/bundle.h"
 #include "conf/conf.h"
@@ -29,6 +30,7 @@
 #include "deploy/deploy.h"
 #include "http/http.h"
 #include "log/log.h"
+#include "media/media.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -43,6 +45,8 @@ struct daemon {
 	struct api *api;
 	struct ddi *ddi;               /* NULL unless [ddi] enabled */
 	struct deploy *deploy;
+	struct media *media;           /* virtual-media ISOs */
+	struct bmcman *bmcman;
 	struct http_server *boot_http;
 	struct http_server *api_http;
 	struct http_server *unix_http;
@@ -267,6 +271,9 @@ worker_threads(const struct conf *conf)
 	return cpus > 0 ? (unsigned)cpus : 1;
 }
 
+/* Boot listener paths whose next segment is a deployment's token. */
+static const char *const boot_secret_prefixes[] = { CLOUD_INIT_PREFIX, MEDIA_PREFIX, NULL };
+
 static int
 start_listener(struct daemon *d, enum http_listener_kind kind, const char *listen,
 	       http_handler handler, http_precheck precheck, void *ctx, struct http_server **ret)
@@ -308,12 +315,25 @@ start_listener(struct daemon *d, enum http_listener_kind kind, const char *liste
 			cfg.max_body_bytes = DEPLOY_BODY_MAX;
 		cfg.max_header_bytes = d->conf.boot_max_header_bytes;
 		cfg.max_fields = BOOT_MAX_FIELDS;
-		cfg.secret_path_prefix = CLOUD_INIT_PREFIX;
+		cfg.secret_path_prefixes = boot_secret_prefixes;
 	}
 
 	r = http_start(&cfg, ret);
 	if (r < 0)
 		log_err("failed to start listener on %s: %s", listen, strerror(-r));
+	return r;
+}
+
+/* The BMC manager's view of media_url: a deployment's ISO URL, for vmedia-boot. */
+static int
+media_url_of(void *ctx, int64_t deployment_id, char *url, size_t size)
+{
+	char full[MEDIA_URL_SIZE];
+	int r = media_url(ctx, deployment_id, full);
+
+	if (r == 0 && (size_t)snprintf(url, size, "%s", full) >= size)
+		r = -E2BIG;
+	explicit_bzero(full, sizeof(full));
 	return r;
 }
 
@@ -386,10 +406,27 @@ daemon_start(struct daemon *d)
 	if (r < 0)
 		return r;
 	boot_set_deploy(d->boot, d->deploy);
+	/* After the store: stale ISOs are found by their deployments' states. */
+	r = media_new(&d->conf, d->pool, d->deploy, &d->media);
+	if (r < 0)
+		return r;
+	deploy_set_media(d->deploy, d->media);
+	boot_set_media(d->boot, d->media);
 	r = api_new(&d->conf, d->pool, &d->api);
 	if (r < 0)
 		return r;
 	api_set_ddi(d->api, d->ddi);
+	api_set_media(d->api, d->media);
+
+	/* Interrupted operations are failed before the API can queue new ones. */
+	r = bmcman_new(&d->conf, d->pool, &d->bmcman);
+	if (r == 0) {
+		bmcman_set_media_url(d->bmcman, media_url_of, d->media);
+		r = bmcman_start(d->bmcman);
+	}
+	if (r < 0)
+		return r;
+	api_set_bmcman(d->api, d->bmcman);
 
 	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, boot_precheck,
 			   d->boot, &d->boot_http);
@@ -423,6 +460,9 @@ daemon_stop(struct daemon *d)
 	d->api_http = http_stop(d->api_http);
 	d->boot_http = http_stop(d->boot_http);
 	d->deploy = deploy_free(d->deploy);
+	/* After the deploy module, whose watchdog removes the ISOs of deployments it fails. */
+	d->media = media_free(d->media);
+	d->bmcman = bmcman_free(d->bmcman);
 	d->ddi = ddi_free(d->ddi);
 	d->api = api_free(d->api);
 	d->boot = boot_free(d->boot);

@@ -11,7 +11,7 @@
 
 #define BMC_COLUMNS \
 	"id, machine_id, protocol, address, port, username, secret, tls, ca_file," \
-	" fingerprint, created_at, updated_at"
+	" fingerprint, created_at, updated_at, status, status_detail, power_state, checked_at"
 
 static bool
 one_of(const char *value, const char *a, const char *b, const char *c)
@@ -179,6 +179,13 @@ bmc_from_row(struct store *st, sqlite3_stmt *stmt, struct bmc_record *out)
 		err = store_column_copy(st, stmt, 8, out->ca_file, sizeof(out->ca_file));
 	if (err == 0)
 		err = store_column_copy(st, stmt, 9, out->fingerprint, sizeof(out->fingerprint));
+	if (err == 0)
+		err = store_column_copy(st, stmt, 12, out->status, sizeof(out->status));
+	if (err == 0)
+		err = store_column_copy(st, stmt, 13, out->status_detail, sizeof(out->status_detail));
+	if (err == 0)
+		err = store_column_copy(st, stmt, 14, out->power_state, sizeof(out->power_state));
+	out->checked_at = sqlite3_column_int64(stmt, 15);
 	return err;
 }
 
@@ -259,5 +266,44 @@ store_bmc_list(struct store *st, int64_t machine_id, bmc_record_cb cb, void *arg
 	if (err == 0 && rc != SQLITE_DONE)
 		err = store_sqlite_error(st, rc, "listing BMCs");
 	store_stmt_release(st, id, stmt);
+	return err;
+}
+
+int
+store_bmc_observe(struct store *st, int64_t id, const char *status, const char *detail,
+		  const char *power_state)
+{
+	char detail_cut[sizeof(((struct bmc_record *)0)->status_detail)];
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_OK, err;
+
+	if (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0)
+		return store_errorf(st, -EINVAL, "invalid BMC status %s: expected ok or error",
+				    status);
+	if (power_state != NULL && strlen(power_state) >= sizeof(((struct bmc_record *)0)->power_state))
+		return store_errorf(st, -EINVAL, "BMC power state is too long");
+	/* Printable ASCII only, so a cut never splits a UTF-8 sequence. */
+	snprintf(detail_cut, sizeof(detail_cut), "%s", detail);
+	text_sanitize(detail_cut);
+	err = store_stmt_acquire(st, STMT_BMC_OBSERVE,
+				 "UPDATE bmcs SET status = :status, status_detail = :detail,"
+				 " power_state = coalesce(:power, power_state), checked_at = :now"
+				 " WHERE id = :id", &stmt);
+	if (err < 0)
+		return err;
+	store_bind_text(stmt, ":status", status, &rc);
+	store_bind_text(stmt, ":detail", detail_cut, &rc);
+	if (power_state != NULL)
+		store_bind_text(stmt, ":power", power_state, &rc);
+	store_bind_int(stmt, ":now", time_now(), &rc);
+	store_bind_int(stmt, ":id", id, &rc);
+	if (rc != SQLITE_OK) {
+		err = store_bind_error(st, rc, "recording a BMC's status");
+	} else {
+		err = store_step_done(st, stmt, "recording a BMC's status");
+		if (err == 0 && sqlite3_changes(st->db) == 0)
+			err = store_errorf(st, -ENOENT, "BMC %" PRId64 " not found", id);
+	}
+	store_stmt_release(st, STMT_BMC_OBSERVE, stmt);
 	return err;
 }

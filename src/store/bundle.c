@@ -444,3 +444,33 @@ store_blob_users(struct store *st, const char *sha256, int64_t *ret)
 	store_stmt_release(st, STMT_BLOB_USERS, stmt);
 	return err;
 }
+
+/* The newest bundle of one kind, for store_bundle_newest. */
+struct newest {
+	const char *kind;
+	struct bundle_info found;
+};
+
+static int
+newest_cb(const struct bundle_info *b, void *arg)
+{
+	struct newest *n = arg;
+
+	if (strcmp(b->kind, n->kind) == 0 && b->id > n->found.id)
+		n->found = *b;
+	return 0;
+}
+
+int
+store_bundle_newest(struct store *st, const char *kind, struct bundle_info *ret)
+{
+	struct newest n = { .kind = kind };
+	int err = store_bundle_list(st, NULL, newest_cb, &n);
+
+	if (err < 0)
+		return err;
+	if (n.found.id == 0)
+		return store_errorf(st, -ENOENT, "no %s bundle is loaded", kind);
+	*ret = n.found;
+	return 0;
+}

@@ -244,6 +244,39 @@ static const char migration_6[] =
 
 	"PRAGMA user_version = 6;";
 
+/*
+ * BMC operations and what the last one saw of each BMC. An operation is a row from the
+ * moment it is queued until it is trimmed, so its outcome can be read after it ran; a
+ * BMC's removal leaves its operations as history. `batch` groups the operations of one
+ * request on many BMCs.
+ */
+static const char migration_7[] =
+	"ALTER TABLE bmcs ADD COLUMN status TEXT NOT NULL DEFAULT 'unverified'"
+	"  CHECK (status IN ('unverified', 'ok', 'error'));"
+	"ALTER TABLE bmcs ADD COLUMN status_detail TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE bmcs ADD COLUMN power_state TEXT NOT NULL DEFAULT 'unknown';"
+	"ALTER TABLE bmcs ADD COLUMN checked_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE bmc_operations ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  bmc_id INTEGER REFERENCES bmcs (id) ON DELETE SET NULL,"
+	"  batch INTEGER NOT NULL CHECK (batch >= 0),"
+	"  kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 23),"
+	"  args TEXT NOT NULL CHECK (json_valid(args)),"
+	"  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),"
+	"  result TEXT CHECK (result IS NULL OR json_valid(result)),"
+	"  error TEXT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX bmc_operations_pending ON bmc_operations (state, id)"
+	"  WHERE state IN ('queued', 'running');"
+	"CREATE INDEX bmc_operations_batch ON bmc_operations (batch) WHERE batch > 0;"
+	"CREATE INDEX bmc_operations_bmc ON bmc_operations (bmc_id, id);"
+
+	"PRAGMA user_version = 7;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema", migration_1 },
 	{ 2, "machines.uuid not unique", migration_2 },
@@ -251,6 +284,7 @@ static const struct migration migrations[] = {
 	{ 4, "DHCP leases and conflicts", migration_4 },
 	{ 5, "deployments", migration_5 },
 	{ 6, "BMCs", migration_6 },
+	{ 7, "BMC operations and status", migration_7 },
 };
 
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))

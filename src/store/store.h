@@ -252,6 +252,8 @@ int store_bundle_get(struct store *st, const char *name, const char *version,
 		     struct bundle_info *ret);
 /* Every bundle, by name then id; with `name`, only that name's versions. */
 int store_bundle_list(struct store *st, const char *name, bundle_cb cb, void *arg);
+/* The most recently loaded bundle of `kind` into *ret; -ENOENT when none is loaded. */
+int store_bundle_newest(struct store *st, const char *kind, struct bundle_info *ret);
 int store_bundle_delete(struct store *st, int64_t id);
 /*
  * Find a profile whose kernel, initrd or image names one of the bundle's artifacts,
@@ -402,6 +404,11 @@ struct bmc_record {
 	char fingerprint[STORE_BMC_FINGERPRINT_SIZE];   /* "" or 64 hex digits */
 	int64_t created_at;
 	int64_t updated_at;
+	/* What the last operation saw; insert and update leave these alone. */
+	char status[16];                    /* "unverified", "ok" or "error" */
+	char status_detail[512];            /* the last error, "" when ok */
+	char power_state[16];               /* "on", "off", ..., "unknown" */
+	int64_t checked_at;                 /* Unix seconds of the last operation, 0: never */
 };
 
 typedef int (*bmc_record_cb)(const struct bmc_record *b, void *arg);
@@ -412,5 +419,72 @@ int store_bmc_update(struct store *st, struct bmc_record *b);
 int store_bmc_delete(struct store *st, int64_t id);
 /* Every BMC by id, or those of one machine when machine_id > 0. */
 int store_bmc_list(struct store *st, int64_t machine_id, bmc_record_cb cb, void *arg);
+/*
+ * Record what an operation saw of BMC id: status "ok" or "error" with its detail, and
+ * the power state unless power_state is NULL.
+ */
+int store_bmc_observe(struct store *st, int64_t id, const char *status, const char *detail,
+		      const char *power_state);
+
+/*
+ * BMC operations (bmc_op.c), queued by the BMC manager and claimed by its workers.
+ * `args` and `result` are JSON text; the store checks they are valid JSON.
+ */
+#define STORE_BMC_OP_KIND_SIZE 24
+#define STORE_BMC_OP_ERROR_SIZE 512
+#define STORE_ACTOR_SIZE 96
+
+struct bmc_operation {
+	int64_t id;
+	int64_t bmc_id;                     /* 0 once the BMC was removed */
+	int64_t batch;                      /* 0: not part of a batch */
+	char kind[STORE_BMC_OP_KIND_SIZE];
+	char *args;                         /* owned JSON text */
+	char state[12];                     /* queued, running, succeeded, failed */
+	char *result;                       /* owned JSON text, NULL until it succeeded */
+	char error[STORE_BMC_OP_ERROR_SIZE];
+	char actor[STORE_ACTOR_SIZE];
+	int64_t created_at, started_at, finished_at;    /* Unix seconds, 0: not yet */
+};
+
+void bmc_operation_clear(struct bmc_operation *op);
+
+struct bmc_op_filter {
+	int64_t bmc_id;                     /* 0: any */
+	int64_t batch;                      /* 0: any */
+	int64_t after_id;                   /* list ids greater than this */
+	size_t limit;                       /* 0: all */
+};
+
+struct bmc_op_summary {
+	int64_t queued, running, succeeded, failed;
+};
+
+typedef int (*bmc_op_cb)(const struct bmc_operation *op, void *arg);
+
+/* Queue op (state "queued"); sets op->id and op->created_at. */
+int store_bmc_op_insert(struct store *st, struct bmc_operation *op);
+/* A batch id no operation uses yet; call it inside the transaction that inserts. */
+int store_bmc_op_next_batch(struct store *st, int64_t *ret);
+/*
+ * Queue one operation `kind` with `args` on every BMC, in batch `batch`, in one
+ * statement. Returns 0 with the number queued in *ret_count.
+ */
+int store_bmc_op_insert_all(struct store *st, int64_t batch, const char *kind, const char *args,
+			    const char *actor, size_t *ret_count);
+/*
+ * Claim the oldest queued operation whose BMC has no running one: it becomes
+ * "running". Returns 0 with it in *ret, or -ENOENT when there is none to claim.
+ */
+int store_bmc_op_claim(struct store *st, struct bmc_operation *ret);
+/* Finish running operation id as "succeeded" with result (JSON) or "failed" with error. */
+int store_bmc_op_finish(struct store *st, int64_t id, const char *result, const char *error);
+int store_bmc_op_get(struct store *st, int64_t id, struct bmc_operation *ret);
+int store_bmc_op_list(struct store *st, const struct bmc_op_filter *f, bmc_op_cb cb, void *arg);
+int store_bmc_op_summary(struct store *st, int64_t batch, struct bmc_op_summary *ret);
+/* Fail every queued or running operation with `reason`; *ret_count says how many. */
+int store_bmc_op_abandon(struct store *st, const char *reason, int64_t *ret_count);
+/* Delete finished operations beyond the newest `keep`. */
+int store_bmc_op_trim(struct store *st, int64_t keep);
 
 #endif

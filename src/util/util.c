@@ -6,6 +6,7 @@
  */
 #include "util/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -323,6 +324,21 @@ hostname_valid(const char *text)
 	return true;
 }
 
+bool
+host_address_valid(const char *text)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char inner[INET6_ADDRSTRLEN];
+	size_t len = strlen(text);
+
+	if (len > 2 && text[0] == '[' && text[len - 1] == ']' && len - 2 < sizeof(inner)) {
+		memcpy(inner, text + 1, len - 2);
+		inner[len - 2] = '\0';
+		return inet_pton(AF_INET6, inner, addr) == 1;
+	}
+	return inet_pton(AF_INET, text, addr) == 1 || hostname_valid(text);
+}
+
 int
 uint_parse(const char *text, uint64_t min, uint64_t max, uint64_t *ret)
 {
@@ -614,8 +630,37 @@ url_redact(const char *url, char *out, size_t size)
 	for (const char *p = host; p != NULL && p < end; p++)
 		if (*p == '@')
 			at = p;
+	struct buf b;
+	const char *path, *query, *segment, *dot;
+	size_t seg_len;
+
+	buf_init(&b, size > 0 ? size : 1);
 	if (at == NULL)
-		snprintf(out, size, "%s", url);
+		buf_printf(&b, "%.*s", end != NULL ? (int)(end - url) : (int)strlen(url), url);
 	else
-		snprintf(out, size, "%.*s***%s", (int)(host - url), url, at);
+		buf_printf(&b, "%.*s***%.*s", (int)(host - url), url, (int)(end - at), at);
+	if (end == NULL)
+		goto done;
+
+	/* The path, its last segment shortened when it is long enough to be a token. */
+	path = end;
+	query = path + strcspn(path, "?#");
+	segment = path;
+	for (const char *p = path; p < query; p++)
+		if (*p == '/')
+			segment = p + 1;
+	seg_len = (size_t)(query - segment);
+	if (seg_len >= URL_SECRET_SEGMENT) {
+		dot = memrchr(segment, '.', seg_len);
+		buf_printf(&b, "%.*s***%.*s", (int)(segment + 4 - path), path,
+			   dot != NULL && query - dot <= 8 ? (int)(query - dot) : 0,
+			   dot != NULL ? dot : "");
+	} else {
+		buf_printf(&b, "%.*s", (int)(query - path), path);
+	}
+	if (*query == '?')
+		buf_puts(&b, "?***");
+done:
+	snprintf(out, size, "%s", b.data != NULL ? b.data : "");
+	buf_free(&b);
 }

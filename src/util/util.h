@@ -94,6 +94,14 @@ int uuid_parse(const char *text, char out[UUID_TEXT_SIZE]);
 bool hostname_valid(const char *text);
 
 /*
+ * Check a host address in the form the API stores for a BMC: a host name that
+ * hostname_valid accepts, an IPv4 address in dotted-decimal form, or an IPv6 address
+ * in brackets ("[fe80::1]"). A bare IPv6 address, or any address with a port, is
+ * rejected. Returns true when valid.
+ */
+bool host_address_valid(const char *text);
+
+/*
  * Parse a decimal unsigned integer within [min, max], with no sign, spaces or trailing
  * bytes. Returns 0, or -EINVAL (not a number) or -ERANGE (outside the bounds).
  */
@@ -124,9 +132,12 @@ int key_file_load(const char *path, unsigned char *key, size_t size, const char 
 bool secret_equal(const char *a, const char *b);
 
 /*
- * Copy `url` for a log line with any user name and password before its host replaced
- * by three asterisks, so the password of "http://u:p@host/x" never reaches a log.
+ * Copy `url` for a log line with the parts that may carry a secret replaced by three
+ * asterisks: a user name and password before the host ("http://u:p@host/x"), the query
+ * string, and a last path segment of URL_SECRET_SEGMENT characters or more, such as a
+ * token (its first four characters and its extension stay, to tell URLs apart).
  */
+#define URL_SECRET_SEGMENT 40
 void url_redact(const char *url, char *out, size_t size);
 
 /* Return the current time as Unix seconds. */

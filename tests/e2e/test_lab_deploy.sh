@@ -33,12 +33,7 @@ SERVERS=(
 
 # shellcheck source=SCRIPTDIR/../../qemu/scenario.sh
 . "$TREE/qemu/scenario.sh"
-ramdisk_bundle=$(scenario_bundle_file "$BUNDLE_DIR" ramdisk)
-debian_bundle=$(scenario_bundle_file "$BUNDLE_DIR" debian-12)
-if [ -z "$ramdisk_bundle" ] || [ -z "$debian_bundle" ]; then
-	echo "FAIL: $TEST_NAME: $BUNDLE_DIR lacks a ramdisk or debian-12 bundle; run make bundles" >&2
-	exit 1
-fi
+lab_bundles_find
 
 "$LAB" up > "$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; exit 1; }
 export OUTPOST_SOCKET=$SOCKET

@@ -10,21 +10,10 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "fuzz_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A NUL-terminated copy of the input after the selector byte. */
-static char *
-text_copy(const uint8_t *data, size_t size)
-{
-	char *text = malloc(size);
-
-	if (text != NULL) {
-		memcpy(text, data + 1, size - 1);
-		text[size - 1] = '\0';
-	}
-	return text;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 	case 2:
-		text = text_copy(data, size);
+		text = fuzz_text_copy(data, size);
 		if (text == NULL)
 			return 0;
 		if (data[0] % 4 == 1) {

@@ -5,70 +5,17 @@
 # the driver. nginx rejects POST and PATCH, so writes must fail with its status, and
 # the driver must fall back to basic authentication when it cannot create a session.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bmc_lib.sh"
 
-MOCK=$TREE/tests/bmc/mockup/public-rackmount1
-SYSTEM=$MOCK/Systems/437XR1138R2
 TOOL=$(dirname "$OUTPOST")/tests/bmc_tool
-NGINX_PID=""
 [ -x "$TOOL" ] || { echo "missing $TOOL; run make"; exit 1; }
+require_programs nginx openssl
 
-stop_nginx() {
-	[ -z "$NGINX_PID" ] || kill "$NGINX_PID" 2> /dev/null
-	[ -z "$NGINX_PID" ] || wait "$NGINX_PID" 2> /dev/null
-	NGINX_PID=""
-}
-trap 'stop_nginx; cleanup' EXIT
-
-# A certificate for 127.0.0.1 signed by a test CA, and a second CA that did not sign it.
-mkcert() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=$2" -keyout "$WORK/$1.key" -out "$WORK/$1.pem" 2> /dev/null
-}
-mkcert ca "Outpost test CA"
-mkcert other-ca "Another CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bmc \
-	-keyout "$WORK/bmc.key" -out "$WORK/bmc.csr" 2> /dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' > "$WORK/san.ext"
-openssl x509 -req -in "$WORK/bmc.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
-	-CAcreateserial -days 2 -extfile "$WORK/san.ext" -out "$WORK/bmc.pem" 2> /dev/null
-FINGERPRINT=$(openssl x509 -in "$WORK/bmc.pem" -pubkey -noout |
-	openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)
-
-# nginx: /redfish/v1/X is the mockup's X/index.json.
-mkdir -p "$WORK/www/redfish" "$WORK/nginx"
-ln -s "$MOCK" "$WORK/www/redfish/v1"
-chmod 755 "$WORK"
-PORT=$((20000 + RANDOM % 40000))
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log $WORK/nginx/access.log;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
-	default_type application/json;
-	server {
-		listen 127.0.0.1:$PORT ssl;
-		ssl_certificate $WORK/bmc.pem;
-		ssl_certificate_key $WORK/bmc.key;
-		root $WORK/www;
-		disable_symlinks off;
-		location / { try_files \$uri/index.json \$uri =404; }
-	}
-}
-CONF
-nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 1 50); do
-	curl -sk -o /dev/null "https://127.0.0.1:$PORT/redfish/v1/" && break
-	sleep 0.1
-done
+mockup_start
+PORT=$MOCKUP_PORT
+FINGERPRINT=$MOCKUP_FINGERPRINT
+MOCK=$MOCKUP
+SYSTEM=$MOCKUP_SYSTEM
 
 export BMC_PASSWORD=secret-password-1
 tool() {
@@ -79,11 +26,11 @@ pinned() {
 }
 
 # Trust: the site's CA, a pinned key, trust on first use; a wrong CA or key fails.
-out=$(tool --ca "$WORK/ca.pem" power-state 2> "$WORK/err")
+out=$(tool --ca "$MOCKUP_DIR/ca.pem" power-state 2> "$WORK/err")
 expect_eq "CA-verified power state" "$(jq -r .power_state <<< "$out")" \
 	"$(jq -r .PowerState "$SYSTEM/index.json" | tr 'A-Z' 'a-z')"
 check "another CA is rejected" sh -c "! '$TOOL' --address 127.0.0.1 --port $PORT --user admin \
-	--ca '$WORK/other-ca.pem' power-state 2> '$WORK/err-ca'"
+	--ca '$MOCKUP_DIR/other-ca.pem' power-state 2> '$WORK/err-ca'"
 expect_contains "CA failure named" "$(cat "$WORK/err-ca")" "127.0.0.1"
 expect_eq "pinned key works" "$(pinned power-state | jq -r .power_state)" "on"
 check "wrong pin rejected" sh -c "! '$TOOL' --address 127.0.0.1 --port $PORT --user admin \
@@ -94,7 +41,7 @@ expect_eq "trust on first use learns the key" "$(sed -n 's/^bmc_tool: fingerprin
 	"$FINGERPRINT"
 
 # Without a session (POST gets 405), basic authentication carries the password.
-expect_contains "session login tried" "$(cat "$WORK/nginx/access.log")" \
+expect_contains "session login tried" "$(cat "$MOCKUP_DIR/nginx/access.log")" \
 	'"POST /redfish/v1/SessionService/Sessions HTTP/1.1" 405'
 expect_contains "basic authentication used" "$(cat "$WORK/err")" "using basic authentication"
 check "password not in the error output" sh -c "! grep -rq '$BMC_PASSWORD' '$WORK/err' \

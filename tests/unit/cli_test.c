@@ -1,15 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for src/cli. Argument parsing, request bodies and the formatters are
- * tested as pure functions. cli_main is tested end to end against a small
- * libmicrohttpd server started here. It listens on a unix socket in a temporary
- * directory or on loopback TCP (plain and TLS), replies with canned responses shaped
- * like the REST API's, and records each request it receives.
+ * tested as pure functions. cli_main is tested end to end against the canned API
+ * server of cli_fixture.c, on a unix socket or on loopback TCP (plain and TLS).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,28 +21,7 @@
 
 #include "cli/cli.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Self-signed P-256 certificate for CN=outpost-cli-test, SAN 127.0.0.1 and localhost,
- * valid from 2000 to 2100. Test material only. */
-static const char test_cert_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBdjCCARugAwIBAgIBATAKBggqhkjOPQQDAjAbMRkwFwYDVQQDDBBvdXRwb3N0\n"
-	"LWNsaS10ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAbMRkw\n"
-	"FwYDVQQDDBBvdXRwb3N0LWNsaS10ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcD\n"
-	"QgAE85Pl+xkILbTuID5G8OIv+uiriEPfyoOf+3c4kd8f1amo2FmAIdRAwpOz+cTC\n"
-	"VqidNfn5tKIzeYpccxkMF27V1aNOMEwwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREE\n"
-	"EzARhwR/AAABgglsb2NhbGhvc3QwHQYDVR0OBBYEFOAVQm8B31inJulZnOeDWN7U\n"
-	"xh9sMAoGCCqGSM49BAMCA0kAMEYCIQCOlvIrNmVggtfwW25QL038rihTcz2Kf47F\n"
-	"lG4IzbS8MgIhAL6oDuNqih65ITHvNp1iez/imS2d376urTqh+WEnsPBi\n"
-	"-----END CERTIFICATE-----\n";
-
-static const char test_key_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg29rwMXNx9c/hvl8T\n"
-	"6at/2wxzgfJIDnhcGmrvKKKzN2qhRANCAATzk+X7GQgttO4gPkbw4i/66KuIQ9/K\n"
-	"g5/7dziR3x/VqajYWYAh1EDCk7P5xMJWqJ01+fm0ojN5ilxzGQwXbtXV\n"
-	"-----END PRIVATE KEY-----\n";
+#include "cli_fixture.h"
 
 /* Canned API objects, shaped as the REST API contract describes them. */
 #define MACHINE_1 \
@@ -72,327 +46,30 @@ static const char test_key_pem[] =
 	"\"updated_at\": \"2026-12-04T20:09:23Z\"}"
 
 /*********************************************************************************
- * A canned API server
+ * Running cli_main against the canned server of cli_fixture.c
  */
-
-#define ROUTES_MAX 8
-#define REQUESTS_MAX 8
-
-struct route {
-	const char *method;
-	const char *uri;    /* path and query exactly as the client sends them */
-	unsigned status;
-	const char *body;   /* NULL for no body */
-};
-
-struct logged_request {
-	char method[16];
-	char uri[1024];
-	char body[8192];
-	char authorization[256];
-};
-
-struct fake_server {
-	struct MHD_Daemon *daemon;
-	char dir[64];
-	char socket_path[96];
-	uint16_t port;
-	pthread_mutex_t lock;
-	struct route routes[ROUTES_MAX];
-	size_t n_routes;
-	struct logged_request requests[REQUESTS_MAX];
-	size_t n_requests;
-};
-
-/* One request in progress: its raw URI and the body received so far. */
-struct pending_request {
-	char uri[1024];
-	struct buf body;
-	bool started;
-};
-
-static void
-server_route(struct fake_server *srv, const char *method, const char *uri, unsigned status,
-	     const char *body)
-{
-	assert_true(srv->n_routes < ROUTES_MAX);
-	srv->routes[srv->n_routes++] = (struct route){ method, uri, status, body };
-}
-
-/* MHD calls this with the raw request URI before it parses it, query included. */
-static void *
-log_uri(void *cls, const char *uri, struct MHD_Connection *connection)
-{
-	struct pending_request *pending = calloc(1, sizeof(*pending));
-
-	(void)cls;
-	(void)connection;
-	if (pending == NULL)
-		return NULL;
-	snprintf(pending->uri, sizeof(pending->uri), "%s", uri);
-	buf_init(&pending->body, 64 * 1024);
-	return pending;
-}
-
-static void
-request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
-		  enum MHD_RequestTerminationCode code)
-{
-	struct pending_request *pending = *con_cls;
-
-	(void)cls;
-	(void)connection;
-	(void)code;
-	if (pending != NULL) {
-		buf_free(&pending->body);
-		free(pending);
-	}
-	*con_cls = NULL;
-}
-
-static enum MHD_Result
-serve(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-      const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
-{
-	static const char not_found[] = "{\"error\": \"not_found\", \"detail\": \"no canned reply\"}";
-	struct fake_server *srv = cls;
-	struct pending_request *pending = *con_cls;
-	const struct route *route = NULL;
-	const char *authorization;
-	struct MHD_Response *response;
-	enum MHD_Result result;
-	const char *body;
-
-	(void)url;
-	(void)version;
-	if (pending == NULL)
-		return MHD_NO;
-
-	/* The first call announces the request, later ones bring the body, the last none. */
-	if (!pending->started) {
-		pending->started = true;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		buf_append(&pending->body, upload_data, *upload_data_size);
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-
-	pthread_mutex_lock(&srv->lock);
-	if (srv->n_requests < REQUESTS_MAX) {
-		struct logged_request *log = &srv->requests[srv->n_requests++];
-
-		authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-							    "Authorization");
-		snprintf(log->method, sizeof(log->method), "%s", method);
-		snprintf(log->uri, sizeof(log->uri), "%s", pending->uri);
-		snprintf(log->body, sizeof(log->body), "%s",
-			 pending->body.data != NULL ? pending->body.data : "");
-		snprintf(log->authorization, sizeof(log->authorization), "%s",
-			 authorization != NULL ? authorization : "");
-	}
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		if (strcmp(srv->routes[i].method, method) == 0 &&
-		    strcmp(srv->routes[i].uri, pending->uri) == 0)
-			route = &srv->routes[i];
-	}
-	pthread_mutex_unlock(&srv->lock);
-
-	body = route != NULL ? route->body : not_found;
-	response = MHD_create_response_from_buffer(body != NULL ? strlen(body) : 0,
-						   (void *)(uintptr_t)(body != NULL ? body : ""),
-						   MHD_RESPMEM_MUST_COPY);
-	if (response == NULL)
-		return MHD_NO;
-	if (body != NULL)
-		MHD_add_response_header(response, "Content-Type", "application/json");
-	result = MHD_queue_response(connection, route != NULL ? route->status : 404, response);
-	MHD_destroy_response(response);
-	return result;
-}
-
-/* Start MHD on an already listening socket, with TLS when `tls` is set. */
-static void
-server_run(struct fake_server *srv, int fd, bool tls)
-{
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (tls ? MHD_USE_TLS : 0);
-
-	if (tls)
-		srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, srv,
-					       MHD_OPTION_LISTEN_SOCKET, fd,
-					       MHD_OPTION_URI_LOG_CALLBACK, log_uri, srv,
-					       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-					       MHD_OPTION_HTTPS_MEM_CERT, test_cert_pem,
-					       MHD_OPTION_HTTPS_MEM_KEY, test_key_pem,
-					       MHD_OPTION_END);
-	else
-		srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, srv,
-					       MHD_OPTION_LISTEN_SOCKET, fd,
-					       MHD_OPTION_URI_LOG_CALLBACK, log_uri, srv,
-					       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-					       MHD_OPTION_END);
-	assert_non_null(srv->daemon);
-}
-
-static int
-server_setup(void **state)
-{
-	struct fake_server *srv = calloc(1, sizeof(*srv));
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	assert_non_null(srv);
-	pthread_mutex_init(&srv->lock, NULL);
-	snprintf(srv->dir, sizeof(srv->dir), "/tmp/outpost-cli-test.XXXXXX");
-	assert_non_null(mkdtemp(srv->dir));
-	snprintf(srv->socket_path, sizeof(srv->socket_path), "%s/outpost.sock", srv->dir);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", srv->socket_path);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	server_run(srv, fd, false);
-
-	/* The tests choose the endpoint on the command line only. */
-	unsetenv("OUTPOST_SOCKET");
-	unsetenv("OUTPOST_TOKEN");
-	*state = srv;
-	return 0;
-}
-
-/* Replace the unix-socket listener by one on 127.0.0.1 with an ephemeral port. */
-static void
-server_listen_tcp(struct fake_server *srv, bool tls)
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	socklen_t len = sizeof(addr);
-	int fd;
-
-	MHD_stop_daemon(srv->daemon);
-	srv->daemon = NULL;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	srv->port = ntohs(addr.sin_port);
-	server_run(srv, fd, tls);
-}
-
-static int
-server_teardown(void **state)
-{
-	struct fake_server *srv = *state;
-
-	if (srv->daemon != NULL)
-		MHD_stop_daemon(srv->daemon);
-	unlink(srv->socket_path);
-	rmdir(srv->dir);
-	pthread_mutex_destroy(&srv->lock);
-	free(srv);
-	return 0;
-}
-
-/*********************************************************************************
- * Running cli_main with stdout and stderr captured
- */
-
-struct run_output {
-	int exit_code;
-	char out[64 * 1024];
-	char err[8 * 1024];
-};
-
-/* Point `fd` at a fresh temporary file; returns the saved original descriptor. */
-static int
-capture_start(int fd, int *file)
-{
-	char path[] = "/tmp/outpost-cli-capture.XXXXXX";
-	int saved;
-
-	*file = mkstemp(path);
-	assert_true(*file >= 0);
-	unlink(path);
-	saved = dup(fd);
-	assert_true(saved >= 0);
-	assert_true(dup2(*file, fd) >= 0);
-	return saved;
-}
-
-/* Restore `fd` and read what was written to the capture file. */
-static void
-capture_end(int fd, int saved, int file, char *text, size_t size)
-{
-	ssize_t n;
-
-	assert_true(dup2(saved, fd) >= 0);
-	close(saved);
-	assert_int_equal(lseek(file, 0, SEEK_SET), 0);
-	n = read(file, text, size - 1);
-	assert_true(n >= 0);
-	text[n] = '\0';
-	close(file);
-}
 
 /* Run cli_main on the NULL-terminated argument list. */
 static void
 run_cli(struct run_output *result, const char *arg, ...)
 {
-	char *argv[32];
+	const char *argv[32];
 	int argc = 0;
-	int out_file, err_file, saved_out, saved_err;
 	va_list ap;
 
 	va_start(ap, arg);
 	for (const char *a = arg; a != NULL; a = va_arg(ap, const char *)) {
 		assert_true(argc < (int)ARRAY_SIZE(argv) - 1);
-		argv[argc] = strdup(a);
-		assert_non_null(argv[argc]);
-		argc++;
+		argv[argc++] = a;
 	}
 	va_end(ap);
 	argv[argc] = NULL;
-
-	fflush(stdout);
-	fflush(stderr);
-	saved_out = capture_start(STDOUT_FILENO, &out_file);
-	saved_err = capture_start(STDERR_FILENO, &err_file);
-
-	result->exit_code = cli_main(argc, argv);
-
-	fflush(stdout);
-	fflush(stderr);
-	capture_end(STDOUT_FILENO, saved_out, out_file, result->out, sizeof(result->out));
-	capture_end(STDERR_FILENO, saved_err, err_file, result->err, sizeof(result->err));
-
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-}
-
-/* Assert that `text` parses to the same JSON as `expected`. */
-static void
-assert_json_equal(const char *text, const char *expected)
-{
-	json_t *got = json_loads(text, 0, NULL);
-	json_t *want = json_loads(expected, 0, NULL);
-
-	assert_non_null(got);
-	assert_non_null(want);
-	if (!json_equal(got, want))
-		fail_msg("JSON differs:\n got: %s\nwant: %s", text, expected);
-	json_decref(got);
-	json_decref(want);
+	run_main(cli_main, argv, result);
 }
 
 /*********************************************************************************
  * Argument parsing
  */
-
-#define ARGS(...) { __VA_ARGS__, NULL }
 
 struct args_case {
 	const char *argv[16];
@@ -427,16 +104,6 @@ static const struct args_case valid_cases[] = {
 	{ ARGS("machine", "show", "-h"), CLI_CMD_MACHINE_SHOW, true },
 	{ ARGS("status", "-h"), CLI_CMD_STATUS, true },
 };
-
-static int
-count_args(const char *const *argv)
-{
-	int argc = 0;
-
-	while (argv[argc] != NULL)
-		argc++;
-	return argc;
-}
 
 static void
 test_args_valid(void **state)
@@ -1829,8 +1496,6 @@ test_run_https(void **state)
 	unsetenv("OUTPOST_TOKEN");
 	unlink(cacert);
 }
-
-#define SERVER_TEST(f) cmocka_unit_test_setup_teardown(f, server_setup, server_teardown)
 
 int
 main(void)

@@ -172,8 +172,8 @@ open_creates_schema(void **state)
 	struct fixture *f = *state;
 	char text[64];
 
-	assert_int_equal(store_schema_version(f->st), 6);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(store_schema_version(f->st), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 
 	raw_query(f->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
@@ -195,17 +195,17 @@ reopen_is_idempotent(void **state)
 
 	f->st = store_close(f->st);
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 6);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(store_schema_version(f->st), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 
 	assert_int_equal(store_profile_get(f->st, p.id, &got), 0);
 	assert_string_equal(got.name, "debian-12");
 	profile_clear(&got);
 }
 
-/* Undo migrations 6, 5, 4 and 3, so a test can start from an older schema. */
+/* Undo migrations 7, 6, 5, 4 and 3, so a test can start from an older schema. */
 #define UNDO_MIGRATION_3 \
-	"DROP TABLE bmcs; DROP TABLE deployments;" \
+	"DROP TABLE bmc_operations; DROP TABLE bmcs; DROP TABLE deployments;" \
 	" DROP TABLE ddi_conflicts; ALTER TABLE machines DROP COLUMN lease_ip;" \
 	" DROP TABLE artifacts; DROP TABLE bundles;" \
 	" CREATE TABLE artifacts (id INTEGER PRIMARY KEY, name TEXT, version TEXT);" \
@@ -252,8 +252,8 @@ migration_2_uuid_not_unique(void **state)
 				 " WHERE name = 'machines_uuid'"), 1);
 
 	assert_int_equal(store_open(f->path, false, &f->st), 0);
-	assert_int_equal(store_schema_version(f->st), 6);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(store_schema_version(f->st), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('machines')"
 				 " WHERE name = 'machines_uuid' AND \"unique\" = 0"), 1);
 
@@ -338,6 +338,141 @@ bmcs_round_trip(void **state)
 	assert_int_equal(store_bmc_delete(f->st, b.id), 0);
 	assert_int_equal(store_bmc_get(f->st, b.id, &got), -ENOENT);
 	assert_int_equal(store_bmc_delete(f->st, b.id), -ENOENT);
+}
+
+/* Insert a BMC at 10.0.0.N for the operation tests; returns its id. */
+static int64_t
+bmc_add(struct store *st, int n)
+{
+	struct bmc_record b = { .protocol = "ipmi", .port = 623, .username = "admin",
+				.secret = "v1:c2VhbGVk", .tls = "ca" };
+
+	snprintf(b.address, sizeof(b.address), "10.0.0.%d", n);
+	assert_int_equal(store_bmc_insert(st, &b), 0);
+	return b.id;
+}
+
+static int64_t
+op_add(struct store *st, int64_t bmc, const char *kind)
+{
+	struct bmc_operation op = { .bmc_id = bmc, .args = (char *)"{}", .actor = "test" };
+
+	snprintf(op.kind, sizeof(op.kind), "%s", kind);
+	assert_int_equal(store_bmc_op_insert(st, &op), 0);
+	assert_string_equal(op.state, "queued");
+	return op.id;
+}
+
+/* Claim the next operation and return its id, or 0 when none can be claimed. */
+static int64_t
+op_claim(struct store *st)
+{
+	struct bmc_operation op;
+	int64_t id;
+	int rc = store_bmc_op_claim(st, &op);
+
+	if (rc == -ENOENT)
+		return 0;
+	assert_int_equal(rc, 0);
+	assert_string_equal(op.state, "running");
+	assert_true(op.started_at > 0);
+	id = op.id;
+	bmc_operation_clear(&op);
+	return id;
+}
+
+/* Operations of one BMC run one at a time, in order; other BMCs' run beside them. */
+static void
+bmc_operations_claim_order(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = bmc_add(f->st, 1), b = bmc_add(f->st, 2);
+	int64_t a1 = op_add(f->st, a, "power"), a2 = op_add(f->st, a, "sensors");
+	int64_t b1 = op_add(f->st, b, "sensors");
+	struct bmc_operation got;
+	struct bmc_op_summary sum;
+	int64_t batch, n;
+	size_t count;
+
+	assert_int_equal(op_claim(f->st), a1);
+	/* a2 waits for a1 on the same BMC; b1 goes first. */
+	assert_int_equal(op_claim(f->st), b1);
+	assert_int_equal(op_claim(f->st), 0);
+	assert_int_equal(store_bmc_op_finish(f->st, a1, "{\"power\":\"off\"}", NULL), 0);
+	assert_int_equal(op_claim(f->st), a2);
+	assert_int_equal(store_bmc_op_finish(f->st, a2, NULL, "timed out\nafter 5 s"), 0);
+	/* Finishing twice, or an operation that is not running, is refused. */
+	assert_int_equal(store_bmc_op_finish(f->st, a2, NULL, "again"), -ENOENT);
+
+	assert_int_equal(store_bmc_op_get(f->st, a1, &got), 0);
+	assert_string_equal(got.state, "succeeded");
+	assert_string_equal(got.result, "{\"power\":\"off\"}");
+	assert_true(got.finished_at >= got.started_at);
+	bmc_operation_clear(&got);
+	assert_int_equal(store_bmc_op_get(f->st, a2, &got), 0);
+	assert_string_equal(got.state, "failed");
+	assert_null(got.result);
+	/* Control characters in an error never reach a reply or a log line. */
+	assert_string_equal(got.error, "timed out?after 5 s");
+	bmc_operation_clear(&got);
+
+	/* A batch on every BMC, counted by state. */
+	assert_int_equal(store_bmc_op_next_batch(f->st, &batch), 0);
+	assert_int_equal(batch, 1);
+	assert_int_equal(store_bmc_op_insert_all(f->st, batch, "sensors", "{}", "test", &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_bmc_op_summary(f->st, batch, &sum), 0);
+	assert_int_equal(sum.queued, 2);
+	assert_int_equal(store_bmc_op_next_batch(f->st, &batch), 0);
+	assert_int_equal(batch, 2);
+
+	/* A restart fails what was queued or running, and only that. */
+	assert_int_equal(store_bmc_op_abandon(f->st, "interrupted", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_bmc_op_summary(f->st, 1, &sum), 0);
+	assert_int_equal(sum.failed, 2);
+	assert_int_equal(sum.queued + sum.running, 0);
+	assert_int_equal(op_claim(f->st), 0);
+
+	/* Operations outlive their BMC, and one queued on no BMC is refused. */
+	assert_int_equal(store_bmc_delete(f->st, a), 0);
+	assert_int_equal(store_bmc_op_get(f->st, a1, &got), 0);
+	assert_int_equal(got.bmc_id, 0);
+	bmc_operation_clear(&got);
+	struct bmc_operation bad = { .bmc_id = 999, .args = (char *)"{}", .kind = "power",
+				     .actor = "test" };
+	assert_int_equal(store_bmc_op_insert(f->st, &bad), -ENOENT);
+	bad.bmc_id = b;
+	bad.args = (char *)"{not json";
+	assert_int_equal(store_bmc_op_insert(f->st, &bad), -EINVAL);
+
+	/* Trimming keeps the newest finished operations. */
+	assert_int_equal(store_bmc_op_trim(f->st, 1), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM bmc_operations"), 1);
+}
+
+/* What an operation saw of its BMC. */
+static void
+bmc_observe(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = bmc_add(f->st, 1);
+	struct bmc_record got;
+
+	assert_int_equal(store_bmc_get(f->st, a, &got), 0);
+	assert_string_equal(got.status, "unverified");
+	assert_string_equal(got.power_state, "unknown");
+	assert_int_equal(got.checked_at, 0);
+	assert_int_equal(store_bmc_observe(f->st, a, "ok", "", "on"), 0);
+	assert_int_equal(store_bmc_observe(f->st, a, "error", "no route\x1b[2J", NULL), 0);
+	assert_int_equal(store_bmc_get(f->st, a, &got), 0);
+	assert_string_equal(got.status, "error");
+	assert_string_equal(got.status_detail, "no route?[2J");
+	/* NULL keeps the power state seen before. */
+	assert_string_equal(got.power_state, "on");
+	assert_true(got.checked_at > 0);
+	assert_int_equal(store_bmc_observe(f->st, a, "fine", "", NULL), -EINVAL);
+	assert_int_equal(store_bmc_observe(f->st, 999, "ok", "", NULL), -ENOENT);
 }
 
 static void
@@ -1596,6 +1731,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(open_creates_schema, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(bmcs_round_trip, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(bmc_operations_claim_order, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(bmc_observe, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(reopen_is_idempotent, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(newer_version_rejected, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(migration_2_uuid_not_unique, test_setup,

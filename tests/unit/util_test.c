@@ -635,11 +635,22 @@ url_redact_hides_user(void **state)
 	url_redact("http://user:TopSecret1@10.0.0.1:8080/img.iso", out, sizeof(out));
 	assert_string_equal(out, "http://***@10.0.0.1:8080/img.iso");
 	url_redact("https://a@b@host/x?y=@z", out, sizeof(out));
-	assert_string_equal(out, "https://***@host/x?y=@z");
+	assert_string_equal(out, "https://***@host/x?***");
 	url_redact("http://host/path@x", out, sizeof(out));
 	assert_string_equal(out, "http://host/path@x");
 	url_redact("not a url", out, sizeof(out));
 	assert_string_equal(out, "not a url");
+
+	/* A token as the last segment keeps four characters and its extension. */
+	url_redact("http://10.78.0.1:8080/media/d12-0123456789abcdef0123456789abcdef0123456789"
+		   "abcdef0123456789abcdef.iso", out, sizeof(out));
+	assert_string_equal(out, "http://10.78.0.1:8080/media/d12-***.iso");
+	url_redact("https://h/fw/signed?sig=abcdef&exp=1", out, sizeof(out));
+	assert_string_equal(out, "https://h/fw/signed?***");
+	url_redact("http://h/images/debian-12-generic-amd64.qcow2", out, sizeof(out));
+	assert_string_equal(out, "http://h/images/debian-12-generic-amd64.qcow2");
+	url_redact("http://h", out, sizeof(out));
+	assert_string_equal(out, "http://h");
 }
 
 int
