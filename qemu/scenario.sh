@@ -63,3 +63,56 @@ scenario_phases() {
 		. * 10 | floor / 10)s" + (if .seconds then "  (agent: \(.seconds * 10 | floor / 10)s)"
 		else "" end) + (if .reason then "  " + .reason else "" end)'
 }
+
+# Wait until BMC operation ID ends; print its JSON. Fails when it failed or took
+# longer than TIMEOUT seconds (default 120). Usage: scenario_bmc_wait ID [TIMEOUT]
+scenario_bmc_wait() {
+	local id=$1 deadline=$((SECONDS + ${2:-120})) op state
+	while :; do
+		op=$(scenario_api GET "/api/v1/bmc-operations/$id") || return 1
+		state=$(jq -r .state <<< "$op")
+		case "$state" in
+		succeeded) echo "$op"; return 0 ;;
+		failed) echo "$op"; return 1 ;;
+		esac
+		[ "$SECONDS" -lt "$deadline" ] || { echo "$op"; return 1; }
+		sleep 0.5
+	done
+}
+
+# Enrol lab server NAME's Redfish BMC, pinned to the certificate the lab made for it,
+# and wait for its verify operation. Prints the BMC's id.
+# Usage: scenario_bmc_enrol NAME LAB
+scenario_bmc_enrol() {
+	local info body reply op id
+	info=$("$2" server bmc "$1" --json) || return 1
+	body=$(jq -c --rawfile password "$(jq -r .password_file <<< "$info")" \
+		'{protocol: "redfish", address: .address, port: .redfish.port, username: .user,
+		  password: ($password | rtrimstr("\n")), tls: "pinned", fingerprint: .fingerprint}' \
+		<<< "$info")
+	reply=$(scenario_api POST /api/v1/bmcs "${SCENARIO_JSON[@]}" -d "$body") || return 1
+	id=$(jq -r '.bmc.id // empty' <<< "$reply")
+	op=$(jq -r '.operation.id // empty' <<< "$reply")
+	if [ -z "$id" ] || [ -z "$op" ]; then
+		echo "enrolling the BMC of $1 failed: $(jq -r '.detail // .' <<< "$reply")" >&2
+		return 1
+	fi
+	if ! reply=$(scenario_bmc_wait "$op"); then
+		echo "verifying the BMC of $1 failed: $(jq -r '.error // .state' <<< "$reply")" >&2
+		return 1
+	fi
+	echo "$id"
+}
+
+# Queue operation BODY (JSON) on BMC ID and wait for it. Usage: scenario_bmc_op ID BODY
+scenario_bmc_op() {
+	local reply op
+	reply=$(scenario_api POST "/api/v1/bmcs/$1/operations" "${SCENARIO_JSON[@]}" -d "$2") ||
+		return 1
+	op=$(jq -r '.id // empty' <<< "$reply")
+	[ -n "$op" ] || { echo "$(jq -r '.detail // .' <<< "$reply")" >&2; return 1; }
+	if ! reply=$(scenario_bmc_wait "$op"); then
+		echo "$(jq -r '.error // .state' <<< "$reply")" >&2
+		return 1
+	fi
+}
