@@ -441,6 +441,19 @@ systems_route(struct rfsim_call *call)
 		reply_method_not_allowed(call, "GET, HEAD, PATCH");
 		return;
 	}
+	if (call->sim->mac[0] != '\0' &&
+	    strcmp(call->path, RFSIM_SYSTEM "/EthernetInterfaces") == 0 && is_get(call)) {
+		rfsim_reply_collection(call, "#EthernetInterfaceCollection.EthernetInterfaceCollection",
+				       "Ethernet Interface Collection",
+				       json_pack("[o]", rfsim_odata_id(RFSIM_SYSTEM
+								     "/EthernetInterfaces/1")));
+		return;
+	}
+	if (call->sim->mac[0] != '\0' &&
+	    strcmp(call->path, RFSIM_SYSTEM "/EthernetInterfaces/1") == 0 && is_get(call)) {
+		rfsim_reply_json(call, 200, rfsim_ethernet_interface(call->sim));
+		return;
+	}
 	if (strcmp(call->path, RFSIM_SYSTEM "/ResetActionInfo") == 0) {
 		if (!is_get(call)) {
 			reply_method_not_allowed(call, "GET, HEAD");

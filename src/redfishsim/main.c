@@ -28,6 +28,8 @@
  *   - SessionService/Sessions: at most 4 sessions at once; X-Auth-Token or HTTP Basic;
  *   - Systems/1: Boot with ETag and If-Match, and ComputerSystem.Reset (On, ForceOn,
  *     ForceOff, GracefulShutdown, ForceRestart, PowerCycle) with its ResetActionInfo;
+ *   - Systems/1/EthernetInterfaces/1, the NIC with the mac= of QEMU's first -device
+ *     that has one, so a client can link the BMC to the machine by its MAC;
  *   - Managers/BMC;
  *   - VirtualMedia/CD1 with InsertMedia (http, https or file URLs) and EjectMedia;
  *   - Chassis/1 with Sensors, Thermal and Power;

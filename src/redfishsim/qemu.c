@@ -88,6 +88,8 @@ args_inspect(struct rfsim *sim)
 			option_value(next, "serial", sim->serial, sizeof(sim->serial));
 		else if (strcmp(arg, "-drive") == 0 && strstr(next, "if=pflash") != NULL)
 			sim->uefi = true;
+		else if (strcmp(arg, "-device") == 0 && sim->mac[0] == '\0')
+			option_value(next, "mac", sim->mac, sizeof(sim->mac));
 	}
 }
 

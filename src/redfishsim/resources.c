@@ -135,9 +135,23 @@ rfsim_system(struct rfsim *sim)
 		return NULL;
 	if (sim->uuid[0] != '\0')
 		json_object_set_new(system, "UUID", json_string(sim->uuid));
+	if (sim->mac[0] != '\0')
+		json_object_set_new(system, "EthernetInterfaces",
+				    rfsim_odata_id(RFSIM_SYSTEM "/EthernetInterfaces"));
 	if (sim->profile == RFSIM_PROFILE_GENERIC)
 		json_object_set_new(system, "VirtualMedia", rfsim_odata_id("%s", rfsim_media_base(sim)));
 	return system;
+}
+
+json_t *
+rfsim_ethernet_interface(struct rfsim *sim)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
+			 "@odata.id", RFSIM_SYSTEM "/EthernetInterfaces/1",
+			 "@odata.type", "#EthernetInterface.v1_6_0.EthernetInterface",
+			 "Id", "1", "Name", "NIC 1", "MACAddress", sim->mac,
+			 "PermanentMACAddress", sim->mac, "Status", status_ok(),
+			 "LinkStatus", rfsim_powered(sim) ? "LinkUp" : "LinkDown");
 }
 
 json_t *

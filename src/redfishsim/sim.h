@@ -91,6 +91,7 @@ struct rfsim {
 	bool uefi;                       /* pflash firmware (OVMF) in the arguments */
 	char serial[64];                 /* from -smbios type=1,serial=..., or "" */
 	char uuid[40];                   /* from -uuid, or "" */
+	char mac[18];                    /* the first -device's mac=, or "" */
 
 	struct rfsim_session sessions[RFSIM_MAX_SESSIONS];
 	unsigned next_session_id;
@@ -226,6 +227,8 @@ json_t *rfsim_qmp(struct rfsim *sim, const char *command, json_t *arguments, cha
 /* resources.c */
 json_t *rfsim_service_root(struct rfsim *sim);
 json_t *rfsim_system(struct rfsim *sim);
+/* The server's NIC, from the MAC QEMU gives it; only when sim->mac is set. */
+json_t *rfsim_ethernet_interface(struct rfsim *sim);
 json_t *rfsim_reset_action_info(struct rfsim *sim);
 json_t *rfsim_manager(struct rfsim *sim);
 json_t *rfsim_virtual_media(struct rfsim *sim, const char *base);

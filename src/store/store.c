@@ -85,6 +85,9 @@ done:
 	return err;
 }
 
+/* The page cache of one connection, in KiB, as text for the PRAGMA. */
+#define STORE_CACHE_KIB "512"
+
 /*
  * Set up a fresh connection. WAL lets readers run while one writer commits.
  * synchronous=FULL makes each commit fsync the WAL, because with NORMAL a power cut
@@ -109,6 +112,14 @@ store_configure(struct store *st)
 	}
 
 	err = store_pragma(st, "PRAGMA synchronous = FULL", NULL);
+	if (err < 0)
+		return err;
+
+	/*
+	 * Each thread has a connection, each with its own page cache (2 MiB by default), and
+	 * the kernel's page cache holds the file anyway. STORE_CACHE_KIB bounds the sum.
+	 */
+	err = store_pragma(st, "PRAGMA cache_size = -" STORE_CACHE_KIB, NULL);
 	if (err < 0)
 		return err;
 

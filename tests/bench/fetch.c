@@ -21,6 +21,8 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
+
 #define MAX_CLIENTS 10000
 #define ONCE_TIMEOUT_SECONDS 600
 /* libcurl's largest receive buffer; fewer, larger reads keep the client's cost low. */
@@ -39,15 +41,6 @@ struct run {
 	uint64_t transfers;
 	uint64_t errors;
 };
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t
 count_body(char *data, size_t size, size_t nmemb, void *arg)

@@ -100,12 +100,18 @@ start_outpost() {
 	say "outpost pid=$OUTPOST_PID boot_port=$BOOT_PORT http settings: ${*:-defaults}"
 }
 
-stop_outpost() {
-	if [ -n "$OUTPOST_PID" ]; then
-		kill -TERM "$OUTPOST_PID" 2>/dev/null
-		wait "$OUTPOST_PID" 2>/dev/null
-		OUTPOST_PID=""
+# Stop the child whose pid the variable named $1 holds, and clear it.
+stop_child() {
+	local -n pid_var=$1
+	if [ -n "$pid_var" ]; then
+		kill -TERM "$pid_var" 2>/dev/null
+		wait "$pid_var" 2>/dev/null
+		pid_var=""
 	fi
+}
+
+stop_outpost() {
+	stop_child OUTPOST_PID
 }
 
 # Start nginx on SERVER_CPU from a configuration in WORK: one worker, no daemon, every
@@ -168,11 +174,7 @@ CONF
 }
 
 stop_nginx() {
-	if [ -n "$NGINX_PID" ]; then
-		kill -TERM "$NGINX_PID" 2>/dev/null
-		wait "$NGINX_PID" 2>/dev/null
-		NGINX_PID=""
-	fi
+	stop_child NGINX_PID
 }
 
 # Write COUNT machines as "MAC UUID" lines to FILE, the same ones on every run.

@@ -10,7 +10,7 @@
 #   BENCH_DIR   helpers, cached artifacts, results.tsv and results.md (default: bench/
 #               beside OUTPOST, so build/bench for `make bench`)
 #   BENCH_RUNS  runs per measure (default 5)
-#   BENCH_ONLY  the benchmarks to run, e.g. "render storm" (default: all nine)
+#   BENCH_ONLY  the benchmarks to run, e.g. "render storm" (default: all ten)
 #   BUNDLE_DIR  the ramdisk and debian-12 bundles for deploy (default: bundles/ beside
 #               OUTPOST, which make bench builds)
 set -u
@@ -20,12 +20,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export OUTPOST
 export BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$OUTPOST")" && pwd)/bench}
 export RESULTS=$BENCH_DIR/results.tsv
-BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load ddi_kea ddi_leases ddi_dns deploy}
+BENCHMARKS=${BENCH_ONLY:-render image storm idle_rss load ddi_kea ddi_leases ddi_dns bmc deploy}
 
 # Seconds each benchmark may take before it is stopped: about twice what they took on
 # the machine in docs/benchmarks.md.
 declare -A LIMIT=([render]=420 [image]=330 [storm]=330 [idle_rss]=150 [load]=900
-	[ddi_kea]=60 [ddi_leases]=540 [ddi_dns]=180 [deploy]=7200)
+	[ddi_kea]=60 [ddi_leases]=540 [ddi_dns]=180 [bmc]=300 [deploy]=7200)
 
 # Pinning needs a core for the server and another for the load generator.
 check_machine() {
@@ -41,16 +41,19 @@ check_machine() {
 	done
 }
 
-# The C load generators, built with the project's warning flags.
+# The C load generators and reference clients, built with the project's warning flags.
 build_helpers() {
-	local tool
+	local tool packages
 	mkdir -p "$BENCH_DIR/bin"
-	for tool in fetch storm mkfile; do
-		# shellcheck disable=SC2046 # pkg-config's output is several words
+	for tool in fetch storm mkfile bmcref; do
+		packages=libcurl
+		# The BMC reference parses the Redfish replies, as the driver does.
+		[ "$tool" = bmcref ] && packages="libcurl jansson"
+		# shellcheck disable=SC2046,SC2086 # pkg-config's output is several words
 		cc -std=c17 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow \
 			-Wmissing-prototypes -Wcast-qual -Wsign-compare -Wformat=2 \
 			-Wstrict-prototypes -Wvla -o "$BENCH_DIR/bin/$tool" "$HERE/$tool.c" \
-			$(pkg-config --cflags --libs libcurl) || exit 1
+			$(pkg-config --cflags --libs $packages) || exit 1
 	done
 }
 

@@ -27,6 +27,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "pattern.h"
 
 #define MAX_CLIENTS 100000
@@ -81,15 +82,6 @@ struct storm {
 	unsigned cuts;
 	double start;
 };
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A fixed mix of the client index, so cut points differ but repeat across runs. */
 static uint64_t

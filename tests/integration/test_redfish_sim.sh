@@ -146,6 +146,8 @@ test_service_root_and_auth() {
 	expect_eq "system power state before any power on" "$(body .PowerState)" Off
 	expect_eq "system serial from -smbios" "$(body .SerialNumber)" SIM-0001
 	expect_eq "boot mode of a BIOS machine" "$(body .Boot.BootSourceOverrideMode)" Legacy
+	areq GET "$(body '.EthernetInterfaces."@odata.id"')/1" > /dev/null
+	expect_eq "NIC MAC from -device" "$(body .MACAddress)" 52:54:00:5e:00:01
 	expect_contains "lab's -daemonize dropped" "$(cat "$SIM_LOG")" "dropping -daemonize"
 	expect_contains "lab's -qmp dropped" "$(cat "$SIM_LOG")" "dropping -qmp unix:$WORK/lab-qmp.sock"
 }
