@@ -145,6 +145,16 @@ batch_ids(const json_t *bmcs, int64_t **ret, size_t *ret_count, struct api_error
 			return api_fail(e, 400, "invalid_field", "bmcs[%zu] is not a BMC id", i);
 		}
 		(*ret)[i] = json_integer_value(v);
+		/* A BMC named twice would queue its reads twice, ahead of its other work. */
+		for (size_t j = 0; j < i; j++) {
+			if ((*ret)[j] == (*ret)[i]) {
+				free(*ret);
+				*ret = NULL;
+				return api_fail(e, 400, "invalid_field", "bmcs[%zu] repeats BMC %"
+						JSON_INTEGER_FORMAT "; name each BMC once", i,
+						json_integer_value(v));
+			}
+		}
 	}
 	*ret_count = n;
 	return 0;

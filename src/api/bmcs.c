@@ -133,7 +133,7 @@ bmc_check(const struct bmc_record *b, struct api_error *e)
 
 /*
  * Store the protocol's port for port 0, so "port": 0 and "port": 623 name one BMC
- * and the store's unique endpoint sees it.
+ * and the store's unique endpoint catches the second.
  */
 static void
 bmc_default_port(struct bmc_record *b)
@@ -142,11 +142,19 @@ bmc_default_port(struct bmc_record *b)
 		b->port = strcmp(b->protocol, "ipmi") == 0 ? 623 : 443;
 }
 
-/* IPMI 2.0 passwords are at most 20 bytes; reject a longer one before it is stored. */
+/*
+ * IPMI 2.0 user names are at most 16 bytes and passwords 20: reject longer ones before
+ * they are stored, not at the first login.
+ */
 static int
 password_check(const struct bmc_record *b, const char *password, struct api_error *e)
 {
-	if (strcmp(b->protocol, "ipmi") == 0 && strlen(password) > 20)
+	if (strcmp(b->protocol, "ipmi") != 0)
+		return 0;
+	if (strlen(b->username) > 16)
+		return api_fail(e, 400, "invalid_field", "username is %zu bytes long; IPMI 2.0 "
+				"allows at most 16", strlen(b->username));
+	if (strlen(password) > 20)
 		return api_fail(e, 400, "invalid_field", "password is %zu bytes long; IPMI 2.0 "
 				"allows at most 20", strlen(password));
 	return 0;
@@ -507,6 +515,14 @@ api_bmcs_operate(struct api_call *call)
 	kind = op_body(call, &args);
 	if (kind == BMC_OP_KIND_INVALID)
 		return;
+	/* Only the deploy route names a deployment: its ISO is for its own machine. */
+	if (kind == BMC_OP_VMEDIA_BOOT && json_object_get(args, "deployment") != NULL) {
+		http_reply_error(call->req, 400, "invalid_field", "\"deployment\" is set by POST "
+				 API_PREFIX "/machines/{ref}/deploy with \"boot\": \"virtual-media\"; "
+				 "give an image \"url\" here");
+		json_decref(args);
+		return;
+	}
 	queue_reply(call, id, 0, kind, args);
 	json_decref(args);
 }

@@ -48,6 +48,11 @@ int bmc_fail(int r, char *err, size_t errlen, const char *fmt, ...)
 
 /* Milliseconds on the monotonic clock, for deadlines. */
 int64_t bmc_now_ms(void);
+/*
+ * Sleep `ms` milliseconds before a retry or a poll, in short steps so that a set
+ * target->cancel ends the wait. Returns false when the operation was cancelled.
+ */
+bool bmc_wait(const struct bmc_target *target, int64_t ms);
 
 /* One reply of a Redfish service. */
 struct rf_reply {
@@ -84,6 +89,8 @@ struct rf {
 	json_t *root;                       /* the service root */
 	char system[BMC_PATH_SIZE];         /* the first ComputerSystem, once found */
 	int64_t deadline_ms;                /* of the operation in progress */
+	const char *image;                  /* an image URL being sent, which may carry a
+					       token: kept out of errors like the password */
 };
 
 extern const struct bmc_ops rf_ops;

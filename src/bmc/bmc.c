@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/util.h"
 
@@ -131,6 +132,27 @@ int64_t
 bmc_now_ms(void)
 {
 	return time_monotonic_ms();
+}
+
+/* The maximum step of bmc_wait: a cancel takes effect within it. */
+#define BMC_WAIT_STEP_MS 100
+
+bool
+bmc_wait(const struct bmc_target *target, int64_t ms)
+{
+	int64_t until = bmc_now_ms() + ms;
+
+	for (;;) {
+		int64_t left = until - bmc_now_ms();
+		int64_t step = left < BMC_WAIT_STEP_MS ? left : BMC_WAIT_STEP_MS;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step * 1000000 };
+
+		if (target->cancel != NULL && atomic_load(target->cancel))
+			return false;
+		if (left <= 0)
+			return true;
+		nanosleep(&ts, NULL);
+	}
 }
 
 int

@@ -15,6 +15,7 @@
 #define OUTPOST_BMC_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ struct bmc_target {
 	char ca_file[BMC_PATH_SIZE];        /* BMC_TLS_CA: PEM bundle */
 	char fingerprint[BMC_FINGERPRINT_SIZE]; /* PINNED, or TOFU once learned */
 	int timeout_ms;                     /* whole operation, retries included */
+	const atomic_bool *cancel;          /* NULL, or true to stop retrying and waiting */
 };
 
 struct bmc;

@@ -145,16 +145,18 @@ session_open(struct ipmi *ipmi, char *err, size_t errlen)
 		ipmi->ctx = NULL;
 
 		/*
-		 * libfreeipmi requests "the highest privilege" in the Open Session request.
-		 * Some BMCs, OpenIPMI's ipmi_sim among them, then grant none, so the request
-		 * is repeated once naming ADMINISTRATOR, as ipmitool sends it.
+		 * The Open Session request names ADMINISTRATOR, as ipmitool sends it. Without
+		 * the workaround flag libfreeipmi asks for "the highest privilege", which some
+		 * BMCs (OpenIPMI's ipmi_sim among them) grant none of. A BMC that refuses the
+		 * named level gets that form once. Every refused open leaves a half-open
+		 * session on the BMC until it times out, so the order matters.
 		 */
 		if (errnum != IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED ||
-		    ipmi->workarounds != IPMI_WORKAROUND_FLAGS_DEFAULT)
+		    ipmi->workarounds == IPMI_WORKAROUND_FLAGS_DEFAULT)
 			break;
-		log_info("bmc: ipmi BMC grants no privilege to an open request, asking for "
-			 "ADMINISTRATOR address=%s", t->address);
-		ipmi->workarounds = IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_OPEN_SESSION_PRIVILEGE;
+		log_info("bmc: ipmi BMC refuses an open request for ADMINISTRATOR, asking for "
+			 "the highest privilege address=%s", t->address);
+		ipmi->workarounds = IPMI_WORKAROUND_FLAGS_DEFAULT;
 	}
 	r = open_error(ipmi, errnum, err, errlen);
 	if (r <= 0)
@@ -169,14 +171,6 @@ session_open(struct ipmi *ipmi, char *err, size_t errlen)
 				ipmi_ctx_strerror(errnum));
 	return bmc_fail(-EIO, err, errlen, "IPMI login to %s failed: %s", t->address,
 			ipmi_ctx_strerror(errnum));
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 int
@@ -214,7 +208,13 @@ ipmi_run(struct ipmi *ipmi, const char *what, ipmi_step step, void *arg, char *e
 		}
 		log_warning("bmc: ipmi %s failed, retrying in %lld ms address=%s: %s", what,
 			    (long long)backoff, ipmi_address(ipmi), err);
-		sleep_ms(backoff);
+		if (!bmc_wait(ipmi->target, backoff)) {
+			char reason[BMC_ERR_SIZE];
+
+			snprintf(reason, sizeof(reason), "%s", err);
+			return bmc_fail(-ECANCELED, err, errlen, "%s (stopped retrying: the "
+					"operation was cancelled)", reason);
+		}
 		backoff = backoff * 2 > IPMI_BACKOFF_MAX_MS ? IPMI_BACKOFF_MAX_MS : backoff * 2;
 	}
 }

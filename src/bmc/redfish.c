@@ -337,14 +337,15 @@ back_off(struct rf *rf, int *backoff_ms, int retry_after_s, const char *why)
 {
 	int64_t left = rf->deadline_ms - bmc_now_ms();
 	int64_t wait = retry_after_s > 0 ? (int64_t)retry_after_s * 1000 : *backoff_ms;
-	struct timespec ts;
 
 	if (wait >= left)
 		return false;
 	log_warning("bmc: %s; retrying in %" PRId64 " ms", why, wait);
-	ts.tv_sec = wait / 1000;
-	ts.tv_nsec = (wait % 1000) * 1000000;
-	nanosleep(&ts, NULL);
+	if (!bmc_wait(rf->bmc->target, wait)) {
+		log_info("bmc: stopped retrying, the operation was cancelled address=%s",
+			 rf->bmc->target->address);
+		return false;
+	}
 	*backoff_ms = *backoff_ms * 2 > RF_BACKOFF_MAX_MS ? RF_BACKOFF_MAX_MS : *backoff_ms * 2;
 	return true;
 }
@@ -454,10 +455,14 @@ rf_call(struct rf *rf, const char *method, const char *path, json_t *body,
 			 rf->bmc->target->address, reply->status, message[0] != '\0' ? ": " :
 			 reply->status < 400 ? ": redirects are not followed" : "", message);
 	}
-	/* A BMC may quote what it was sent, the password included. */
+	/* A BMC may quote what it was sent, the password or an image URL included. */
 	if (r < 0) {
 		scrub(err, rf->bmc->target->password);
 		scrub(err, rf->token);
+		if (rf->image != NULL) {
+			scrub(err, rf->image);
+			scrub(err, strrchr(rf->image, '/') != NULL ? strrchr(rf->image, '/') + 1 : "");
+		}
 	}
 	return r;
 }

@@ -209,8 +209,10 @@ rf_media_insert(struct bmc *bmc, const char *url, char *err, size_t errlen)
 	/* A BMC refuses to insert over another image; eject that one first. */
 	if (r == 0 && inserted)
 		r = media_eject_at(rf, path, err, errlen);
+	rf->image = url;
 	if (r == 0)
 		r = media_insert_at(rf, path, url, err, errlen);
+	rf->image = NULL;
 	if (r == 0)
 		r = media_read(rf, path, &inserted, image, sizeof(image), err, errlen);
 	if (r == 0 && (!inserted || strcmp(image, url) != 0)) {
@@ -228,7 +230,7 @@ int
 rf_media_eject(struct bmc *bmc, char *err, size_t errlen)
 {
 	struct rf *rf = rf_begin(bmc);
-	char path[BMC_PATH_SIZE], image[BMC_PATH_SIZE];
+	char path[BMC_PATH_SIZE], image[BMC_PATH_SIZE], shown[BMC_PATH_SIZE];
 	bool inserted = false;
 	int r = media_path(rf, path, sizeof(path), err, errlen);
 
@@ -238,9 +240,11 @@ rf_media_eject(struct bmc *bmc, char *err, size_t errlen)
 		r = media_eject_at(rf, path, err, errlen);
 	if (r == 0)
 		r = media_read(rf, path, &inserted, image, sizeof(image), err, errlen);
-	if (r == 0 && inserted)
+	if (r == 0 && inserted) {
+		url_redact(image, shown, sizeof(shown));
 		r = bmc_fail(-EIO, err, errlen, "the BMC at %s accepted the eject but still reports "
-			     "%s inserted", bmc->target->address, image);
+			     "%s inserted", bmc->target->address, shown);
+	}
 	return r;
 }
 

@@ -157,14 +157,6 @@ rf_get_tagged(struct rf *rf, const char *path, json_t **ret, char *etag, size_t 
 	return r;
 }
 
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Wait for what a request started: a 202 with a task monitor in Location, or a Task in
  * the body. A 202 without either means the BMC accepted the action and gives no way
@@ -213,7 +205,10 @@ task_wait(struct rf *rf, struct rf_reply *started, char *err, size_t errlen)
 		left = rf->deadline_ms - bmc_now_ms();
 		if (wait >= left)
 			break;
-		pause_ms((int)wait);
+		if (!bmc_wait(rf->bmc->target, wait))
+			return bmc_fail(-ECANCELED, err, errlen, "stopped following the task %s on "
+					"%s: the operation was cancelled", path,
+					rf->bmc->target->address);
 	}
 	return bmc_fail(-ETIMEDOUT, err, errlen, "the task %s on %s did not finish in time%s%s",
 			path, rf->bmc->target->address, message[0] != '\0' ? "; last message: " : "",

@@ -4,6 +4,7 @@
 #define OUTPOST_BMCMAN_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "bmcman/bmcman.h"
@@ -29,6 +30,7 @@ struct bmcman {
 	pthread_cond_t wake;
 	uint64_t kicks;                     /* counts queue changes, so a worker never misses one */
 	bool stopping;
+	atomic_bool cancel;                 /* set at stop: running operations stop retrying */
 	pthread_t *threads;
 	unsigned started;                   /* threads started */
 };

@@ -37,23 +37,89 @@ bmcman_new(const struct conf *conf, struct store_pool *pool, struct bmcman **ret
 	return 0;
 }
 
+/* The operations a restart failed, for the audit entry that records it. */
+struct abandoned {
+	json_t *ids;                        /* those that were not reads */
+	int64_t count;
+	char detail[4096];
+};
+
+static void
+abandoned_cb(int64_t id, const char *kind, void *arg)
+{
+	struct abandoned *a = arg;
+	char err[64];
+
+	a->count++;
+	if (bmc_op_risk(bmc_op_kind_parse(kind), NULL, err, sizeof(err)) != RISK_READ &&
+	    json_array_size(a->ids) < 256)
+		json_array_append_new(a->ids, json_integer(id));
+}
+
+/* gov_execute operation: fail the interrupted operations and list them in the entry. */
+static int
+abandon_op(struct store *st, void *arg, char *err, size_t errlen)
+{
+	struct abandoned *a = arg;
+	json_t *detail;
+	int rc;
+
+	rc = store_bmc_op_abandon(st, "interrupted: the daemon stopped before the operation "
+				  "finished; queue it again", abandoned_cb, a);
+	if (rc < 0)
+		return err_set(rc, err, errlen, "%s", store_error(st));
+	detail = json_pack("{s:I, s:O}", "failed", (json_int_t)a->count, "changes", a->ids);
+	rc = bmcman_detail_write(detail, a->detail, sizeof(a->detail), err, errlen);
+	json_decref(detail);
+	return rc;
+}
+
+/*
+ * Fail the operations a stop interrupted. When any of them would have changed a
+ * server, an audit entry records the outcome their requests never got.
+ */
+static int
+abandon_interrupted(struct store *st)
+{
+	struct abandoned a = { 0 };
+	struct action act = { .actor = BMCMAN_ACTOR, .name = "bmc.operations.interrupted",
+			      .target = "bmc-operations", .risk = RISK_CHANGE, .detail = a.detail };
+	int64_t pending = 0;
+	char err[256];
+	int rc;
+
+	/* A clean stop leaves nothing to fail, and the trail gets no entry. */
+	rc = store_bmc_op_pending(st, &pending);
+	if (rc < 0) {
+		log_err("failed to count interrupted BMC operations: %s", store_error(st));
+		return rc;
+	}
+	if (pending == 0)
+		return 0;
+	a.ids = json_array();
+	snprintf(a.detail, sizeof(a.detail), "{}");
+	rc = gov_execute(st, &act, abandon_op, &a, err, sizeof(err));
+	json_decref(a.ids);
+	if (rc < 0) {
+		log_err("failed to fail interrupted BMC operations: %s", err);
+		return rc;
+	}
+	if (a.count > 0)
+		log_warning("failed %" PRId64 " BMC operations that a stop interrupted", a.count);
+	return 0;
+}
+
 int
 bmcman_start(struct bmcman *m)
 {
 	struct store *st = store_pool_get(m->pool);
-	int64_t abandoned = 0;
 	int rc;
 
 	if (st == NULL)
 		return -EIO;
-	rc = store_bmc_op_abandon(st, "interrupted: the daemon stopped before the operation "
-				  "finished; queue it again", &abandoned);
-	if (rc < 0) {
-		log_err("failed to fail interrupted BMC operations: %s", store_error(st));
+	rc = abandon_interrupted(st);
+	if (rc < 0)
 		return rc;
-	}
-	if (abandoned > 0)
-		log_warning("failed %" PRId64 " BMC operations that a stop interrupted", abandoned);
 
 	m->threads = calloc(m->workers, sizeof(*m->threads));
 	if (m->threads == NULL)
@@ -78,6 +144,8 @@ bmcman_free(struct bmcman *m)
 	m->stopping = true;
 	pthread_cond_broadcast(&m->wake);
 	pthread_mutex_unlock(&m->lock);
+	/* A running operation stops at its next retry or poll, within one request's time. */
+	atomic_store(&m->cancel, true);
 	for (unsigned i = 0; i < m->started; i++)
 		pthread_join(m->threads[i], NULL);
 	if (m->started > 0)

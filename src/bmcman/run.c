@@ -44,6 +44,7 @@ target_from(struct bmcman *m, const struct bmc_record *b, int timeout_ms, struct
 	snprintf(t->ca_file, sizeof(t->ca_file), "%s", b->ca_file);
 	snprintf(t->fingerprint, sizeof(t->fingerprint), "%s", b->fingerprint);
 	t->timeout_ms = timeout_ms;
+	t->cancel = &m->cancel;
 	bmcman_context(b, context, sizeof(context));
 	if (bmc_secret_open(m->key, context, b->secret, t->password, sizeof(t->password)) < 0)
 		return err_set(-EBADMSG, err, errlen, "the stored password of BMC %" PRId64
@@ -110,11 +111,11 @@ static int
 vmedia_url(struct bmcman *m, const struct outcome *o, char *url, size_t size, char *err,
 	   size_t errlen)
 {
-	const char *given = json_string_value(json_object_get(o->args, "url"));
+	const char *given_url = json_string_value(json_object_get(o->args, "url"));
 	json_int_t deployment = json_integer_value(json_object_get(o->args, "deployment"));
 
-	if (given != NULL) {
-		snprintf(url, size, "%s", given);
+	if (given_url != NULL) {
+		snprintf(url, size, "%s", given_url);
 		return 0;
 	}
 	if (m->media_url == NULL || m->media_url(m->media_ctx, deployment, url, size) < 0)
@@ -347,9 +348,14 @@ record(struct store *st, void *arg, char *err, size_t errlen)
 	}
 	rc = store_bmc_op_finish(st, o->op->id, text, text != NULL ? NULL : o->error);
 	free(text);
+	/*
+	 * The BMC's status tells whether Outpost can reach it and log in: a BMC that
+	 * replied stays "ok" when it rejected one request, such as HTTP boot over IPMI.
+	 */
 	if (rc == 0 && o->op->bmc_id > 0 && (o->connected || o->error[0] != '\0'))
-		rc = store_bmc_observe(st, o->op->bmc_id, o->error[0] == '\0' ? "ok" : "error",
-				       o->error, o->power[0] != '\0' ? o->power : NULL);
+		rc = store_bmc_observe(st, o->op->bmc_id, o->connected ? "ok" : "error",
+				       o->connected ? "" : o->error,
+				       o->power[0] != '\0' ? o->power : NULL);
 	/* The BMC may have been removed meanwhile; its operation is recorded all the same. */
 	if (rc == -ENOENT)
 		rc = 0;

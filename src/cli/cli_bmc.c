@@ -104,7 +104,11 @@ operation_wait(struct bmc_session *s, json_int_t id, json_t **ret)
 				"operation %" JSON_INTEGER_FORMAT "' shows it, and --wait-timeout "
 				"sets how long to wait\n", s->name, id, state, s->args->wait_seconds,
 				id);
-			json_decref(op);
+			/* A script that asked for JSON gets the operation to follow. */
+			if (s->args->json)
+				cli_json_print(op);
+			else
+				json_decref(op);
 			return CLI_EXIT_REJECTED;
 		}
 		json_decref(op);

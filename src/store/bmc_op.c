@@ -336,24 +336,38 @@ store_bmc_op_summary(struct store *st, int64_t batch, struct bmc_op_summary *ret
 }
 
 int
-store_bmc_op_abandon(struct store *st, const char *reason, int64_t *ret_count)
+store_bmc_op_pending(struct store *st, int64_t *ret)
+{
+	return select_int(st, STMT_BMC_OP_PENDING, "SELECT count(*) FROM bmc_operations"
+			  " WHERE state IN ('queued', 'running')", 0, ret,
+			  "counting pending BMC operations");
+}
+
+int
+store_bmc_op_abandon(struct store *st, const char *reason,
+		     void (*cb)(int64_t id, const char *kind, void *arg), void *arg)
 {
 	sqlite3_stmt *stmt;
 	int rc = SQLITE_OK, err;
 
 	err = store_stmt_acquire(st, STMT_BMC_OP_ABANDON,
 				 "UPDATE bmc_operations SET state = 'failed', error = :reason,"
-				 " finished_at = :now WHERE state IN ('queued', 'running')", &stmt);
+				 " finished_at = :now WHERE state IN ('queued', 'running')"
+				 " RETURNING id, kind", &stmt);
 	if (err < 0)
 		return err;
 	store_bind_text(stmt, ":reason", reason, &rc);
 	store_bind_int(stmt, ":now", time_now(), &rc);
 	if (rc != SQLITE_OK)
 		err = store_bind_error(st, rc, "failing interrupted BMC operations");
-	else
-		err = store_step_done(st, stmt, "failing interrupted BMC operations");
-	if (err == 0)
-		*ret_count = sqlite3_changes(st->db);
+	while (err == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(stmt, 1);
+
+		if (cb != NULL)
+			cb(sqlite3_column_int64(stmt, 0), kind != NULL ? kind : "", arg);
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = store_sqlite_error(st, rc, "failing interrupted BMC operations");
 	store_stmt_release(st, STMT_BMC_OP_ABANDON, stmt);
 	return err;
 }

@@ -482,8 +482,14 @@ int store_bmc_op_finish(struct store *st, int64_t id, const char *result, const 
 int store_bmc_op_get(struct store *st, int64_t id, struct bmc_operation *ret);
 int store_bmc_op_list(struct store *st, const struct bmc_op_filter *f, bmc_op_cb cb, void *arg);
 int store_bmc_op_summary(struct store *st, int64_t batch, struct bmc_op_summary *ret);
-/* Fail every queued or running operation with `reason`; *ret_count says how many. */
-int store_bmc_op_abandon(struct store *st, const char *reason, int64_t *ret_count);
+/* The number of queued or running operations into *ret. */
+int store_bmc_op_pending(struct store *st, int64_t *ret);
+/*
+ * Fail every queued or running operation with `reason`, passing each one's id and kind
+ * to cb (may be NULL). Run it in a transaction: cb must not call the store.
+ */
+int store_bmc_op_abandon(struct store *st, const char *reason,
+			 void (*cb)(int64_t id, const char *kind, void *arg), void *arg);
 /* Delete finished operations beyond the newest `keep`. */
 int store_bmc_op_trim(struct store *st, int64_t keep);
 

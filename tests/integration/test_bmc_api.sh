@@ -171,6 +171,10 @@ expect_rejected "missing password" POST /bmcs "$(jq -c 'del(.password)' <<< "$va
 	password
 expect_rejected "empty password" POST /bmcs "$(jq -c '.password = ""' <<< "$valid_ipmi")" \
 	password
+expect_rejected "IPMI password over 20 bytes" POST /bmcs \
+	"$(jq -c '.password = "123456789012345678901"' <<< "$valid_ipmi")" password
+expect_rejected "IPMI user name over 16 bytes" POST /bmcs \
+	"$(jq -c '.username = "abcdefghijklmnopq"' <<< "$valid_ipmi")" username
 expect_rejected "pinned without fingerprint" POST /bmcs \
 	"$(redfish_body 127.0.0.1 "${RF_PASSWORDS[0]}" pinned)" fingerprint
 expect_rejected "short fingerprint" POST /bmcs \
@@ -359,6 +363,12 @@ expect_rejected "unknown operation argument" POST "/bmcs/$IPMI_ID/operations" \
 	'{"operation": "sensors", "colour": "blue"}' colour
 expect_rejected "argument of another operation" POST "/bmcs/$IPMI_ID/operations" \
 	'{"operation": "power", "action": "on", "device": "pxe"}' device
+expect_rejected "vmedia-boot naming a deployment" POST "/bmcs/$RF_TOFU_ID/operations" \
+	'{"operation": "vmedia-boot", "deployment": 1}' deployment
+expect_rejected "media URL with a password" POST "/bmcs/$RF_TOFU_ID/operations" \
+	'{"operation": "media-insert", "url": "http://u:pw@127.0.0.1/a.iso"}' url
+expect_rejected "batch naming a BMC twice" POST /bmc-operations \
+	"{\"operation\": \"sensors\", \"bmcs\": [$IPMI_ID, $IPMI_ID]}" "BMC $IPMI_ID"
 api GET /bmc-operations
 expect_eq "rejected operations queue nothing" "$(field "$REPLY" '.items | length')" \
 	"$ops_before"
@@ -412,6 +422,15 @@ expect_eq "boot disk legacy request bytes" "$(last_boot_request)" "05 80 08 00 0
 run_op "$IPMI_ID" '{"operation": "boot", "device": "http"}'
 expect_eq "boot http over IPMI fails" "$(field "$OP" .state)" "failed"
 expect_contains "boot http error" "$(field "$OP" .error)" "UEFI HTTP boot over IPMI is not supported"
+api GET "/bmcs/$IPMI_ID"
+expect_eq "a rejected request leaves a reachable BMC ok" "$(field "$REPLY" .status)" ok
+
+# Each operation opens one session: ipmi_sim lists no half-open ones afterwards.
+for _ in 1 2 3 4 5; do
+	run_op "$IPMI_ID" '{"operation": "power-state"}'
+done
+expect_eq "no half-open IPMI sessions left" \
+	"$(ipmitool_sim session info all | grep -c 'user id *: 0$')" 0
 
 # A read-only Redfish service rejects the reset, and the failure is recorded and audited.
 run_op "$RF_TOFU_ID" '{"operation": "power", "action": "off"}'
@@ -650,6 +669,10 @@ for id in "${crash_ops[@]}"; do
 done
 expect_contains "restart logs the interrupted operations" "$(cat "$WORK/daemon.log")" \
 	"failed 3 BMC operations that a stop interrupted"
+interrupted=$(audit_entries | jq -c '[.[] | select(.action == "bmc.operations.interrupted")] | last')
+expect_eq "restart audits the interrupted operations" "$(field "$interrupted" .detail.failed)" 3
+expect_eq "the audit entry lists the interrupted power off" \
+	"$(field "$interrupted" '.detail.changes | map(tostring) | join(",")')" "${crash_ops[1]}"
 expect_eq "nothing queued or running after the restart" \
 	"$(all_operations | jq '[.[] | select(.state == "queued" or .state == "running")] | length')" 0
 run_op "$IPMI_ID" '{"operation": "power-state"}'
