@@ -30,16 +30,22 @@ scenario_bundle_load() {
 	echo "$name/$version"
 }
 
-# Create or replace profile NAME: boot RAMDISK (NAME/VERSION of a ramdisk bundle),
+# Create profile NAME, or update it when it exists (a store kept from an earlier run,
+# whose machines may still use it): boot RAMDISK (NAME/VERSION of a ramdisk bundle),
 # write the disk image of OS (NAME/VERSION of an os bundle), authorize KEYFILE.
 # Usage: scenario_profile NAME RAMDISK OS KEYFILE
 scenario_profile() {
 	local body
-	body=$(jq -n --arg name "$1" --arg r "$2" --arg os "$3" --arg key "$(cat "$4")" \
-		'{name: $name, image: ($os + "/disk.raw.zst"), kernel: ($r + "/kernel"),
+	body=$(jq -n --arg r "$2" --arg os "$3" --arg key "$(cat "$4")" \
+		'{image: ($os + "/disk.raw.zst"), kernel: ($r + "/kernel"),
 		  initrd: ($r + "/initrd"), cmdline: "", templates: {ssh_authorized_keys: $key}}')
-	scenario_api DELETE "/api/v1/profiles/$1" -o /dev/null 2> /dev/null
-	scenario_api POST /api/v1/profiles "${SCENARIO_JSON[@]}" -f -d "$body" -o /dev/null
+	if scenario_api GET "/api/v1/profiles/$1" -f -o /dev/null 2> /dev/null; then
+		scenario_api PATCH "/api/v1/profiles/$1" "${SCENARIO_JSON[@]}" -f -d "$body" \
+			-o /dev/null
+	else
+		scenario_api POST /api/v1/profiles "${SCENARIO_JSON[@]}" -f \
+			-d "$(jq -c --arg name "$1" '. + {name: $name}' <<< "$body")" -o /dev/null
+	fi
 }
 
 # The machine with MAC as compact JSON, or nothing. Listings leave out the deployment.
@@ -115,4 +121,21 @@ scenario_bmc_op() {
 		echo "$(jq -r '.error // .state' <<< "$reply")" >&2
 		return 1
 	fi
+}
+
+# Forget lab server NAME with MAC from a store kept from an earlier run: delete its
+# machine and the BMCs enrolled at its BMC address, so the run starts as on a new site.
+# Usage: scenario_forget NAME MAC LAB
+scenario_forget() {
+	local id address
+	id=$(scenario_machine "$2" | jq -r '.id // empty')
+	if [ -n "$id" ]; then
+		scenario_api DELETE "/api/v1/machines/$id" -f -o /dev/null || return 1
+	fi
+	address=$("$3" server bmc "$1" --json 2> /dev/null | jq -r '.address // empty')
+	[ -n "$address" ] || return 0
+	for id in $(scenario_api GET /api/v1/bmcs |
+		jq -r --arg a "$address" '.items[] | select(.address == $a) | .id'); do
+		scenario_api DELETE "/api/v1/bmcs/$id" -f -o /dev/null || return 1
+	done
 }
