@@ -237,6 +237,41 @@ static const char *const bmc_fields[] = { "protocol", "address", "port", "userna
 static const char *const bmc_readonly[] = { "id", "status", "status_detail", "power_state",
 					    "checked_at", "created_at", "updated_at", NULL };
 
+/*
+ * Read the request's body onto b: every field checked, the password into `password`,
+ * the machine resolved. A create needs an address and a password; a PATCH may leave
+ * any field out, but not give an empty password. Returns 0 or a negative errno with e
+ * filled for -EINVAL.
+ */
+static int
+bmc_body(struct api_call *call, bool create, struct bmc_record *b, char *password,
+	 struct api_error *e)
+{
+	json_t *body = NULL;
+	int rc;
+
+	rc = api_request_object(call, false, &body, e);
+	if (rc == 0)
+		rc = api_json_keys(body, bmc_fields, bmc_readonly, e);
+	if (rc == 0)
+		rc = bmc_apply(body, b, password, e);
+	if (rc == 0 && create && password[0] == '\0')
+		rc = api_fail(e, 400, "invalid_field", "password is required");
+	if (rc == 0 && create && b->address[0] == '\0')
+		rc = api_fail(e, 400, "invalid_field", "address is required");
+	if (rc == 0 && !create && json_object_get(body, "password") != NULL && password[0] == '\0')
+		rc = api_fail(e, 400, "invalid_field", "password cannot be empty");
+	if (rc == 0)
+		rc = bmc_check(b, e);
+	if (rc == 0)
+		rc = password_check(b, password, e);
+	bmc_default_port(b);
+	if (rc == 0)
+		rc = bmc_machine(call, body, b, e);
+	json_decref(body);
+	return rc;
+}
+
 /* Reply 202 with the BMC and the verify operation queued for it, if any. */
 static void
 reply_bmc_op(struct api_call *call, unsigned status, int64_t bmc_id, int64_t op_id)
@@ -268,29 +303,12 @@ api_bmcs_create(struct api_call *call)
 	char password[BMC_SECRET_SIZE] = "", err[API_DETAIL_SIZE], location[64];
 	struct bmcman *m = api_bmcman(call);
 	struct api_error e;
-	json_t *body = NULL;
 	int64_t op_id = 0;
 	int rc;
 
 	if (m == NULL)
 		return;
-	rc = api_request_object(call, false, &body, &e);
-	if (rc == 0)
-		rc = api_json_keys(body, bmc_fields, bmc_readonly, &e);
-	if (rc == 0)
-		rc = bmc_apply(body, &b, password, &e);
-	if (rc == 0 && password[0] == '\0')
-		rc = api_fail(&e, 400, "invalid_field", "password is required");
-	if (rc == 0 && b.address[0] == '\0')
-		rc = api_fail(&e, 400, "invalid_field", "address is required");
-	if (rc == 0)
-		rc = bmc_check(&b, &e);
-	if (rc == 0)
-		rc = password_check(&b, password, &e);
-	bmc_default_port(&b);
-	if (rc == 0)
-		rc = bmc_machine(call, body, &b, &e);
-	json_decref(body);
+	rc = bmc_body(call, true, &b, password, &e);
 	if (rc < 0) {
 		explicit_bzero(password, sizeof(password));
 		if (rc == -EINVAL)
@@ -367,27 +385,12 @@ api_bmcs_patch(struct api_call *call)
 	struct bmcman *m = api_bmcman(call);
 	struct bmc_record b;
 	struct api_error e;
-	json_t *body = NULL;
 	int64_t op_id = 0;
 	int rc;
 
 	if (m == NULL || bmc_from_path(call, &b) < 0)
 		return;
-	rc = api_request_object(call, false, &body, &e);
-	if (rc == 0)
-		rc = api_json_keys(body, bmc_fields, bmc_readonly, &e);
-	if (rc == 0)
-		rc = bmc_apply(body, &b, password, &e);
-	if (rc == 0 && json_object_get(body, "password") != NULL && password[0] == '\0')
-		rc = api_fail(&e, 400, "invalid_field", "password cannot be empty");
-	if (rc == 0)
-		rc = bmc_check(&b, &e);
-	if (rc == 0)
-		rc = password_check(&b, password, &e);
-	bmc_default_port(&b);
-	if (rc == 0)
-		rc = bmc_machine(call, body, &b, &e);
-	json_decref(body);
+	rc = bmc_body(call, false, &b, password, &e);
 	if (rc == 0)
 		rc = bmcman_update(m, call->st, call->actor, &b, password[0] != '\0' ? password : NULL,
 				   &op_id, err, sizeof(err));
