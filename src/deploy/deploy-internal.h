@@ -27,6 +27,8 @@ struct deploy {
 	struct store_pool *pool;
 	const struct ddi *ddi;           /* NULL when DDI is off */
 	struct media *media;             /* NULL when no ISO is ever built */
+	deploy_media_done_fn media_done; /* NULL: leave the CD inserted */
+	void *media_done_ctx;
 	char *base_url;                  /* owned; boot URL without a trailing slash */
 	char *domain;                    /* owned; DNS domain of host names, "" when none */
 	uint64_t poll_seconds;

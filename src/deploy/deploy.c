@@ -69,6 +69,13 @@ deploy_set_media(struct deploy *dp, struct media *md)
 }
 
 void
+deploy_set_media_done(struct deploy *dp, deploy_media_done_fn fn, void *ctx)
+{
+	dp->media_done = fn;
+	dp->media_done_ctx = ctx;
+}
+
+void
 deploy_handle(struct deploy *dp, struct http_request *req)
 {
 	const char *path = http_path(req);

@@ -90,6 +90,15 @@ struct media;
 void deploy_set_media(struct deploy *dp, struct media *md);
 
 /*
+ * Called once the image of a virtual-media deployment is written, after its phase was
+ * committed, with the worker thread's store connection: the daemon ejects the CD
+ * through the machine's BMC, so the server never boots the ISO again.
+ */
+typedef void (*deploy_media_done_fn)(void *ctx, struct store *st, int64_t machine_id,
+				     int64_t deployment_id);
+void deploy_set_media_done(struct deploy *dp, deploy_media_done_fn fn, void *ctx);
+
+/*
  * Record that the boot listener served the deploy script of deployment `id`: the
  * first time, the deployment's phase becomes "ipxe-script". Errors are logged only.
  */

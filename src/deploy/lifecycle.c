@@ -257,6 +257,13 @@ transition_run(struct store *st, const char *actor, const char *name, struct tra
 	return gov_execute(st, &a, transition_op, t, err, errlen);
 }
 
+/* The machine of a transition, from its audit target "machine:ID". */
+static int64_t
+machine_of(const struct transition *t)
+{
+	return strncmp(t->target, "machine:", 8) == 0 ? strtoll(t->target + 8, NULL, 10) : 0;
+}
+
 int
 deploy_phase_record(struct deploy *dp, struct store *st, const char *actor, int64_t id,
 		    const struct phase_report *report, char *err, size_t errlen)
@@ -273,8 +280,9 @@ deploy_phase_record(struct deploy *dp, struct store *st, const char *actor, int6
 	 * With the image written, a virtual-media ISO has done its work. Without it, a BMC
 	 * that still has the CD inserted fails to read it, and the server boots its disk.
 	 */
-	if (rc == 0 && strcmp(report->phase, "rebooting") == 0)
-		media_remove(dp->media, id);
+	if (rc == 0 && strcmp(report->phase, "rebooting") == 0 && media_remove(dp->media, id) &&
+	    dp->media_done != NULL)
+		dp->media_done(dp->media_done_ctx, st, machine_of(&t), id);
 	/* A ramdisk that keeps restarting ends the deployment instead of looping. */
 	if (rc == -ELOOP) {
 		char reason[DEPLOY_DETAIL_MAX + 1];

@@ -414,18 +414,21 @@ media_free(struct media *md)
 	return NULL;
 }
 
-void
+bool
 media_remove(struct media *md, int64_t deployment_id)
 {
 	char name[32];
 
 	if (md == NULL)
-		return;
+		return false;
 	iso_name(deployment_id, name);
-	if (unlinkat(md->dir_fd, name, 0) == 0)
+	if (unlinkat(md->dir_fd, name, 0) == 0) {
 		log_info("media: removed the ISO of deployment=%" PRId64, deployment_id);
-	else if (errno != ENOENT)
+		return true;
+	}
+	if (errno != ENOENT)
 		log_warning("media: cannot remove %s/%s: %s", md->dir, name, strerror(errno));
+	return errno != ENOENT;
 }
 
 /* Serving. */

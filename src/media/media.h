@@ -18,6 +18,7 @@
 #ifndef OUTPOST_MEDIA_H
 #define OUTPOST_MEDIA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,8 +100,11 @@ int media_build(struct media *md, struct store *st, const struct machine *m,
  */
 int media_url(struct media *md, int64_t deployment_id, char url[MEDIA_URL_SIZE]);
 
-/* Remove deployment_id's ISO, if any. Accepts a NULL md. Errors are logged. */
-void media_remove(struct media *md, int64_t deployment_id);
+/*
+ * Remove deployment_id's ISO, if any. Accepts a NULL md. Errors are logged. Returns
+ * true when the deployment had an ISO, so it boots through virtual media.
+ */
+bool media_remove(struct media *md, int64_t deployment_id);
 
 /*
  * The boot listener's handler for GET and HEAD under MEDIA_PREFIX: the ISO of the

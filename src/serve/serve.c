@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -324,6 +325,21 @@ start_listener(struct daemon *d, enum http_listener_kind kind, const char *liste
 	return r;
 }
 
+/* Eject the CD of a virtual-media deployment whose image is written. */
+static void
+media_done(void *ctx, struct store *st, int64_t machine_id, int64_t deployment_id)
+{
+	char err[BMC_ERR_SIZE];
+	int64_t op;
+
+	if (machine_id <= 0)
+		return;
+	if (bmcman_queue_machine(ctx, st, "system:deploy", machine_id, BMC_OP_MEDIA_EJECT, NULL,
+				 &op, err, sizeof(err)) < 0)
+		log_warning("deploy: deployment=%" PRId64 " machine=%" PRId64 ": cannot eject "
+			    "its virtual media: %s", deployment_id, machine_id, err);
+}
+
 /* The BMC manager's view of media_url: a deployment's ISO URL, for vmedia-boot. */
 static int
 media_url_of(void *ctx, int64_t deployment_id, char *url, size_t size)
@@ -427,6 +443,7 @@ daemon_start(struct daemon *d)
 	if (r < 0)
 		return r;
 	api_set_bmcman(d->api, d->bmcman);
+	deploy_set_media_done(d->deploy, media_done, d->bmcman);
 
 	r = start_listener(d, HTTP_LISTENER_BOOT, d->conf.boot_listen, boot_handle, boot_precheck,
 			   d->boot, &d->boot_http);

@@ -3,7 +3,8 @@
 # network: a UEFI server whose disk is empty is enrolled through its Redfish BMC, gets
 # a reserved address, and is deployed with {"boot": "virtual-media"}. Outpost builds
 # the machine's boot ISO, and the BMC manager inserts it through Redfish, sets a
-# one-time boot from CD and powers the server on. The ramdisk configures the static
+# one-time boot from CD and powers the server on, and ejects it once the image is
+# written. The ramdisk configures the static
 # address from the ISO's command line, writes the debian-12 image, and the installed
 # system comes up on the same address and phones home.
 #
@@ -97,6 +98,14 @@ expect_eq "machine deployed" "$state" deployed
 expect_eq "deployment phase" "$(jq -r .deployment.phase <<< "$m")" phone-home
 expect_eq "machine address" "$(jq -r .ip <<< "$m")" "$ADDRESS"
 expect_eq "no DHCP lease recorded" "$(jq -r '.lease_ip // ""' <<< "$m")" ""
+eject=$(api_unix GET "/api/v1/bmc-operations?bmc=$bmc" |
+	jq -c '[.items[] | select(.operation == "media-eject")] | last')
+expect_eq "the CD was ejected once the image was written" "$(jq -r .state <<< "$eject")" \
+	succeeded
+expect_eq "the deployment ejected it" "$(jq -r .actor <<< "$eject")" system:deploy
+scenario_bmc_op "$bmc" '{"operation": "media-status"}' || exit 1
+expect_eq "no CD inserted after the deployment" \
+	"$(api_unix GET "/api/v1/bmc-operations?bmc=$bmc" | jq -r '.items[-1].result.inserted')" false
 console=$("$LAB" console "$NAME" --print)
 expect_contains "ramdisk used the static address" "$console" "$ADDRESS"
 check "the installed system answers ssh on its static address" \
