@@ -145,13 +145,16 @@ static const char *const command_help[CLI_CMD_MAX] = {
 		"\n"
 		"Field options:\n",
 	[CLI_CMD_MACHINE_DEPLOY] =
-		"Usage: outpost machine deploy REF [--profile P] [OPTIONS]\n"
+		"Usage: outpost machine deploy REF [--profile P] [--boot B] [OPTIONS]\n"
 		"\n"
 		"Install the machine's profile on it at its next network boot. This erases\n"
 		"its disk. Allowed from states discovered, ready, deployed and failed.\n"
 		"\n"
 		"Options:\n"
-		"  --profile P        assign profile P first (default: the assigned profile)\n",
+		"  --profile P        assign profile P first (default: the assigned profile)\n"
+		"  --boot B           network (the default) or virtual-media: the daemon builds\n"
+		"                     the machine's boot ISO and boots it through its BMC, with\n"
+		"                     no DHCP; the machine needs a reserved address\n",
 	[CLI_CMD_MACHINE_RM] =
 		"Usage: outpost machine rm REF [OPTIONS]\n"
 		"\n"
@@ -577,6 +580,11 @@ machine_deploy(struct cli_session *s)
 	body = args->given[CLI_OPT_PROFILE]
 		       ? json_pack("{s:s}", "profile", args->value[CLI_OPT_PROFILE])
 		       : json_object();
+	if (body != NULL && args->given[CLI_OPT_BOOT] &&
+	    json_object_set_new(body, "boot", json_string(args->value[CLI_OPT_BOOT])) < 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (body == NULL) {
 		fprintf(stderr, "outpost: out of memory\n");
 		return CLI_EXIT_REJECTED;

@@ -117,6 +117,8 @@ enum cli_option {
 	CLI_OPT_INITRD,
 	CLI_OPT_IMAGE,
 	CLI_OPT_CMDLINE,
+	/* Deploy. */
+	CLI_OPT_BOOT,
 	CLI_OPT_MAX,
 };
 

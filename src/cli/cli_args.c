@@ -65,6 +65,7 @@ static const struct option_spec option_specs[CLI_OPT_MAX] = {
 	[CLI_OPT_INITRD] = { "initrd", 0, true },
 	[CLI_OPT_IMAGE] = { "image", 0, true },
 	[CLI_OPT_CMDLINE] = { "cmdline", 0, true },
+	[CLI_OPT_BOOT] = { "boot", 0, true },
 };
 
 enum operand_kind {
@@ -90,7 +91,7 @@ static const struct command_spec command_specs[CLI_CMD_MAX] = {
 	[CLI_CMD_MACHINE_SET] = { "machine", "set", "machine set", OPERAND_MACHINE,
 				  MACHINE_FIELDS },
 	[CLI_CMD_MACHINE_DEPLOY] = { "machine", "deploy", "machine deploy", OPERAND_MACHINE,
-				     OPT(CLI_OPT_PROFILE) },
+				     OPT(CLI_OPT_PROFILE) | OPT(CLI_OPT_BOOT) },
 	[CLI_CMD_MACHINE_RM] = { "machine", "rm", "machine rm", OPERAND_MACHINE, 0 },
 	[CLI_CMD_PROFILE_LIST] = { "profile", "list", "profile list", OPERAND_NONE, 0 },
 	[CLI_CMD_PROFILE_SHOW] = { "profile", "show", "profile show", OPERAND_PROFILE, 0 },
@@ -404,6 +405,12 @@ check_machine_values(struct cli_args *ret, char *err, size_t err_size)
 					  "invalid --ip '%s': expected an IPv4 or IPv6 address",
 					  value);
 	}
+
+	value = ret->value[CLI_OPT_BOOT];
+	if (ret->given[CLI_OPT_BOOT] && strcmp(value, "network") != 0 &&
+	    strcmp(value, "virtual-media") != 0)
+		return args_error(err, err_size,
+				  "invalid --boot '%s': expected network or virtual-media", value);
 
 	value = ret->value[CLI_OPT_PROFILE];
 	if (ret->given[CLI_OPT_PROFILE] && value[0] != '\0' && !cli_profile_name_valid(value))

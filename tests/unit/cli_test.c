@@ -179,6 +179,9 @@ static const struct args_error_case error_cases[] = {
 	{ ARGS("machine", "show", "1", "2"), "unexpected argument '2'" },
 	{ ARGS("machine", "set", "1"), "nothing to change" },
 	{ ARGS("machine", "deploy", "1", "--profile", ""), "empty --profile" },
+	{ ARGS("machine", "deploy", "1", "--boot", "cdrom"),
+	  "invalid --boot 'cdrom': expected network or virtual-media" },
+	{ ARGS("machine", "set", "1", "--boot", "network"), "--boot" },
 	{ ARGS("profile", "show", "Debian"), "invalid profile name 'Debian'" },
 	{ ARGS("profile", "add", "debian12", "--kernel", "vmlinuz"),
 	  "profile add needs --kernel and --initrd" },
@@ -1275,6 +1278,11 @@ test_run_deploy_accepted(void **state)
 		srv->socket_path, NULL);
 	assert_int_equal(r.exit_code, CLI_EXIT_OK);
 	assert_json_equal(srv->requests[1].body, "{\"profile\": \"debian12\"}");
+
+	run_cli(&r, "machine", "deploy", "1", "--boot", "virtual-media", "--socket",
+		srv->socket_path, NULL);
+	assert_int_equal(r.exit_code, CLI_EXIT_OK);
+	assert_json_equal(srv->requests[2].body, "{\"boot\": \"virtual-media\"}");
 }
 
 static void
