@@ -71,26 +71,48 @@ enrol_op(struct store *st, void *arg, char *err, size_t errlen)
 	return rc < 0 ? rc : enrol_detail(a, err, errlen);
 }
 
+/*
+ * Run enrol_op or update_op as action `name` on b, then wipe the sealed secret from b
+ * and wake a worker for the verify it queued. Sets *ret_op (0: no verify).
+ */
+static int
+enrol_run(struct bmcman *m, struct store *st, const char *actor, const char *name,
+	  action_fn fn, struct bmc_record *b, const char *password, int64_t *ret_op,
+	  char *err, size_t errlen)
+{
+	struct enrol_args a = { .m = m, .actor = actor, .b = b, .password = password };
+	struct action act = { .actor = actor, .name = name, .target = a.target,
+			      .risk = RISK_CHANGE, .detail = a.detail };
+	int rc;
+
+	err[0] = '\0';
+	if (b->id > 0)
+		snprintf(a.target, sizeof(a.target), "bmc:%" PRId64, b->id);
+	else
+		snprintf(a.target, sizeof(a.target), "bmc:new");
+	snprintf(a.detail, sizeof(a.detail), "{}");
+	rc = gov_execute(st, &act, fn, &a, err, errlen);
+	explicit_bzero(b->secret, sizeof(b->secret));
+	if (rc < 0)
+		return rc;
+	*ret_op = a.op_id;
+	if (a.op_id > 0)
+		bmcman_kick(m, false);
+	return 0;
+}
+
 int
 bmcman_enrol(struct bmcman *m, struct store *st, const char *actor, struct bmc_record *b,
 	     const char *password, int64_t *ret_op, char *err, size_t errlen)
 {
-	struct enrol_args a = { .m = m, .actor = actor, .b = b, .password = password };
-	struct action act = { .actor = actor, .name = "bmc.enrol", .target = a.target,
-			      .risk = RISK_CHANGE, .detail = a.detail };
-	int rc;
+	int rc = enrol_run(m, st, actor, "bmc.enrol", enrol_op, b, password, ret_op, err,
+			   errlen);
 
-	snprintf(a.target, sizeof(a.target), "bmc:new");
-	snprintf(a.detail, sizeof(a.detail), "{}");
-	rc = gov_execute(st, &act, enrol_op, &a, err, errlen);
-	explicit_bzero(b->secret, sizeof(b->secret));
 	if (rc < 0)
 		return rc;
 	log_info("BMC enrolled id=%" PRId64 " protocol=%s address=%s port=%" PRId64
 		 " verify_operation=%" PRId64 " actor=%s", b->id, b->protocol, b->address, b->port,
-		 a.op_id, actor);
-	*ret_op = a.op_id;
-	bmcman_kick(m, false);
+		 *ret_op, actor);
 	return 0;
 }
 
@@ -132,22 +154,8 @@ int
 bmcman_update(struct bmcman *m, struct store *st, const char *actor, struct bmc_record *b,
 	      const char *password, int64_t *ret_op, char *err, size_t errlen)
 {
-	struct enrol_args a = { .m = m, .actor = actor, .b = b, .password = password };
-	struct action act = { .actor = actor, .name = "bmc.update", .target = a.target,
-			      .risk = RISK_CHANGE, .detail = a.detail };
-	int rc;
-
-	err[0] = '\0';
-	snprintf(a.target, sizeof(a.target), "bmc:%" PRId64, b->id);
-	snprintf(a.detail, sizeof(a.detail), "{}");
-	rc = gov_execute(st, &act, update_op, &a, err, errlen);
-	explicit_bzero(b->secret, sizeof(b->secret));
-	if (rc < 0)
-		return rc;
-	*ret_op = a.op_id;
-	if (a.op_id > 0)
-		bmcman_kick(m, false);
-	return 0;
+	return enrol_run(m, st, actor, "bmc.update", update_op, b, password, ret_op, err,
+			 errlen);
 }
 
 static int

@@ -349,7 +349,7 @@ record(struct store *st, void *arg, char *err, size_t errlen)
 	rc = store_bmc_op_finish(st, o->op->id, text, text != NULL ? NULL : o->error);
 	free(text);
 	/*
-	 * The BMC's status tells whether Outpost can reach it and log in: a BMC that
+	 * The BMC's status shows whether Outpost can reach it and log in. A BMC that
 	 * replied stays "ok" when it rejected one request, such as HTTP boot over IPMI.
 	 */
 	if (rc == 0 && o->op->bmc_id > 0 && (o->connected || o->error[0] != '\0'))
@@ -410,21 +410,22 @@ bmcman_run(struct bmcman *m, struct store *st, const struct bmc_operation *op)
 	struct outcome o = { .op = op, .kind = bmc_op_kind_parse(op->kind) };
 	char err[BMC_ERR_SIZE + 64] = "";
 	int64_t started = time_monotonic_ms();
+	enum risk risk;
 	int rc;
 
 	o.args = json_loads(op->args, 0, NULL);
 	log_info("BMC operation started id=%" PRId64 " bmc=%" PRId64 " kind=%s", op->id,
 		 op->bmc_id, op->kind);
-	if (o.kind == BMC_OP_KIND_INVALID || bmc_op_risk(o.kind, o.args, o.error,
-							 sizeof(o.error)) == RISK_INVALID) {
-		if (o.error[0] == '\0')
+	risk = bmc_op_risk(o.kind, o.args, o.error, sizeof(o.error));
+	if (risk == RISK_INVALID) {
+		if (o.kind == BMC_OP_KIND_INVALID || o.error[0] == '\0')
 			snprintf(o.error, sizeof(o.error), "unknown operation %s", op->kind);
 	} else {
 		run_on_bmc(m, st, &o);
 	}
 
-	if (o.kind == BMC_OP_KIND_INVALID || bmc_op_risk(o.kind, o.args, err, sizeof(err)) ==
-						     RISK_READ)
+	/* An operation of no known kind changed nothing, so it is recorded as a read. */
+	if (o.kind == BMC_OP_KIND_INVALID || risk == RISK_READ)
 		rc = record_read(st, &o, err, sizeof(err));
 	else
 		rc = record_change(st, &o, err, sizeof(err));
