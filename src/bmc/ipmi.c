@@ -466,7 +466,7 @@ bmc_ipmi_open(struct bmc *bmc, char *err, size_t errlen)
 	if (ipmi == NULL)
 		return bmc_fail(-ENOMEM, err, errlen, "out of memory");
 	ipmi->target = t;
-	/* Name ADMINISTRATOR in the Open Session request (ipmi_session.c says why). */
+	/* Name ADMINISTRATOR in the Open Session request (session_open explains why). */
 	ipmi->workarounds = IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_OPEN_SESSION_PRIVILEGE;
 	ipmi->port = t->port != 0 ? t->port : IPMI_DEFAULT_PORT;
 	snprintf(ipmi->host, sizeof(ipmi->host), "%s:%u", t->address, ipmi->port);

@@ -146,16 +146,16 @@ session_open(struct ipmi *ipmi, char *err, size_t errlen)
 
 		/*
 		 * The Open Session request names ADMINISTRATOR, as ipmitool sends it. Without
-		 * the workaround flag libfreeipmi asks for "the highest privilege", which some
-		 * BMCs (OpenIPMI's ipmi_sim among them) grant none of. A BMC that refuses the
-		 * named level gets that form once. Every refused open leaves a half-open
+		 * the workaround flag libfreeipmi requests "the highest privilege", which some
+		 * BMCs (OpenIPMI's ipmi_sim among them) grant none of. A BMC that rejects the
+		 * named level gets that form once. Every rejected open leaves a half-open
 		 * session on the BMC until it times out, so the order matters.
 		 */
 		if (errnum != IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED ||
 		    ipmi->workarounds == IPMI_WORKAROUND_FLAGS_DEFAULT)
 			break;
-		log_info("bmc: ipmi BMC refuses an open request for ADMINISTRATOR, asking for "
-			 "the highest privilege address=%s", t->address);
+		log_info("bmc: ipmi BMC rejected an open request for ADMINISTRATOR, retrying "
+			 "with the highest privilege address=%s", t->address);
 		ipmi->workarounds = IPMI_WORKAROUND_FLAGS_DEFAULT;
 	}
 	r = open_error(ipmi, errnum, err, errlen);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The BMC manager: the only module that talks to BMCs. Front ends queue operations
- * (power, boot override, virtual media, reads) and a pool of worker threads runs
- * them through the drivers in src/bmc/, so a request never waits on a BMC and one dead
- * or slow BMC occupies one worker, never the others.
+ * (power, boot override, virtual media, reads), and a pool of worker threads runs
+ * them through the drivers in src/bmc/. So a request never waits on a BMC, and a dead
+ * or slow BMC occupies one worker, not the others.
  *
  * Each operation is a row in the store from the moment it is queued: the request is an
  * audited action (its risk class depends on the operation), the row and the audit
@@ -68,8 +68,8 @@ int bmcman_new(const struct conf *conf, struct store_pool *pool, struct bmcman *
 /*
  * The URL of a deployment's boot ISO, written to url (size bytes); 0 or a negative
  * errno. The URL carries the deployment's token, so operations store the deployment's
- * id and the worker asks for the URL when it runs, keeping the token out of the store
- * and the audit trail.
+ * id, and the worker requests the URL only when it runs. The token then stays out of
+ * the store and the audit trail.
  */
 typedef int (*bmcman_media_url_fn)(void *ctx, int64_t deployment_id, char *url, size_t size);
 

@@ -246,7 +246,7 @@ static const char migration_6[] =
 
 /*
  * BMC operations and what the last one saw of each BMC. An operation is a row from the
- * moment it is queued until it is trimmed, so its outcome can be read after it ran; a
+ * moment it is queued until it is trimmed, so its outcome can be read after it ran. A
  * BMC's removal leaves its operations as history. `batch` groups the operations of one
  * request on many BMCs.
  */

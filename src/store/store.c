@@ -116,8 +116,8 @@ store_configure(struct store *st)
 		return err;
 
 	/*
-	 * Each thread has a connection, each with its own page cache (2 MiB by default), and
-	 * the kernel's page cache holds the file anyway. STORE_CACHE_KIB bounds the sum.
+	 * Each thread has a connection with its own page cache (2 MiB by default), and the
+	 * kernel caches the file anyway. STORE_CACHE_KIB bounds each connection's share.
 	 */
 	err = store_pragma(st, "PRAGMA cache_size = -" STORE_CACHE_KIB, NULL);
 	if (err < 0)

@@ -193,7 +193,7 @@ EOF
 # Start the simulator on 127.0.0.1 and ::1 at a free UDP port, user "admin" with
 # $IPMI_PASSWORD. Sets IPMI_PORT and IPMI_SIM_PID. Without -n ipmi_sim reads commands
 # from stdin, so stdin is a FIFO that stays open on descriptor 7. Its message dump goes
-# to $IPMI_DIR/sim.log, line by line. Exits the test when the simulator does not answer.
+# to $IPMI_DIR/sim.log, line by line. Exits the test when the simulator does not reply.
 ipmi_sim_start() {
 	mkdir -p "$IPMI_DIR/sim-state"
 	ipmi_chassis_write
@@ -319,7 +319,7 @@ CONF
 
 # Serve the mockup with nginx on the loopback addresses given (127.0.0.1 when none)
 # at one free TCP port. Sets MOCKUP_PORT, NGINX_PID and, through mockup_certs_write,
-# MOCKUP_FINGERPRINT. Exits the test when nginx does not answer.
+# MOCKUP_FINGERPRINT. Exits the test when nginx does not reply.
 # Usage: mockup_start [ADDRESS...]
 mockup_start() {
 	local -a addresses=("$@")
