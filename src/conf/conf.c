@@ -84,7 +84,7 @@ static const struct conf_key keys[] = {
 	{ "pdns", "server_id", CONF_STRING, FIELD(pdns_server_id), "localhost", 0, 0 },
 	{ "pdns", "nameserver", CONF_STRING, FIELD(pdns_nameserver), "outpost", 0, 0 },
 	{ "pdns", "ttl", CONF_UINT, FIELD(pdns_ttl), "300", 1, 604800 },
-	{ "pdns", "max_rrsets_per_second", CONF_UINT, FIELD(pdns_max_rrsets_per_second), "8000", 0, 1000000 },
+	{ "pdns", "max_rrsets_per_second", CONF_UINT, FIELD(pdns_max_rrsets_per_second), "6000", 0, 1000000 },
 	{ "tftp", "root", CONF_STRING, FIELD(tftp_root), "/srv/tftp", 0, 0 },
 	{ "tftp", "ipxe_dir", CONF_STRING, FIELD(tftp_ipxe_dir), "/usr/lib/ipxe", 0, 0 },
 	{ "http", "threads", CONF_UINT, FIELD(http_threads), "0", 0, 256 },

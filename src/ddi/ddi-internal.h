@@ -153,6 +153,12 @@ int ddi_pdns_request(struct ddi_pdns *p, const char *method, const char *path,
 int ddi_pdns_zones_ensure(struct ddi_pdns *p, const struct ddi_settings *s, char *err,
 			  size_t errlen);
 /*
+ * Rectify zone `name` (PUT /zones/NAME/rectify): PowerDNS adds the empty non-terminals
+ * that new names need and, in a signed zone, the NSEC or NSEC3 ordering. Zones that
+ * Outpost creates have api_rectify off, so their PATCHes leave this to the caller.
+ */
+int ddi_pdns_zone_rectify(struct ddi_pdns *p, const char *name, char *err, size_t errlen);
+/*
  * Add the A and PTR RRsets of a zone reply (GET /zones/NAME) to `ret`, tagged with
  * zone index `zone`. Returns 0, -EPROTO for a reply without an rrsets array, or -ENOMEM.
  */

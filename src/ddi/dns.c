@@ -10,6 +10,13 @@
  *
  * An RRset is Outpost's when its comment account is "outpost". Outpost never changes
  * any other RRset: one at a name a machine wants is recorded as a conflict.
+ *
+ * The zones Outpost creates have api_rectify off, so a PATCH costs PowerDNS only the
+ * RRsets it carries. Each zone a pass changed is rectified once at the end of the
+ * pass, and every zone after a start or a failure, because one that was changed
+ * before may not have been rectified. Until then, a query for an empty non-terminal
+ * that a new PTR needs (such as 1.77.10.in-addr.arpa.) gets NXDOMAIN instead of
+ * NODATA.
  */
 #include "ddi/ddi-internal.h"
 
@@ -181,6 +188,7 @@ struct batch {
 	struct store *st;                   /* for conflicts */
 	int64_t rejected;                   /* RRsets PowerDNS rejected one by one */
 	json_t *rrsets[1 + DDI_ZONES_MAX];
+	bool patched[1 + DDI_ZONES_MAX];    /* a PATCH went to the zone, so it needs rectifying */
 	int64_t changed;
 	int64_t start_ms;                   /* monotonic, when the first PATCH went out */
 	char *err;
@@ -302,6 +310,7 @@ batch_flush(struct batch *b, size_t zone)
 		return -ENOMEM;
 
 	pace(b);
+	b->patched[zone] = true;
 	snprintf(path, sizeof(path), "/zones/%s", zone_name(b->ddi, zone));
 	r = ddi_pdns_request(&b->ddi->pdns, "PATCH", path, text, &status, &reply, b->err,
 			     b->errlen);
@@ -360,12 +369,13 @@ taken_record(struct batch *b, const struct ddi_record *want)
 /*
  * Send what it takes to turn `have` into `want`; both are sorted. RRsets without
  * Outpost's mark are never changed: one at a wanted name is a conflict and stays in
- * `next`, the new mirror, as it is.
+ * `next`, the new mirror, as it is. `patched` gets true for each zone a PATCH went to.
  */
 static int
 changes_push(struct ddi *ddi, struct store *st, const struct ddi_records *want,
-	     const struct ddi_records *have, struct ddi_records *next, int64_t *ret_changed,
-	     int64_t *ret_rejected, char *err, size_t errlen)
+	     const struct ddi_records *have, struct ddi_records *next,
+	     bool patched[1 + DDI_ZONES_MAX], int64_t *ret_changed, int64_t *ret_rejected,
+	     char *err, size_t errlen)
 {
 	struct batch b = { .ddi = ddi, .st = st, .err = err, .errlen = errlen };
 	size_t i = 0, j = 0;
@@ -401,10 +411,25 @@ changes_push(struct ddi *ddi, struct store *st, const struct ddi_records *want,
 	}
 	for (size_t zone = 0; r == 0 && zone <= ddi->settings.zone_count; zone++)
 		r = batch_flush(&b, zone);
-	for (size_t zone = 0; zone <= DDI_ZONES_MAX; zone++)
+	for (size_t zone = 0; zone <= DDI_ZONES_MAX; zone++) {
 		json_decref(b.rrsets[zone]);
+		patched[zone] = b.patched[zone];
+	}
 	*ret_changed = b.changed;
 	*ret_rejected = b.rejected;
+	return r;
+}
+
+/* Rectify each zone marked in `patched`, or every zone when `all` is true. */
+static int
+zones_rectify(struct ddi *ddi, const bool patched[1 + DDI_ZONES_MAX], bool all, char *err,
+	      size_t errlen)
+{
+	int r = 0;
+
+	for (size_t zone = 0; r == 0 && zone <= ddi->settings.zone_count; zone++)
+		if (all || patched[zone])
+			r = ddi_pdns_zone_rectify(&ddi->pdns, zone_name(ddi, zone), err, errlen);
 	return r;
 }
 
@@ -431,7 +456,9 @@ ddi_dns_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts, b
 	struct ddi_dns_state *dns = &ddi->dns;
 	struct ddi_records want = { 0 }, have = { 0 }, next = { 0 };
 	const struct ddi_records *base = &dns->mirror;
-	int64_t changed = 0, rejected = 0, start = ddi_now_ms();
+	/* After a start or a failure, a zone may have been changed and not rectified. */
+	bool rectify_all = !dns->mirror_valid, patched[1 + DDI_ZONES_MAX] = { false };
+	int64_t changed = 0, rejected = 0, start = ddi_now_ms(), rectify_ms = 0;
 	char err[1024] = "";
 	int r;
 
@@ -447,8 +474,13 @@ ddi_dns_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts, b
 		base = &have;
 	}
 	if (r == 0)
-		r = changes_push(ddi, st, &want, base, &next, &changed, &rejected, err,
+		r = changes_push(ddi, st, &want, base, &next, patched, &changed, &rejected, err,
 				 sizeof(err));
+	if (r == 0) {
+		rectify_ms = ddi_now_ms();
+		r = zones_rectify(ddi, patched, rectify_all, err, sizeof(err));
+		rectify_ms = ddi_now_ms() - rectify_ms;
+	}
 
 	if (r < 0) {
 		if (err[0] == '\0')
@@ -467,8 +499,8 @@ ddi_dns_pass(struct ddi *ddi, struct store *st, const struct ddi_hosts *hosts, b
 
 	if (changed > 0)
 		log_info("ddi: DNS records updated rrsets=%" PRId64 " rejected=%" PRId64
-			 " records=%zu total_ms=%" PRId64, changed, rejected, want.count,
-			 ddi_now_ms() - start);
+			 " records=%zu rectify_ms=%" PRId64 " total_ms=%" PRId64, changed, rejected,
+			 want.count, rectify_ms, ddi_now_ms() - start);
 	ddi_records_free(&dns->mirror);
 	/*
 	 * `next` lists rejected RRsets as sent, so they are tried again on resync only: a

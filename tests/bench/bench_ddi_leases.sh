@@ -4,12 +4,15 @@
 # the client namespace and Kea in the server namespace. Target: Kea with the
 # configuration Outpost pushed reaches at least 0.9 of its rate with a plain pool.
 # That configuration has 10,000 reservations, client classes and the lease_cmds and
-# run_script hooks, and the daemon runs, so every lease event reaches it. Three Kea
+# run_script hooks, and the daemon runs, so every lease event reaches it. Four Kea
 # configurations:
 #   plain     Outpost's subnet and pool, with no reservations, client classes or hooks
 #   outpost   the configuration Outpost pushed, read back with config-get
 #   poll      the same without run_script, as Outpost pushes it with
 #             [kea] lease_events = poll: only lease_cmds is loaded
+#   true      outpost with run_script's "name" set to /bin/true, a program that does
+#             nothing: what run_script itself costs, whatever program it runs, with no
+#             event reaching the daemon
 #
 # perfdhcp's own limit (-D 2.5%) is not used: it counts every packet still in flight
 # from the 11th DISCOVER on, so it stops the test at once. Each probe runs perfdhcp at
@@ -20,7 +23,7 @@
 # bisects between the last pass and that failure. Each recorded run starts at the
 # calibrated rate and ends with a pass and a failure at most 6% apart.
 #
-# The period is 2 s for plain and poll and 5 s for outpost. Without hooks, Kea's
+# The period is 2 s for plain and poll and 5 s for outpost and true. Without hooks, Kea's
 # socket buffer fills and drops packets as soon as the rate is over what Kea handles.
 # With hooks, the backlog grows slowly a little over that rate, and exchanges only
 # fail once responses take longer than the drop time, so they need a longer probe.
@@ -95,9 +98,19 @@ probe() {
 			printf "%.2f %.1f %s\n", loss, a / p, loss <= max ? "yes" : "no"
 		}')"
 	say "  $config at $rate/s for $PERIOD s: $discovers DISCOVERs, $acks ACKs," \
-		"${LOSS}% failed: $PASSED"
+		"${LOSS}% failed: $PASSED; Kea's VmRSS $(kea_rss_mib) MiB"
 	if [ "$config" = outpost ]; then
 		wait_quiet
+	fi
+}
+
+# Print Kea's resident memory in MiB, or "?" when Kea is gone.
+kea_rss_mib() {
+	local status=/proc/$DDI_KEA_PID/status
+	if [ -n "$DDI_KEA_PID" ] && [ -r "$status" ]; then
+		awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "$status"
+	else
+		echo "?"
 	fi
 }
 
@@ -172,16 +185,16 @@ search() {
 }
 
 # Calibrate CONFIG from START with probes of PERIOD seconds, then run the recorded
-# searches. Sets RATES to the ACK rates of the runs.
+# searches. Sets RATES to the ACK rates of the runs and CENTER to the calibrated rate.
 measure_config() {
-	local config=$1 start=$2 run center all=""
+	local config=$1 start=$2 run all=""
 	PERIOD=$3
 	say "calibrating $config from $start/s"
 	calibrate "$config" "$start"
-	center=$BEST_RATE
-	say "calibrated $config: $center/s passed, lowest failure ${FAILED_RATE}/s (0: none)"
+	CENTER=$BEST_RATE
+	say "calibrated $config: $CENTER/s passed, lowest failure ${FAILED_RATE}/s (0: none)"
 	for run in $(seq 1 "$RUNS"); do
-		search "$config" "$center"
+		search "$config" "$CENTER"
 		say "$config run=$run: highest rate with at most ${MAX_LOSS}% failed exchanges:" \
 			"$BEST_RATE/s requested, $BEST_ACKED ACKs/s"
 		all="$all $BEST_ACKED"
@@ -189,7 +202,7 @@ measure_config() {
 	RATES=$all
 }
 
-# Read the configuration Outpost pushed and derive the other two from it.
+# Read the configuration Outpost pushed and derive the other three from it.
 write_configs() {
 	local reservations hooks
 	ddi_kea_cmd "$KEA_SOCKET" '{"command": "config-get"}' |
@@ -203,8 +216,14 @@ write_configs() {
 		"$WORK/kea-outpost.json" > "$WORK/kea-poll.json"
 	jq 'del(.Dhcp4."hooks-libraries", .Dhcp4."client-classes") |
 		.Dhcp4.subnet4[].reservations = []' "$WORK/kea-outpost.json" > "$WORK/kea-plain.json"
+	jq '.Dhcp4."hooks-libraries" |= map(if (.library | endswith("run_script.so"))
+		then .parameters.name = "/bin/true" else . end)' \
+		"$WORK/kea-outpost.json" > "$WORK/kea-true.json"
+	[ "$(jq -r '.Dhcp4."hooks-libraries"[].parameters.name // empty' "$WORK/kea-true.json")" = \
+		/bin/true ] || die "no run_script hook to point at /bin/true in $WORK/kea-true.json"
 	say "Kea configurations: outpost $(wc -c < "$WORK/kea-outpost.json") bytes," \
-		"poll $(wc -c < "$WORK/kea-poll.json"), plain $(wc -c < "$WORK/kea-plain.json")"
+		"poll $(wc -c < "$WORK/kea-poll.json"), plain $(wc -c < "$WORK/kea-plain.json")," \
+		"true $(wc -c < "$WORK/kea-true.json")"
 }
 
 # Check that the lease events reached the daemon during the outpost probes.
@@ -241,6 +260,10 @@ measure_config poll 8000 "$FAST_PERIOD"
 POLL=$RATES
 measure_config outpost 50 "$SLOW_PERIOD"
 OUTPOST_RATES=$RATES
+# true starts from outpost's calibrated rate, which it is expected to be near, so that
+# its calibration spends fewer probes below it.
+measure_config true "$CENTER" "$SLOW_PERIOD"
+TRUE_RATES=$RATES
 check_events
 stop_outpost
 
@@ -248,3 +271,8 @@ record "lease rate, Outpost's configuration, lease_events = hook, daemon running
 	"leases/s" "$OUTPOST_RATES" "plain pool" "$PLAIN" ratio_min "$TARGET"
 record "lease rate, Outpost's configuration, lease_events = poll" "leases/s" \
 	"$POLL" "plain pool" "$PLAIN" ratio_min "$TARGET"
+# The same hook-mode rates against run_script running /bin/true: a ratio near 1 means
+# that Kea starting a process per event costs the rate, not outpost-kea-hook or the
+# daemon's work per event.
+record "lease rate, lease_events = hook, against run_script running /bin/true" \
+	"leases/s" "$OUTPOST_RATES" "run_script running /bin/true" "$TRUE_RATES" none -
