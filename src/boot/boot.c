@@ -11,6 +11,8 @@
  *
  * This is the hot path of a fleet boot, so the templates are compiled once at start,
  * a request does one indexed store lookup and renders into one buffer sized up front.
+ * A discovery or local-disk script is then kept as a whole reply (script_cache.h) and
+ * sent again to the machine's next request, until the next commit to the store.
  */
 #include "boot/boot.h"
 
@@ -26,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/script_cache.h"
 #include "bundle/bundle.h"
 #include "deploy/deploy.h"
 #include "media/media.h"
@@ -121,6 +124,7 @@ struct boot {
 	char *console;                               /* owned; console= words for ramdisks */
 	struct deploy *deploy;                       /* not owned; NULL: no agent endpoints */
 	struct media *media;                         /* not owned; NULL: no ISOs */
+	struct script_cache *cache;                  /* owned; NULL: replies are not reused */
 
 	/* Log rate limit shared by the worker threads: the second counted and its lines. */
 	_Atomic int64_t log_second;
@@ -143,6 +147,8 @@ struct boot_request {
 	char kernel_url[BOOT_URL_SIZE];
 	char initrd_url[BOOT_URL_SIZE];
 	char token[DEPLOY_TOKEN_SIZE];
+	/* A store read failed and the script left its value out, so no cache may keep it. */
+	bool store_failed;
 };
 
 /*
@@ -420,6 +426,15 @@ identify_update(struct store *st, void *arg, char *err, size_t errlen)
 	return rc;
 }
 
+/* Return true when the machine has every identity field the request could fill in. */
+static bool
+identity_complete(const struct boot_request *r, const struct machine_boot *m)
+{
+	return (m->arch[0] != '\0' || r->arch == NULL) &&
+	       (m->platform[0] != '\0' || r->platform == NULL) &&
+	       (m->uuid[0] != '\0' || r->uuid[0] == '\0');
+}
+
 /*
  * A machine registered by its DHCP lease has no architecture, platform or UUID yet;
  * its first script request fills them in, once. Failures are logged only, because the
@@ -432,9 +447,7 @@ machine_identify(struct boot_request *r, struct store *st, struct machine_boot *
 	struct action action = { .actor = actor, .name = "machine.identify", .target = target,
 				 .risk = RISK_CHANGE, .detail = detail };
 
-	if ((m->arch[0] != '\0' || r->arch == NULL) &&
-	    (m->platform[0] != '\0' || r->platform == NULL) &&
-	    (m->uuid[0] != '\0' || r->uuid[0] == '\0'))
+	if (identity_complete(r, m))
 		return;
 	snprintf(actor, sizeof(actor), "boot:%s", r->mac);
 	snprintf(target, sizeof(target), "machine:%" PRId64, m->id);
@@ -559,10 +572,15 @@ static void
 discovery_vars(struct boot_request *r, struct store *st, const struct machine_boot *m)
 {
 	struct bundle_info pick;
-	int n1, n2;
+	int n1, n2, rc;
 
-	if (r->boot->deploy == NULL || store_bundle_newest(st, "ramdisk", &pick) < 0)
+	if (r->boot->deploy == NULL)
 		return;
+	rc = store_bundle_newest(st, "ramdisk", &pick);
+	if (rc < 0) {
+		r->store_failed = rc != -ENOENT;
+		return;
+	}
 	n1 = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s/%s/kernel",
 		      r->boot->base_url, pick.name, pick.version);
 	n2 = snprintf(r->initrd_url, sizeof(r->initrd_url), "%s" FILES_PREFIX "%s/%s/initrd",
@@ -588,6 +606,15 @@ script_render(struct boot_request *r, enum boot_script script, struct buf *out)
 	return template_render(r->boot->scripts[script], r->vars, VAR_MAX, out);
 }
 
+/* The debug line of every script served to a machine, rendered or reused. */
+static void
+serving_log(const struct boot_request *r, const struct script_info *info)
+{
+	log_debug("boot: serving %s machine=%" PRId64 " mac=%s state=%s",
+		  script_files[info->script], info->machine_id, r->mac,
+		  machine_state_name(info->state));
+}
+
 /*
  * Send the rendered script. The reply takes over out's buffer. The script follows live
  * state, so no cache may reuse it.
@@ -607,6 +634,74 @@ script_reply(struct boot_request *r, struct buf *out)
 	if (rc < 0 && boot_log_allowed(r->boot))
 		log_warning("boot: cannot queue the reply mac=%s peer=%s: %s", r->mac,
 			    http_peer(r->req), strerror(-rc));
+}
+
+/*
+ * Send the rendered script as script_reply does, as a reply that the cache then keeps
+ * for the next request with the same values. `generation` was read before the store
+ * reads the script was rendered from.
+ */
+static void
+script_reply_cached(struct boot_request *r, struct buf *out, const struct script_info *info,
+		    uint64_t generation)
+{
+	struct script_key key = { .mac = r->mac, .uuid = r->uuid, .arch = r->arch,
+				  .platform = r->platform };
+	struct http_response *response = NULL;
+	bool keep = true;
+	size_t len = out->len;
+	char *body;
+	int rc;
+
+	/*
+	 * A copy of just the script's bytes, because the buffer has room for the largest
+	 * script. Allocated here, just before the reply and the cache entry, so that all
+	 * of them usually end up next to each other in memory (glibc 2.36's malloc), which
+	 * makes a later request for them cheaper.
+	 */
+	body = malloc(len + 1);
+	if (body != NULL)
+		memcpy(body, out->data != NULL ? out->data : "", len + 1);
+
+	rc = body != NULL ? http_response_new("text/plain", body, len, &response) : -ENOMEM;
+	/* As in script_reply, the header may be missing, but such a reply is not kept. */
+	if (rc == 0 && http_response_add_header(response, "Cache-Control", "no-store") < 0)
+		keep = false;
+	if (rc == 0)
+		rc = http_reply_response(r->req, 200, response);
+	if (rc == 0 && keep)
+		script_cache_put(r->boot->cache, &key, generation, info, response);
+	else
+		http_response_free(response);
+
+	if (rc < 0 && boot_log_allowed(r->boot))
+		log_warning("boot: cannot queue the reply mac=%s peer=%s: %s", r->mac,
+			    http_peer(r->req), strerror(-rc));
+}
+
+/*
+ * Queue the cached reply for the request when there is one. Returns true when the
+ * request is dealt with: replied to, or logged when queueing the reply failed.
+ */
+static bool
+cached_reply(struct boot_request *r, uint64_t generation)
+{
+	struct script_key key = { .mac = r->mac, .uuid = r->uuid, .arch = r->arch,
+				  .platform = r->platform };
+	struct script_info info;
+	int rc;
+
+	rc = script_cache_reply(r->boot->cache, &key, generation, r->req, &info);
+	if (rc == -ENOENT)
+		return false;
+	if (rc < 0) {
+		if (boot_log_allowed(r->boot))
+			log_warning("boot: cannot queue the reply mac=%s peer=%s: %s", r->mac,
+				    http_peer(r->req), strerror(-rc));
+		return true;
+	}
+	serving_log(r, &info);
+	return true;
 }
 
 /* Reply with retry.ipxe and the sanitised r->reason. */
@@ -642,13 +737,22 @@ local_vars(struct boot_request *r, struct store *st)
 {
 	struct bundle_info pick;
 	struct artifact a = { 0 };
-	int n;
+	int n, rc;
 
-	if (store_bundle_newest(st, "ramdisk", &pick) < 0)
+	rc = store_bundle_newest(st, "ramdisk", &pick);
+	if (rc < 0) {
+		r->store_failed = rc != -ENOENT;
 		return;
-	if (store_artifact_find(st, pick.name, pick.version, "localboot.efi", &a) < 0 &&
-	    store_artifact_find(st, pick.name, pick.version, "bootloader", &a) < 0)
+	}
+	rc = store_artifact_find(st, pick.name, pick.version, "localboot.efi", &a);
+	if (rc < 0) {
+		r->store_failed = rc != -ENOENT;
+		rc = store_artifact_find(st, pick.name, pick.version, "bootloader", &a);
+	}
+	if (rc < 0) {
+		r->store_failed = r->store_failed || rc != -ENOENT;
 		return;
+	}
 	n = snprintf(r->kernel_url, sizeof(r->kernel_url), "%s" FILES_PREFIX "%s/%s/%s",
 		     r->boot->base_url, pick.name, pick.version, a.path);
 	artifact_clear(&a);
@@ -656,10 +760,13 @@ local_vars(struct boot_request *r, struct store *st)
 		var_set(r, VAR_LOCALBOOT_URL, r->kernel_url);
 }
 
-/* Pick the script for the machine's state and fill the machine variables. */
+/*
+ * Pick the script for the machine's state, fill the machine variables and render it
+ * into out. Sets *info to what the debug line names.
+ */
 static int
 machine_render(struct boot_request *r, struct store *st, const struct machine_boot *m,
-	       struct buf *out)
+	       struct buf *out, struct script_info *info)
 {
 	enum boot_script script;
 	int rc;
@@ -719,8 +826,10 @@ machine_render(struct boot_request *r, struct store *st, const struct machine_bo
 		return rc;
 	}
 
-	log_debug("boot: serving %s machine=%" PRId64 " mac=%s state=%s", script_files[script],
-		  m->id, r->mac, machine_state_name(m->state));
+	info->script = (int)script;
+	info->machine_id = m->id;
+	info->state = m->state;
+	serving_log(r, info);
 	if (script == BOOT_SCRIPT_DEPLOY)
 		deploy_script_served(r->boot->deploy, m->deployment_id);
 	return 0;
@@ -732,8 +841,11 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 {
 	struct boot_request r;
 	struct machine_boot m;
+	struct script_info info;
 	struct buf out;
 	struct store *st;
+	uint64_t generation;
+	bool cacheable;
 	int rc;
 
 	/* Set fields one by one: zeroing the whole request would clear 8 KiB of URLs. */
@@ -744,6 +856,7 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 	r.arch = NULL;
 	r.platform = NULL;
 	r.reason[0] = '\0';
+	r.store_failed = false;
 	for (size_t i = 0; i < VAR_MAX; i++) {
 		r.vars[i].name = var_names[i];
 		r.vars[i].value = NULL;
@@ -766,14 +879,29 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 		goto err_request;
 	}
 
+	/*
+	 * Read before anything the script is rendered from: a commit after this point
+	 * retires both the cached reply served now and the one rendered below.
+	 */
+	generation = store_generation();
+	if (boot->cache != NULL && cached_reply(&r, generation)) {
+		buf_free(&out);
+		return;
+	}
+
 	st = store_pool_get(boot->pool);
 	if (st == NULL) {
 		request_fail(&r, "the store is unavailable, see the server log");
 		goto err_request;
 	}
 
-	/* One cached lookup on the hot path; unknown MACs register as discovered. */
+	/*
+	 * One cached lookup on the hot path; unknown MACs register as discovered. A reply
+	 * rendered after a write (a registration or an identity update) is not kept: the
+	 * write retires it anyway, and after a failed write the next request must try again.
+	 */
 	rc = store_machine_boot_get(st, r.mac, &m);
+	cacheable = rc == 0 && identity_complete(&r, &m);
 	if (rc == -ENOENT) {
 		rc = machine_discover(&r, st, &m);
 	} else if (rc == 0) {
@@ -786,11 +914,19 @@ boot_ipxe(struct boot *boot, struct http_request *req)
 	if (rc < 0)
 		goto err_request;
 
-	rc = machine_render(&r, st, &m, &out);
+	rc = machine_render(&r, st, &m, &out, &info);
 	if (rc < 0)
 		goto err_request;
 
-	script_reply(&r, &out);
+	/*
+	 * deploy.ipxe is not kept: it also depends on files in the artifact directory,
+	 * which no commit announces, and serving it is recorded on the deployment.
+	 */
+	if (boot->cache != NULL && cacheable && !r.store_failed &&
+	    info.script != BOOT_SCRIPT_DEPLOY)
+		script_reply_cached(&r, &out, &info, generation);
+	else
+		script_reply(&r, &out);
 	buf_free(&out);
 	return;
 
@@ -1107,6 +1243,11 @@ boot_new(const struct conf *conf, struct store_pool *pool, struct boot **ret)
 	rc = start_render(boot);
 	if (rc < 0)
 		goto err_alloc;
+	if (conf->boot_script_cache_bytes > 0) {
+		rc = script_cache_new(conf->boot_script_cache_bytes, &boot->cache);
+		if (rc < 0)
+			goto err_alloc;
+	}
 
 	/*
 	 * A read-only directory descriptor rather than O_PATH, so it works with every *at
@@ -1153,6 +1294,17 @@ boot_free(struct boot *boot)
 	free(boot->console);
 	free(boot->tftp_root);
 	free(boot->start_script);
+	script_cache_free(boot->cache);
 	free(boot);
 	return NULL;
+}
+
+void
+boot_cache_stats(struct boot *boot, struct boot_cache_stats *ret)
+{
+	if (boot->cache == NULL) {
+		memset(ret, 0, sizeof(*ret));
+		return;
+	}
+	script_cache_stats(boot->cache, ret);
 }

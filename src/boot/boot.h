@@ -15,6 +15,7 @@
 #define OUTPOST_BOOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/conf.h"
 #include "http/http.h"
@@ -69,7 +70,8 @@ struct boot;
 
 /*
  * Load the templates (discovery.ipxe, deploy.ipxe, local.ipxe, retry.ipxe) from
- * conf->template_dir and open conf->artifact_dir. Copies what it needs from conf; the
+ * conf->template_dir, open conf->artifact_dir and create a reply cache of
+ * conf->boot_script_cache_bytes (none when 0). Copies what it needs from conf; the
  * pool stays the caller's and must outlive the boot. Returns 0 or a negative errno
  * with the failing file logged.
  */
@@ -85,6 +87,18 @@ void boot_set_deploy(struct boot *boot, struct deploy *dp);
 /* Serve the virtual-media ISOs under /media/. Without it, /media/ paths get 404. */
 struct media;
 void boot_set_media(struct boot *boot, struct media *md);
+/*
+ * The cache of /boot/ipxe replies: requests served from it and requests that found
+ * nothing to reuse since boot_new, and the entries held now with their estimated
+ * bytes. Without a cache ([boot] script_cache_bytes = 0) all four stay 0.
+ */
+struct boot_cache_stats {
+	uint64_t hits;
+	uint64_t misses;
+	size_t entries;
+	size_t bytes;
+};
+void boot_cache_stats(struct boot *boot, struct boot_cache_stats *ret);
 /* The boot listener's handler; ctx is the struct boot. */
 void boot_handle(struct http_request *req, void *ctx);
 /* The boot listener's precheck: POST only with a deploy token (deploy_precheck). */

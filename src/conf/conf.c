@@ -49,6 +49,7 @@ static const struct conf_key keys[] = {
 	{ "boot", "templates", CONF_PATH, FIELD(template_dir), "/usr/share/outpost/bootenv/ipxe", 0, 0 },
 	{ "boot", "retry_seconds", CONF_UINT, FIELD(boot_retry_seconds), "30", 1, 3600 },
 	{ "boot", "max_header_bytes", CONF_UINT, FIELD(boot_max_header_bytes), "2048", 1024, 1048576 },
+	{ "boot", "script_cache_bytes", CONF_UINT, FIELD(boot_script_cache_bytes), "33554432", 0, 1073741824 },
 	{ "deploy", "phase_timeout_seconds", CONF_UINT, FIELD(deploy_phase_timeout_seconds), "1200", 5, 86400 },
 	{ "deploy", "poll_seconds", CONF_UINT, FIELD(deploy_poll_seconds), "5", 1, 600 },
 	{ "deploy", "console", CONF_STRING, FIELD(deploy_console), "console=tty0 console=ttyS0,115200n8", 0, 0 },

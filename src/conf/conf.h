@@ -51,6 +51,7 @@ struct conf {
 	char *template_dir;  /* owned; iPXE script templates, absolute after conf_load */
 	uint64_t boot_retry_seconds;
 	uint64_t boot_max_header_bytes;
+	uint64_t boot_script_cache_bytes;   /* ceiling of the /boot/ipxe reply cache, 0: off */
 
 	/* [deploy] */
 	uint64_t deploy_phase_timeout_seconds;  /* a running deployment silent this long fails */

@@ -187,6 +187,49 @@ int http_reply(struct http_request *req, unsigned status, const char *content_ty
  */
 int http_reply_take(struct http_request *req, unsigned status, const char *content_type,
 		    char *body, size_t len);
+/*
+ * A reply built once and queued for any number of requests, from any worker thread,
+ * such as a boot script that stays the same until the store changes. Its status is
+ * given per request; its body and headers are fixed. MHD counts its references, so a
+ * reply still being sent outlives http_response_free.
+ */
+struct http_response;
+
+/*
+ * Create a reply of `len` bytes of `body`, a malloc'd buffer it takes over (freed with
+ * the reply, or at once on error), with `content_type` (may be NULL). Returns 0 and
+ * sets *ret, or -ENOMEM.
+ */
+int http_response_new(const char *content_type, char *body, size_t len,
+		      struct http_response **ret);
+/*
+ * Add a header, checked as http_add_header checks it. Call it only before the reply is
+ * first queued, because queued replies are read by other threads without a lock.
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int http_response_add_header(struct http_response *response, const char *name,
+			     const char *value);
+/*
+ * Return an estimate of the memory the reply takes, in bytes: its body, headers and
+ * libmicrohttpd's response object, allocation overhead included.
+ */
+size_t http_response_bytes(const struct http_response *response);
+/*
+ * Queue `response` as the reply to req. The response keeps its own headers, so a
+ * request with headers added by http_add_header gets -EINVAL and no reply. Returns 0,
+ * -EALREADY, -EINVAL or -EIO, as http_reply does.
+ */
+int http_reply_response(struct http_request *req, unsigned status,
+			struct http_response *response);
+/*
+ * Ask the CPU to start loading the reply's memory into its cache: libmicrohttpd's
+ * response object, its header records and the body. Without it, a request for one of
+ * many kept replies waits for each of them in turn while the reply is queued and sent.
+ */
+void http_response_prefetch(const struct http_response *response);
+/* Drop the caller's reference. Accepts NULL; returns NULL. */
+struct http_response *http_response_free(struct http_response *response);
+
 /* Reply with `json` serialised compactly; takes ownership of json. */
 int http_reply_json(struct http_request *req, unsigned status, json_t *json);
 /* Reply {"error": error, "detail": <formatted>}. */

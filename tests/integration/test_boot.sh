@@ -39,6 +39,13 @@ expect_contains "invalid MAC is named" "$(boot_get '/boot/ipxe?mac=zz:zz')" "zz:
 hostile=$(boot_get '/boot/ipxe?mac=%24%7Bnet0%2Fmac%7D%22')
 check "hostile value cannot inject iPXE expansions" bash -c '! grep -q "\${net0" <<<"$1"' _ "$hostile"
 
+# A repeated request gets the same bytes, from the reply cache. The deploy action below
+# must still show on the very next request.
+first=$(boot_get "/boot/ipxe?mac=52:54:00:aa:bb:01&$query")
+second=$(boot_get "/boot/ipxe?mac=52:54:00:aa:bb:01&$query")
+expect_contains "discovery script before the deploy" "$first" "is registered as discovered"
+expect_eq "repeated script is the same" "$second" "$first"
+
 # A deploying machine gets the deploy script; a deployed one boots its disk.
 mkdir -p "$WORK/store/deploy"
 head -c 1000 /dev/urandom > "$WORK/store/deploy/vmlinuz"

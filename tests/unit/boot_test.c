@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "boot/boot.h"
+#include "boot/script_cache.h"
 #include "deploy/deploy.h"
 #include "governance/governance.h"
 #include "log/log.h"
@@ -236,6 +237,8 @@ template_null_value(void **state)
 /* Written with a trailing slash, which boot_new strips. */
 #define BASE_URL "http://boot.test:8080/"
 #define RETRY_SECONDS 7
+/* The default of [boot] script_cache_bytes. */
+#define SCRIPT_CACHE_BYTES (32u * 1024 * 1024)
 /* Requests racing to register one MAC in boot_discover_concurrent. */
 #define RACE_THREADS 8
 /* Client-caused boot log lines allowed per second, as BOOT_LOG_BURST in boot.c. */
@@ -305,6 +308,8 @@ fixture_setup(void **state)
 	fx->conf.template_dir = strdup(TEMPLATE_DIR);
 	fx->conf.artifact_dir = strdup(fx->artifacts);
 	fx->conf.boot_retry_seconds = RETRY_SECONDS;
+	/* As the configuration's default, so every test below also goes through the cache. */
+	fx->conf.boot_script_cache_bytes = SCRIPT_CACHE_BYTES;
 	snprintf(path, sizeof(path), "%s/tftp", fx->dir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	fx->conf.tftp_root = strdup(path);
@@ -1344,6 +1349,434 @@ boot_new_bad_templates(void **state)
 	assert_int_equal(system(command), 0);
 }
 
+/* ---- the /boot/ipxe reply cache ---- */
+
+static uint64_t
+cache_hits(struct fixture *fx)
+{
+	struct boot_cache_stats stats;
+
+	boot_cache_stats(fx->boot, &stats);
+	return stats.hits;
+}
+
+/*
+ * GET the script of `mac` twice, check that the second reply came from the cache with
+ * the same bytes, and keep the first in *r.
+ */
+static void
+boot_get_twice(struct fixture *fx, const char *mac, const char *platform, struct reply *r)
+{
+	uint64_t hits;
+	struct reply again;
+
+	boot_get(fx, mac, NULL, "x86_64", platform, r);
+	assert_int_equal(r->status, 200);
+	hits = cache_hits(fx);
+	boot_get(fx, mac, NULL, "x86_64", platform, &again);
+	assert_int_equal(again.status, 200);
+	assert_string_equal(again.content_type, "text/plain");
+	assert_string_equal(again.cache_control, "no-store");
+	assert_int_equal(cache_hits(fx), hits + 1);
+	assert_int_equal(again.body.len, r->body.len);
+	assert_memory_equal(again.body.data, r->body.data, r->body.len);
+	reply_free(&again);
+}
+
+/* Fail unless the script of `mac` has a line that is exactly `expect`. */
+static void
+assert_script_line(struct fixture *fx, const char *mac, const char *prefix, const char *expect)
+{
+	char line[512];
+	struct reply r;
+
+	boot_get(fx, mac, NULL, "x86_64", "efi", &r);
+	assert_int_equal(r.status, 200);
+	script_line(&r, prefix, line, sizeof(line));
+	assert_string_equal(line, expect);
+	reply_free(&r);
+}
+
+/* Insert ramdisk bundle `version` with a kernel, an initrd and, if asked, localboot.efi. */
+static int64_t
+ramdisk_add(struct fixture *fx, const char *version, bool localboot)
+{
+	static const char *const paths[] = { "kernel", "initrd", "localboot.efi" };
+	struct artifact files[3];
+	struct bundle_info b = { 0 };
+
+	memset(files, 0, sizeof(files));
+	snprintf(b.name, sizeof(b.name), "ramdisk");
+	snprintf(b.version, sizeof(b.version), "%s", version);
+	snprintf(b.kind, sizeof(b.kind), "ramdisk");
+	memset(b.key_id, 'c', sizeof(b.key_id) - 1);
+	memset(b.manifest_sha256, 'd', SHA256_HEX_SIZE - 1);
+	b.size = 30;
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		snprintf(files[i].path, sizeof(files[i].path), "%s", paths[i]);
+		snprintf(files[i].role, sizeof(files[i].role), "%s", i == 2 ? "bootloader" : paths[i]);
+		memset(files[i].sha256, (char)('a' + i), SHA256_HEX_SIZE - 1);
+		files[i].size = 10;
+	}
+	assert_int_equal(store_bundle_insert(fx->st, &b, "{}", files, localboot ? 3 : 2), 0);
+	return b.id;
+}
+
+/* Change one machine field through the test's own store connection. */
+static void
+machine_change(struct fixture *fx, int64_t id, enum machine_state state, const char *hostname,
+	       int64_t profile_id)
+{
+	struct machine m = { 0 };
+
+	assert_int_equal(store_machine_get(fx->st, id, &m), 0);
+	m.state = state;
+	snprintf(m.hostname, sizeof(m.hostname), "%s", hostname);
+	m.profile_id = profile_id;
+	assert_int_equal(store_machine_update(fx->st, &m), 0);
+	machine_clear(&m);
+}
+
+/*
+ * Each change to what a script is rendered from shows on the very next request, after
+ * the script before it was served from the cache: the machine's state and host name,
+ * loaded and removed bundles, the profile and the deployment.
+ */
+static void
+boot_cache_follows_changes(void **state)
+{
+	static const char mac[] = "52:54:00:10:00:40";
+	struct fixture *fx = *state;
+	char expect[512], token[DEPLOY_TOKEN_SIZE];
+	struct deployment d = { 0 };
+	struct profile p = { 0 };
+	int64_t id, r01, r02, profile;
+	uint64_t hits;
+	struct reply r;
+
+	id = machine_add(fx, mac, MACHINE_READY, 0, "cache1");
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+	snprintf(expect, sizeof(expect), "echo Outpost: machine %" PRId64 " (%s) is registered "
+		 "as ready", id, mac);
+	assert_script_line(fx, mac, "echo Outpost: machine", expect);
+
+	/* The machine's state. */
+	machine_change(fx, id, MACHINE_FAILED, "cache1", 0);
+	snprintf(expect, sizeof(expect), "echo Outpost: machine %" PRId64 " (%s) is registered "
+		 "as failed", id, mac);
+	assert_script_line(fx, mac, "echo Outpost: machine", expect);
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+	assert_script_line(fx, mac, "set outpost_kernel", "set outpost_kernel ");
+
+	/* A ramdisk bundle loaded: the discovery script boots it. */
+	r01 = ramdisk_add(fx, "r01", false);
+	assert_script_line(fx, mac, "set outpost_kernel",
+			   "set outpost_kernel http://boot.test:8080/files/ramdisk/r01/kernel");
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	/* Deployed: local.ipxe, with no local boot program in r01. */
+	machine_change(fx, id, MACHINE_DEPLOYED, "cache1", 0);
+	snprintf(expect, sizeof(expect), "echo Outpost: machine %" PRId64 " cache1 is deployed, "
+		 "booting from the local disk", id);
+	assert_script_line(fx, mac, "echo Outpost: machine", expect);
+	assert_script_line(fx, mac, "set outpost_localboot", "set outpost_localboot ");
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	/* A newer bundle with the local boot program. */
+	r02 = ramdisk_add(fx, "r02", true);
+	assert_script_line(fx, mac, "set outpost_localboot", "set outpost_localboot "
+			   "http://boot.test:8080/files/ramdisk/r02/localboot.efi");
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	/* The host name. */
+	machine_change(fx, id, MACHINE_DEPLOYED, "cache2", 0);
+	snprintf(expect, sizeof(expect), "echo Outpost: machine %" PRId64 " cache2 is deployed, "
+		 "booting from the local disk", id);
+	assert_script_line(fx, mac, "echo Outpost: machine", expect);
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	/* The newer bundle removed: back to r01, which has no local boot program. */
+	assert_int_equal(store_bundle_delete(fx->st, r02), 0);
+	assert_script_line(fx, mac, "set outpost_localboot", "set outpost_localboot ");
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	/* Deploying: deploy.ipxe, which is never taken from the cache. */
+	profile = profile_add(fx, "cached", "debian/vmlinuz", "debian/initrd.img", "quiet");
+	machine_change(fx, id, MACHINE_DEPLOYING, "cache2", profile);
+	d.machine_id = id;
+	d.profile_id = profile;
+	d.state = DEPLOYMENT_RUNNING;
+	snprintf(d.phase, sizeof(d.phase), "pending");
+	assert_int_equal(store_deployment_insert(fx->st, &d), 0);
+	deploy_token_of(fx, id, token);
+	snprintf(expect, sizeof(expect), "kernel --name kernel http://boot.test:8080/files/"
+		 "debian/vmlinuz initrd=initrd outpost.url=http://boot.test:8080 "
+		 "outpost.mode=deploy outpost.token=%s BOOTIF=01-${netX/mac:hexhyp}  quiet "
+		 "|| goto failed", token);
+	hits = cache_hits(fx);
+	assert_script_line(fx, mac, "kernel ", expect);
+	assert_script_line(fx, mac, "kernel ", expect);
+	assert_int_equal(cache_hits(fx), hits);
+
+	/* The profile's command line. */
+	assert_int_equal(store_profile_get(fx->st, profile, &p), 0);
+	snprintf(p.cmdline, sizeof(p.cmdline), "quiet splash");
+	assert_int_equal(store_profile_update(fx->st, &p), 0);
+	profile_clear(&p);
+	snprintf(expect, sizeof(expect), "kernel --name kernel http://boot.test:8080/files/"
+		 "debian/vmlinuz initrd=initrd outpost.url=http://boot.test:8080 "
+		 "outpost.mode=deploy outpost.token=%s BOOTIF=01-${netX/mac:hexhyp}  quiet splash "
+		 "|| goto failed", token);
+	assert_script_line(fx, mac, "kernel ", expect);
+
+	/* The image written: the next boot is the local disk. */
+	assert_int_equal(store_deployment_current(fx->st, id, &d), 0);
+	d.image_written = true;
+	assert_int_equal(store_deployment_update(fx->st, &d), 0);
+	deployment_clear(&d);
+	snprintf(expect, sizeof(expect), "echo Outpost: machine %" PRId64 " cache2 is deploying, "
+		 "booting from the local disk", id);
+	assert_script_line(fx, mac, "echo Outpost: machine", expect);
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	/* Leave no bundle for the tests that follow. */
+	assert_int_equal(store_bundle_delete(fx->st, r01), 0);
+	assert_script_line(fx, mac, "set outpost_localboot", "set outpost_localboot ");
+}
+
+/* A cached reply goes only to requests with the same UUID, architecture and platform. */
+static void
+boot_cache_request_values(void **state)
+{
+	static const char mac[] = "52:54:00:10:00:41";
+	static const char uuid[] = "6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+	struct fixture *fx = *state;
+	struct machine m = { 0 };
+	uint64_t hits;
+	int64_t id;
+	struct reply r;
+
+	/* A machine with every identity field, so no request writes to it. */
+	id = machine_add(fx, mac, MACHINE_READY, 0, "values");
+	assert_int_equal(store_machine_get(fx->st, id, &m), 0);
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	assert_int_equal(store_machine_update(fx->st, &m), 0);
+	machine_clear(&m);
+
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	hits = cache_hits(fx);
+	boot_get(fx, mac, NULL, "x86_64", "pcbios", &r);
+	reply_free(&r);
+	boot_get(fx, mac, NULL, "i386", "pcbios", &r);
+	reply_free(&r);
+	boot_get(fx, mac, uuid, "i386", "pcbios", &r);
+	reply_free(&r);
+	assert_int_equal(cache_hits(fx), hits);
+
+	/* The last request's values replaced the entry. */
+	boot_get(fx, mac, uuid, "i386", "pcbios", &r);
+	reply_free(&r);
+	assert_int_equal(cache_hits(fx), hits + 1);
+	boot_get(fx, mac, NULL, "x86_64", "efi", &r);
+	reply_free(&r);
+	assert_int_equal(cache_hits(fx), hits + 1);
+}
+
+/* A script served from the cache writes the same debug line as a rendered one. */
+static void
+boot_cache_logs_hits(void **state)
+{
+	static const char mac[] = "52:54:00:10:00:42";
+	struct fixture *fx = *state;
+	char path[192], line[1024], expect[256];
+	int64_t id;
+	int fd, saved, lines = 0;
+	struct reply r;
+	FILE *f;
+
+	id = machine_add(fx, mac, MACHINE_READY, 0, "");
+	snprintf(expect, sizeof(expect), "boot: serving discovery.ipxe machine=%" PRId64
+		 " mac=%s state=ready", id, mac);
+
+	snprintf(path, sizeof(path), "%s/debug.log", fx->dir);
+	fflush(stderr);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	log_setup(LOG_LEVEL_DEBUG, LOG_TARGET_STDERR);
+
+	boot_get_twice(fx, mac, "efi", &r);
+	reply_free(&r);
+
+	log_setup(LOG_LEVEL_WARNING, LOG_TARGET_STDERR);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, expect) != NULL)
+			lines++;
+	}
+	fclose(f);
+	unlink(path);
+	assert_int_equal(lines, 2);
+}
+
+/* Clients of boot_cache_concurrent: each requests the scripts of CACHE_MACHINES machines. */
+#define CACHE_CLIENTS 4
+#define CACHE_MACHINES 4
+#define CACHE_ROUNDS 50
+
+struct cache_client {
+	struct fixture *fx;
+	int index;
+	int bad;                    /* replies that were not a discovery script */
+	char first_bad[256];
+};
+
+static void *
+cache_client_thread(void *arg)
+{
+	struct cache_client *c = arg;
+	char target[128], line[256];
+
+	/* cmocka asserts only work on the main thread, so this one only records. */
+	for (int i = 0; i < CACHE_ROUNDS * CACHE_MACHINES; i++) {
+		struct reply r;
+
+		snprintf(target, sizeof(target), "/boot/ipxe?mac=52:54:00:10:03:%02x"
+			 "&buildarch=x86_64&platform=efi", (c->index + i) % CACHE_MACHINES);
+		request_send(c->fx, "GET", target, &r);
+		if (r.status != 200 || !line_find(&r, "echo Outpost: machine", line, sizeof(line)) ||
+		    strstr(line, "is registered as") == NULL) {
+			if (c->bad++ == 0)
+				snprintf(c->first_bad, sizeof(c->first_bad), "status %ld: %s",
+					 r.status, r.body.data != NULL ? r.body.data : "");
+		}
+		reply_free(&r);
+	}
+	return NULL;
+}
+
+/*
+ * Worker threads serve cached replies while the main thread commits changes, which
+ * retire the cache again and again: no reply is broken, and the last change shows.
+ */
+static void
+boot_cache_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	struct cache_client clients[CACHE_CLIENTS];
+	pthread_t threads[CACHE_CLIENTS];
+	int64_t ids[CACHE_MACHINES];
+	char mac[MAC_TEXT_SIZE], expect[256];
+
+	for (int i = 0; i < CACHE_MACHINES; i++) {
+		snprintf(mac, sizeof(mac), "52:54:00:10:03:%02x", i);
+		ids[i] = machine_add(fx, mac, MACHINE_READY, 0, "");
+	}
+	for (int i = 0; i < CACHE_CLIENTS; i++) {
+		clients[i] = (struct cache_client){ .fx = fx, .index = i };
+		assert_int_equal(pthread_create(&threads[i], NULL, cache_client_thread,
+						&clients[i]), 0);
+	}
+	for (int i = 0; i < CACHE_ROUNDS; i++) {
+		machine_change(fx, ids[i % CACHE_MACHINES], i % 2 == 0 ? MACHINE_FAILED :
+			       MACHINE_READY, "", 0);
+		usleep(2 * 1000);
+	}
+	for (int i = 0; i < CACHE_CLIENTS; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+
+	for (int i = 0; i < CACHE_CLIENTS; i++) {
+		if (clients[i].bad != 0)
+			print_message("client %d: %d bad replies, the first: %s\n", i,
+				      clients[i].bad, clients[i].first_bad);
+		assert_int_equal(clients[i].bad, 0);
+	}
+
+	/* Each machine's last change was to failed (even rounds) or ready (odd rounds). */
+	for (int i = 0; i < CACHE_MACHINES; i++) {
+		int last = (CACHE_ROUNDS - 1 - i) / CACHE_MACHINES * CACHE_MACHINES + i;
+
+		snprintf(mac, sizeof(mac), "52:54:00:10:03:%02x", i);
+		snprintf(expect, sizeof(expect), "echo Outpost: machine %" PRId64 " (%s) is "
+			 "registered as %s", ids[i], mac, last % 2 == 0 ? "failed" : "ready");
+		assert_script_line(fx, mac, "echo Outpost: machine", expect);
+	}
+}
+
+/* Build a reply of `len` bytes for script_cache_put. */
+static struct http_response *
+response_of(size_t len)
+{
+	struct http_response *response = NULL;
+	char *body = malloc(len);
+
+	assert_non_null(body);
+	memset(body, 'x', len);
+	assert_int_equal(http_response_new("text/plain", body, len, &response), 0);
+	assert_int_equal(http_response_add_header(response, "Cache-Control", "no-store"), 0);
+	return response;
+}
+
+/* The cache's entries and slots never pass its byte limit, and stale scripts are dropped. */
+static void
+script_cache_bounded(void **state)
+{
+	const struct script_info info = { .script = 0, .machine_id = 1, .state = MACHINE_READY };
+	const size_t max_bytes = 256 * 1024;
+	struct boot_cache_stats stats;
+	struct script_cache *cache = NULL;
+	uint64_t generation = store_generation();
+	char mac[MAC_TEXT_SIZE];
+	struct script_key key = { .mac = mac, .uuid = "", .arch = "x86_64", .platform = "efi" };
+
+	(void)state;
+	assert_int_equal(script_cache_new(max_bytes, &cache), 0);
+
+	for (unsigned i = 0; i < 2000; i++) {
+		snprintf(mac, sizeof(mac), "52:54:00:20:%02x:%02x", i >> 8, i & 0xff);
+		script_cache_put(cache, &key, generation, &info, response_of(711));
+		script_cache_stats(cache, &stats);
+		assert_true(stats.bytes <= max_bytes);
+	}
+	script_cache_stats(cache, &stats);
+	print_message("%zu entries in %zu bytes\n", stats.entries, stats.bytes);
+	assert_true(stats.entries > 100);
+	assert_true(stats.entries < 2000);
+
+	/* A reply larger than the whole cache is not kept. */
+	snprintf(mac, sizeof(mac), "52:54:00:21:00:00");
+	script_cache_put(cache, &key, generation, &info, response_of(max_bytes));
+	script_cache_stats(cache, &stats);
+	assert_true(stats.bytes <= max_bytes);
+
+	/* A script rendered under an older generation is not kept. */
+	script_cache_free(cache);
+	assert_int_equal(script_cache_new(max_bytes, &cache), 0);
+	script_cache_put(cache, &key, generation - 1, &info, response_of(711));
+	script_cache_stats(cache, &stats);
+	assert_int_equal(stats.entries, 0);
+	assert_int_equal(stats.bytes, 0);
+	script_cache_free(cache);
+}
+
 int
 main(void)
 {
@@ -1355,6 +1788,7 @@ main(void)
 		cmocka_unit_test(template_render_appends),
 		cmocka_unit_test(template_render_ceiling),
 		cmocka_unit_test(template_null_value),
+		cmocka_unit_test(script_cache_bounded),
 	};
 	const struct CMUnitTest handler_tests[] = {
 		cmocka_unit_test(boot_discover_unknown),
@@ -1378,6 +1812,10 @@ main(void)
 		cmocka_unit_test(boot_ipxe_binaries),
 		cmocka_unit_test(boot_other_paths),
 		cmocka_unit_test(boot_new_bad_templates),
+		cmocka_unit_test(boot_cache_follows_changes),
+		cmocka_unit_test(boot_cache_request_values),
+		cmocka_unit_test(boot_cache_logs_hits),
+		cmocka_unit_test(boot_cache_concurrent),
 	};
 	int failed;
 
