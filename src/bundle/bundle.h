@@ -152,6 +152,13 @@ struct bundle_keyring *bundle_keyring_free(struct bundle_keyring *ring);
  */
 struct bundle_source;
 
+/*
+ * Read up to len bytes into buf, retrying EINTR and short reads: with read(2) when
+ * offset is negative, else with pread(2) at offset. Returns the bytes read, fewer only
+ * at the end of the file, or -errno.
+ */
+ssize_t bundle_read_full(int fd, void *buf, size_t len, int64_t offset);
+
 /* Read from `fd` (not owned). */
 int bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen);
 /*
@@ -161,7 +168,16 @@ int bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t err
  */
 ssize_t bundle_source_read(struct bundle_source *src, void *buf, size_t len, char *err,
 			   size_t errlen);
-/* Bytes read from the file so far (compressed bytes for a zstd bundle). */
+/*
+ * Skip `len` bytes of an uncompressed regular file with a seek, setting *ret_skipped to
+ * the bytes skipped, fewer when the file ends first. Returns 0, -ESPIPE for a source
+ * that is not seekable, or a negative errno with the reason in err.
+ */
+int bundle_source_skip(struct bundle_source *src, uint64_t len, uint64_t *ret_skipped,
+		       char *err, size_t errlen);
+/* True for an uncompressed regular file, whose tar offsets are file offsets. */
+bool bundle_source_seekable(const struct bundle_source *src);
+/* Bytes read from the file so far, compressed for a zstd bundle; skips do not count. */
 uint64_t bundle_source_file_bytes(const struct bundle_source *src);
 bool bundle_source_compressed(const struct bundle_source *src);
 struct bundle_source *bundle_source_free(struct bundle_source *src);
@@ -173,6 +189,7 @@ struct tar_entry {
 	char path[BUNDLE_PATH_SIZE];
 	uint64_t size;
 	uint64_t offset;             /* of its header in the tar stream */
+	uint64_t data_offset;        /* of its data in the tar stream */
 };
 
 int tar_reader_new(struct bundle_source *src, struct tar_reader **ret);
@@ -205,14 +222,27 @@ struct tar_writer *tar_writer_free(struct tar_writer *tw);
 /*
  * The walk (walk.c): read a bundle once, check the manifest, its signature and every
  * payload entry, and hand each payload's bytes to a sink while they are hashed.
+ *
+ * A sink with a `buffer` callback and `lanes` of 2 or more gets its entries from worker
+ * threads: one entry at a time on lane 0 when the bundle is compressed or not a regular
+ * file, and otherwise up to `lanes` entries at once, each on its own lane. With fewer
+ * lanes, the calling thread hashes, on lane 0.
+ * Calls for one lane come from one thread at a time, in the order of that entry's
+ * bytes. Calls for different lanes can run at the same time. `buffer` can be called
+ * on any thread. `manifest` and `progress` are called on the thread that called
+ * bundle_walk. Once an entry fails, the walk stops the entries after it without an
+ * `end` call, and a lane's next `begin` then starts a new entry.
  */
 struct bundle_sink {
-	/* A payload entry starts; `file` is its manifest entry. */
-	int (*begin)(void *ctx, const struct bundle_file *file, char *err, size_t errlen);
+	/* A payload entry starts on `lane`; `file` is its manifest entry. */
+	int (*begin)(void *ctx, unsigned lane, const struct bundle_file *file, char *err,
+		     size_t errlen);
 	/* Its bytes, in order. */
-	int (*data)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+	int (*data)(void *ctx, unsigned lane, const void *buf, size_t len, char *err,
+		    size_t errlen);
 	/* Its bytes ended and matched the manifest's size and hash. */
-	int (*end)(void *ctx, const struct bundle_file *file, char *err, size_t errlen);
+	int (*end)(void *ctx, unsigned lane, const struct bundle_file *file, char *err,
+		   size_t errlen);
 	/*
 	 * The manifest is signed and checked; return nonzero to stop before any payload
 	 * byte is read (a downgrade, no free space). Optional.
@@ -221,14 +251,20 @@ struct bundle_sink {
 	/* Progress: bytes of the file read so far. Optional. */
 	void (*progress)(void *ctx, uint64_t file_bytes);
 	/*
-	 * A buffer of BUNDLE_CHUNK bytes for the next read of payload bytes, which `data`
-	 * then receives and owns until the sink is done with it, or NULL with err set to
-	 * stop the walk. Optional: without it the walk reads into a buffer of its own and
-	 * `data` must finish with the bytes before it returns.
+	 * A buffer of BUNDLE_CHUNK bytes for the next read of payload bytes on `lane`,
+	 * which `data` then receives and owns until the sink is done with it, or NULL with
+	 * err set to stop the walk. `data` with a length of 0 gives a buffer back unused.
+	 * Optional: without it the walk reads and hashes on the calling thread into a
+	 * buffer of its own, and `data` must finish with the bytes before it returns.
 	 */
-	void *(*buffer)(void *ctx, char *err, size_t errlen);
+	void *(*buffer)(void *ctx, unsigned lane, char *err, size_t errlen);
+	/* Entries the sink takes at once, at most BUNDLE_LANES_MAX; 0 counts as 1. */
+	unsigned lanes;
 	void *ctx;
 };
+
+/* Most entries a walk hashes at once. */
+#define BUNDLE_LANES_MAX 4
 
 /* Payload bytes read per call. */
 #define BUNDLE_CHUNK (1024 * 1024)
@@ -236,6 +272,12 @@ struct bundle_sink {
 /*
  * Walk the bundle on `fd`. Returns 0 and sets *ret_manifest (caller frees) once every
  * rule holds, or a negative errno with the reason in err. A NULL sink checks only.
+ *
+ * When entries are hashed on several lanes, the walk first reads every header of the
+ * archive (seeking over the data) and checks it, then hands whole entries to the
+ * lanes. A bundle with several problems then gets the first problem of its headers
+ * reported before any hash mismatch. Of several hash mismatches and write errors, the
+ * one of the entry nearest the start of the archive is reported.
  */
 int bundle_walk(int fd, const struct bundle_keyring *ring, const struct bundle_sink *sink,
 		struct bundle_manifest **ret_manifest, char *err, size_t errlen);
@@ -340,11 +382,15 @@ struct stage_writer;
  */
 extern pthread_mutex_t bundle_store_lock;
 
-int stage_writer_new(int dir_fd, const struct bundle_manifest *m, struct stage_writer **ret);
+/* A writer with `buffers` buffers of BUNDLE_CHUNK bytes, 1 to STAGE_BUFFERS_MAX. */
+int stage_writer_new(int dir_fd, const struct bundle_manifest *m, unsigned buffers,
+		     struct stage_writer **ret);
+#define STAGE_BUFFERS_MAX 16
 /* A free BUNDLE_CHUNK buffer, waiting for one; NULL with err set after a failure. */
 void *stage_writer_buffer(struct stage_writer *sw, char *err, size_t errlen);
 /* Give back a buffer without writing it. */
 void stage_writer_release(struct stage_writer *sw, const void *buf);
+/* Queue the creation of staging file `index`, closing a file that got no close. */
 int stage_writer_open(struct stage_writer *sw, size_t index, char *err, size_t errlen);
 /* Queue `len` bytes of a lent buffer for the open file; the buffer returns when written. */
 int stage_writer_data(struct stage_writer *sw, const void *buf, size_t len, char *err,
@@ -356,6 +402,23 @@ int stage_writer_close(struct stage_writer *sw, size_t index, char *err, size_t 
  * 0 when every file was written and synced, or the first error. Accepts NULL.
  */
 int stage_writer_finish(struct stage_writer *sw, bool abort, char *err, size_t errlen);
+
+/*
+ * Internal to the bundle module: a worker pool (pool.c). `workers` threads run
+ * run(ctx, worker index, job) for each job submitted, taken from a FIFO queue of
+ * `capacity` jobs of `job_size` bytes each. Submitting copies the job.
+ */
+struct work_pool;
+
+int work_pool_new(unsigned workers, size_t job_size, size_t capacity,
+		  void (*run)(void *ctx, unsigned worker, void *job), void *ctx,
+		  struct work_pool **ret);
+/* Queue a copy of `job`, waiting while the queue is full. */
+void work_pool_submit(struct work_pool *pool, const void *job);
+/* Wait up to timeout_ms until every job submitted has run. Returns 0 or -ETIMEDOUT. */
+int work_pool_wait(struct work_pool *pool, int timeout_ms);
+/* Run every job still queued, stop the threads and free. Accepts NULL; returns NULL. */
+struct work_pool *work_pool_free(struct work_pool *pool);
 
 /* `bundle create` (create.c). */
 struct bundle_create_opts {

@@ -6,9 +6,10 @@
  *      version already loaded or older than one loaded, checks free space, and makes
  *      a staging folder under <artifact_dir>/staging.
  *   2. Each payload is written to a new staging file (O_EXCL, O_NOFOLLOW, under the
- *      staging folder's descriptor) by the staging writer's thread while the walk
- *      hashes the next bytes. A payload whose blob the store already has is hashed
- *      but not written.
+ *      staging folder's descriptor) by a staging writer's thread while the walk
+ *      hashes the next bytes. The walk hashes up to one entry per CPU at once (see
+ *      walk.c), and each of its lanes has a writer of its own. A payload whose blob
+ *      the store already has is hashed but not written.
  *   3. Once every entry has matched the manifest, the file system is synced, the
  *      staged files are renamed to <artifact_dir>/sha256/ab/HASH (never over an
  *      existing file), the file system is synced again, and the bundle's rows and
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,13 @@
 
 /* Space kept free on the artifact file system after a load, in bytes. */
 #define FREE_SPACE_RESERVE (64ULL * 1024 * 1024)
+/*
+ * Buffers of BUNDLE_CHUNK bytes per staging writer: 8 MiB keeps the disk busy while
+ * the hash runs, and all lanes together get at most LOAD_BUFFERS_TOTAL, which bounds
+ * the load's memory.
+ */
+#define LOAD_BUFFERS_PER_LANE 8
+#define LOAD_BUFFERS_TOTAL 16
 
 struct loader {
 	const struct bundle_load_opts *o;
@@ -46,8 +55,11 @@ struct loader {
 	char staging_name[48];
 	const struct bundle_manifest *m;
 	unsigned char *staged;       /* per manifest file: 1 when written to staging */
-	struct stage_writer *writer; /* writes the staged files, once the manifest is in */
-	bool skipping;               /* the current entry's blob is already stored */
+	unsigned lanes;              /* entries the walk may hash at once */
+	/* Per lane: the writer of its staged files, made at its first entry (lane 0's
+	 * once the manifest is in), and whether its entry's blob is already stored. */
+	struct stage_writer *writers[BUNDLE_LANES_MAX];
+	bool skipping[BUNDLE_LANES_MAX];
 	uint64_t file_size;          /* of the bundle file, for progress */
 };
 
@@ -58,6 +70,19 @@ blob_dir(const char *sha256, char out[3])
 	out[0] = sha256[0];
 	out[1] = sha256[1];
 	out[2] = '\0';
+}
+
+/* Create the blob's folder <artifact_dir>/sha256/ab unless it exists. */
+static int
+blob_dir_create(struct loader *l, const char *sha256, char *err, size_t errlen)
+{
+	char dir[3];
+
+	blob_dir(sha256, dir);
+	if (mkdirat(l->cas_fd, dir, 0755) < 0 && errno != EEXIST)
+		return err_set(-errno, err, errlen, "cannot create %s/sha256/%s: %s",
+			       l->o->artifact_dir, dir, strerror(errno));
+	return 0;
 }
 
 /* Return true when the blob exists as a regular file of `size` bytes. */
@@ -134,6 +159,43 @@ space_check(struct loader *l, const struct bundle_manifest *m, char *err, size_t
 	return 0;
 }
 
+/* Count the CPUs this thread may run on, up to BUNDLE_LANES_MAX: the walk's lanes. */
+static unsigned
+lanes_available(void)
+{
+	cpu_set_t set;
+	int count;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	count = CPU_COUNT(&set);
+	if (count < 1)
+		return 1;
+	return count > BUNDLE_LANES_MAX ? BUNDLE_LANES_MAX : (unsigned)count;
+}
+
+/*
+ * Start the staging writer of `lane`. Lane 0's starts with the manifest, because the
+ * walk's reading thread takes buffers from it. The others start on their first entry,
+ * on their own thread, so lanes that a walk does not use cost nothing.
+ */
+static int
+writer_start(struct loader *l, unsigned lane, char *err, size_t errlen)
+{
+	unsigned buffers = LOAD_BUFFERS_TOTAL / l->lanes;
+	int rc;
+
+	if (l->writers[lane] != NULL)
+		return 0;
+	if (buffers > LOAD_BUFFERS_PER_LANE)
+		buffers = LOAD_BUFFERS_PER_LANE;
+	rc = stage_writer_new(l->staging_fd, l->m, buffers, &l->writers[lane]);
+	if (rc < 0)
+		return err_set(rc, err, errlen, "cannot start a staging writer: %s",
+			       strerror(-rc));
+	return 0;
+}
+
 static int
 load_manifest(void *ctx, const struct bundle_manifest *m, char *err, size_t errlen)
 {
@@ -159,30 +221,42 @@ load_manifest(void *ctx, const struct bundle_manifest *m, char *err, size_t errl
 	if (l->staging_fd < 0)
 		return err_set(-errno, err, errlen, "cannot open the staging folder: %s",
 			       strerror(errno));
-	rc = stage_writer_new(l->staging_fd, m, &l->writer);
+	rc = writer_start(l, 0, err, errlen);
 	if (rc < 0)
-		return err_set(rc, err, errlen, "cannot start the staging writer: %s",
-			       strerror(-rc));
-	log_info("bundle: loading name=%s version=%s files=%zu key=%s staging=%s", m->name,
-		 m->version, m->file_count, m->key_id, l->staging_name);
+		return rc;
+	log_info("bundle: loading name=%s version=%s files=%zu key=%s staging=%s lanes=%u",
+		 m->name, m->version, m->file_count, m->key_id, l->staging_name, l->lanes);
 	return 0;
 }
 
 static int
-load_begin(void *ctx, const struct bundle_file *f, char *err, size_t errlen)
+load_begin(void *ctx, unsigned lane, const struct bundle_file *f, char *err, size_t errlen)
 {
 	struct loader *l = ctx;
 	size_t index = (size_t)(f - l->m->files);
+	int rc;
 
-	l->skipping = blob_present(l->cas_fd, f->sha256, f->size);
-	if (l->skipping)
+	/* The walk takes buffers from this lane's writer even for a blob it skips. */
+	rc = writer_start(l, lane, err, errlen);
+	if (rc < 0)
+		return rc;
+	l->skipping[lane] = blob_present(l->cas_fd, f->sha256, f->size);
+	if (l->skipping[lane])
 		return 0;
+	/*
+	 * The blob's folder is made now, while other lanes hash, rather than in the commit,
+	 * which waits for it. An empty folder left by a failed load is harmless.
+	 */
+	rc = blob_dir_create(l, f->sha256, err, errlen);
+	if (rc < 0)
+		return rc;
 	l->staged[index] = 1;
-	return stage_writer_open(l->writer, index, err, errlen);
+	return stage_writer_open(l->writers[lane], index, err, errlen);
 }
 
+/* Called on the walk's reading thread for lane 0, and on the lane's worker otherwise. */
 static void *
-load_buffer(void *ctx, char *err, size_t errlen)
+load_buffer(void *ctx, unsigned lane, char *err, size_t errlen)
 {
 	struct loader *l = ctx;
 
@@ -191,29 +265,29 @@ load_buffer(void *ctx, char *err, size_t errlen)
 			"down");
 		return NULL;
 	}
-	return stage_writer_buffer(l->writer, err, errlen);
+	return stage_writer_buffer(l->writers[lane], err, errlen);
 }
 
 static int
-load_data(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+load_data(void *ctx, unsigned lane, const void *buf, size_t len, char *err, size_t errlen)
 {
 	struct loader *l = ctx;
 
-	if (len == 0 || l->skipping) {
-		stage_writer_release(l->writer, buf);
+	if (len == 0 || l->skipping[lane]) {
+		stage_writer_release(l->writers[lane], buf);
 		return 0;
 	}
-	return stage_writer_data(l->writer, buf, len, err, errlen);
+	return stage_writer_data(l->writers[lane], buf, len, err, errlen);
 }
 
 static int
-load_end(void *ctx, const struct bundle_file *f, char *err, size_t errlen)
+load_end(void *ctx, unsigned lane, const struct bundle_file *f, char *err, size_t errlen)
 {
 	struct loader *l = ctx;
 
-	if (l->skipping)
+	if (l->skipping[lane])
 		return 0;
-	return stage_writer_close(l->writer, (size_t)(f - l->m->files), err, errlen);
+	return stage_writer_close(l->writers[lane], (size_t)(f - l->m->files), err, errlen);
 }
 
 static void
@@ -254,10 +328,11 @@ blobs_commit(struct loader *l, char *err, size_t errlen)
 
 		if (!l->staged[i])
 			continue;
+		/* load_begin made it, so this is a lookup unless it was removed since. */
+		rc = blob_dir_create(l, m->files[i].sha256, err, errlen);
+		if (rc < 0)
+			return rc;
 		blob_dir(m->files[i].sha256, dir);
-		if (mkdirat(l->cas_fd, dir, 0755) < 0 && errno != EEXIST)
-			return err_set(-errno, err, errlen, "cannot create %s/sha256/%s: %s",
-				       l->o->artifact_dir, dir, strerror(errno));
 		snprintf(name, sizeof(name), "%zu", i);
 		snprintf(target, sizeof(target), "%s/%s", dir, m->files[i].sha256);
 		/* The same bytes may have arrived meanwhile, or twice in this bundle. */
@@ -422,9 +497,12 @@ bundle_load(struct store *st, int fd, const struct bundle_load_opts *o, struct b
 		.ctx = &l,
 	};
 	struct bundle_manifest *m = NULL;
+	int64_t started = time_monotonic_ms(), walked = 0;
 	struct stat file_st;
 	int rc;
 
+	l.lanes = lanes_available();
+	sink.lanes = l.lanes;
 	l.file_size = o->size;
 	if (l.file_size == 0 && fstat(fd, &file_st) == 0)
 		l.file_size = (uint64_t)file_st.st_size;
@@ -439,11 +517,12 @@ bundle_load(struct store *st, int fd, const struct bundle_load_opts *o, struct b
 	}
 
 	rc = bundle_walk(fd, o->ring, &sink, &m, err, errlen);
-	/* Every staged file must be written and synced before it moves. */
-	if (l.writer != NULL) {
-		int wrc = stage_writer_finish(l.writer, rc < 0, rc < 0 ? NULL : err, errlen);
+	walked = time_monotonic_ms();
+	/* Every staged file must be written before it moves. */
+	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++) {
+		int wrc = stage_writer_finish(l.writers[i], rc < 0, rc < 0 ? NULL : err, errlen);
 
-		l.writer = NULL;
+		l.writers[i] = NULL;
 		if (rc == 0)
 			rc = wrc;
 	}
@@ -463,9 +542,11 @@ done:
 		close(l.staging_fd);
 		staging_remove(l.staging_root_fd, l.staging_name);
 	}
+	/* walk_ms: reading, hashing and writing; commit_ms: syncs, moves and rows. */
 	if (rc == 0)
-		log_info("bundle: loaded name=%s version=%s id=%" PRId64 " files=%zu bytes=%" PRIu64,
-			 m->name, m->version, ret->id, m->file_count, ret->size);
+		log_info("bundle: loaded name=%s version=%s id=%" PRId64 " files=%zu bytes=%" PRIu64
+			 " walk_ms=%" PRId64 " commit_ms=%" PRId64, m->name, m->version, ret->id,
+			 m->file_count, ret->size, walked - started, time_monotonic_ms() - walked);
 	else
 		log_warning("bundle: load failed: %s", err);
 	bundle_manifest_free(m);

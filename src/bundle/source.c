@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -25,6 +26,7 @@ struct bundle_source {
 	int fd;                      /* not owned */
 	uint64_t file_bytes;
 	bool eof;                    /* the file has no more bytes */
+	bool seekable;               /* an uncompressed regular file */
 	ZSTD_DCtx *dctx;             /* owned; NULL for a plain tar */
 	ZSTD_inBuffer in;
 	unsigned char *in_buf;       /* owned */
@@ -35,14 +37,15 @@ struct bundle_source {
 	size_t head_pos;
 };
 
-/* read(2) that retries EINTR and fills as much as it can. Returns bytes or -errno. */
-static ssize_t
-read_full(int fd, void *buf, size_t len)
+ssize_t
+bundle_read_full(int fd, void *buf, size_t len, int64_t offset)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = read(fd, (char *)buf + done, len - done);
+		ssize_t n = offset < 0 ? read(fd, (char *)buf + done, len - done) :
+					 pread(fd, (char *)buf + done, len - done,
+					       (off_t)offset + (off_t)done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -59,6 +62,7 @@ int
 bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
 {
 	struct bundle_source *src;
+	struct stat st;
 	ssize_t n;
 
 	src = calloc(1, sizeof(*src));
@@ -67,7 +71,7 @@ bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
 	src->fd = fd;
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
-	n = read_full(fd, src->head, sizeof(src->head));
+	n = bundle_read_full(fd, src->head, sizeof(src->head), -1);
 	if (n < 0) {
 		free(src);
 		return err_set((int)n, err, errlen, "cannot read the bundle: %s",
@@ -79,6 +83,7 @@ bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
 		src->eof = true;
 	if ((size_t)n < sizeof(zstd_magic) ||
 	    memcmp(src->head, zstd_magic, sizeof(zstd_magic)) != 0) {
+		src->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 		*ret = src;
 		return 0;
 	}
@@ -135,7 +140,7 @@ plain_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t e
 static ssize_t
 zstd_refill(struct bundle_source *src, char *err, size_t errlen)
 {
-	ssize_t n = read_full(src->fd, src->in_buf, src->in_cap);
+	ssize_t n = bundle_read_full(src->fd, src->in_buf, src->in_cap, -1);
 
 	if (n < 0)
 		return err_set((int)n, err, errlen, "cannot read the bundle: %s",
@@ -192,6 +197,43 @@ bundle_source_read(struct bundle_source *src, void *buf, size_t len, char *err, 
 		return 0;
 	return src->dctx != NULL ? zstd_read(src, buf, len, err, errlen)
 				 : plain_read(src, buf, len, err, errlen);
+}
+
+int
+bundle_source_skip(struct bundle_source *src, uint64_t len, uint64_t *ret_skipped, char *err,
+		   size_t errlen)
+{
+	uint64_t skipped = 0, left;
+	struct stat st;
+	off_t at;
+
+	if (!src->seekable)
+		return -ESPIPE;
+	while (len > 0 && src->head_pos < src->head_len) {
+		src->head_pos++;
+		skipped++;
+		len--;
+	}
+	at = lseek(src->fd, 0, SEEK_CUR);
+	if (at < 0 || fstat(src->fd, &st) < 0)
+		return err_set(-errno, err, errlen, "cannot read the bundle: %s", strerror(errno));
+	/* A seek past the end succeeds, so the file's size tells how many bytes are left. */
+	left = st.st_size > at ? (uint64_t)(st.st_size - at) : 0;
+	if (len > left) {
+		len = left;
+		src->eof = true;
+	}
+	if (len > 0 && lseek(src->fd, (off_t)len, SEEK_CUR) < 0)
+		return err_set(-errno, err, errlen, "cannot read the bundle: %s", strerror(errno));
+	skipped += len;
+	*ret_skipped = skipped;
+	return 0;
+}
+
+bool
+bundle_source_seekable(const struct bundle_source *src)
+{
+	return src->seekable;
 }
 
 uint64_t

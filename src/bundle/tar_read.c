@@ -122,12 +122,28 @@ skip_padding(struct tar_reader *tr, uint64_t len, char *err, size_t errlen)
 	return 0;
 }
 
-/* Read and drop `len` bytes; a short stream is a truncated archive. */
+/*
+ * Read and drop `len` bytes, or seek over them in an uncompressed regular file; a short
+ * stream is a truncated archive.
+ */
 static int
 skip(struct tar_reader *tr, uint64_t len, char *err, size_t errlen)
 {
 	char scratch[16384];
 
+	if (len > 0 && bundle_source_seekable(tr->src)) {
+		uint64_t skipped = 0;
+		int rc = bundle_source_skip(tr->src, len, &skipped, err, errlen);
+
+		if (rc < 0)
+			return rc;
+		tr->pos += skipped;
+		if (skipped < len)
+			return err_set(-EBADMSG, err, errlen, "entry %s: the archive is "
+				       "truncated at byte %llu", tr->path,
+				       (unsigned long long)tr->pos);
+		return 0;
+	}
 	while (len > 0) {
 		size_t want = len < sizeof(scratch) ? (size_t)len : sizeof(scratch);
 		ssize_t n = read_exact(tr, scratch, want, err, errlen);
@@ -488,6 +504,7 @@ tar_next(struct tar_reader *tr, struct tar_entry *entry, char *err, size_t errle
 	memcpy(entry->path, tr->path, sizeof(entry->path));
 	entry->size = size;
 	entry->offset = at;
+	entry->data_offset = tr->pos;
 	tr->left = size;
 	tr->pad = (BLOCK - size % BLOCK) % BLOCK;
 	return 1;

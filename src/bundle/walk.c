@@ -1,10 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The walk over a bundle: one pass over the file that checks the manifest, its
- * signature and every payload entry, in the order docs/bundle-format.md gives, and
- * hands each payload's bytes to a sink while they are hashed. The signature is checked
- * before the first payload byte is read, so a sink is never given unsigned content. A
- * sink learns that an entry's bytes matched the manifest only at its `end` call.
+ * The walk over a bundle, which reads each byte of the file once: it checks the
+ * manifest, its signature and every payload entry, in the order docs/bundle-format.md
+ * gives, and hands each payload's bytes to a sink while they are hashed. The signature
+ * is checked before the first payload byte is read, so a sink is never given unsigned
+ * content. A sink learns that an entry's bytes matched the manifest only at its `end`
+ * call.
+ *
+ * Payloads are hashed in one of three ways:
+ *
+ *   - inline: for no sink, a sink without buffers or a sink of one lane (one CPU), the
+ *     calling thread reads and hashes each chunk in turn.
+ *   - stream: for a compressed bundle or one that is not a regular file, and a sink
+ *     with buffers and several lanes. The calling thread reads (and decompresses) the
+ *     archive into the sink's buffers, and one worker thread hashes them and hands
+ *     them to the sink, so decompression and hashing run on two cores. The sink's
+ *     bounded set of buffers bounds the bytes in flight.
+ *   - parallel, for an uncompressed regular file and a sink with several lanes: the
+ *     calling thread reads every header first, seeking over the data, and checks the
+ *     archive's structure against the manifest. Then a worker per lane takes whole
+ *     entries and reads each with pread into the sink's buffers while it hashes
+ *     them. SHA-256 is sequential within an entry, so this is what spreads the
+ *     hashing of one bundle over several cores. See jobs_order for the order.
+ *
+ * Each entry's bytes are hashed in the same buffer that the sink then writes, so what
+ * the sink stores is what was hashed, even if the file changes during the walk.
  */
 #include "bundle/bundle.h"
 
@@ -12,20 +32,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
+/* Milliseconds between progress reports while the parallel workers run. */
+#define PROGRESS_INTERVAL_MS 100
+/*
+ * Jobs queued for the stream worker. Few, so that the reading thread stays at most a
+ * couple of chunks ahead of the hash: the rest of the sink's buffers then wait to be
+ * written, not to be hashed, which keeps the disk busy.
+ */
+#define STREAM_QUEUE 2
+
+/* A worker's state: one entry's hash at a time, and the error of its last job. */
+struct lane {
+	EVP_MD_CTX *md;
+	char err[BUNDLE_ERR_SIZE];
+};
+
+enum job_kind {
+	JOB_BEGIN,                   /* stream: an entry starts */
+	JOB_DATA,                    /* stream: a chunk of its bytes */
+	JOB_END,                     /* stream: its bytes ended */
+	JOB_ENTRY,                   /* parallel: a whole entry, read from the file */
+};
+
+struct walk_job {
+	enum job_kind kind;
+	const struct bundle_file *file;
+	uint64_t order;              /* the entry's header offset; earlier errors win */
+	unsigned char *buf;          /* JOB_DATA: a sink buffer, or the walk's chunk */
+	size_t len;                  /* JOB_DATA */
+	uint64_t data_offset;        /* JOB_ENTRY: where its data starts in the file */
+};
 
 struct walk {
+	int fd;                      /* not owned */
+	uint64_t base;               /* the file offset where the archive starts */
 	struct bundle_source *src;
 	struct tar_reader *tr;
 	const struct bundle_sink *sink;
+	bool lent;                   /* the sink lends buffers, so workers can hash */
 	struct bundle_manifest *m;
 	unsigned char *seen;         /* one byte per manifest file */
-	unsigned char *chunk;        /* BUNDLE_CHUNK bytes */
-	EVP_MD_CTX *md;
+	unsigned char *chunk;        /* BUNDLE_CHUNK bytes, when the sink lends none */
 	char *err;
 	size_t errlen;
+	struct work_pool *pool;      /* NULL: inline */
+	unsigned lane_count;
+	struct lane lanes[BUNDLE_LANES_MAX];
+	/* The failure of the entry nearest the start, from any lane. */
+	pthread_mutex_t fail_lock;
+	_Atomic uint64_t fail_order; /* UINT64_MAX while nothing failed */
+	int fail_rc;
+	char fail_err[BUNDLE_ERR_SIZE];
+	_Atomic uint64_t data_bytes; /* read by parallel workers, for progress */
 };
 
 /* Read a whole small entry (the manifest or the signature) into `out`. */
@@ -142,16 +205,177 @@ chunk_fill(struct walk *w, unsigned char *buf)
 	return (ssize_t)done;
 }
 
-/* Read one payload entry, hash it, pass it to the sink, and compare with the manifest. */
-static int
-payload_read(struct walk *w, const struct tar_entry *e)
+/*********************************************************************************
+ * Hashing, on a lane: a worker thread, or the calling thread when inline
+ */
+
+/* Keep the failure of the entry nearest the start of the archive. */
+static void
+fail_record(struct walk *w, uint64_t order, int rc, const char *message)
 {
-	const struct bundle_file *f = bundle_manifest_find(w->m, e->path);
+	pthread_mutex_lock(&w->fail_lock);
+	if (order < atomic_load(&w->fail_order)) {
+		w->fail_rc = rc;
+		snprintf(w->fail_err, sizeof(w->fail_err), "%s", message);
+		atomic_store(&w->fail_order, order);
+	}
+	pthread_mutex_unlock(&w->fail_lock);
+}
+
+/* True when this entry or one before it failed, so its work can stop. */
+static bool
+failed_at_or_before(struct walk *w, uint64_t order)
+{
+	return atomic_load(&w->fail_order) <= order;
+}
+
+static bool
+walk_failed(struct walk *w)
+{
+	return atomic_load(&w->fail_order) != UINT64_MAX;
+}
+
+/* Give a sink's buffer back unused. */
+static void
+buffer_release(struct walk *w, unsigned lane, void *buf)
+{
+	char scratch[BUNDLE_ERR_SIZE];
+
+	if (w->lent)
+		w->sink->data(w->sink->ctx, lane, buf, 0, scratch, sizeof(scratch));
+}
+
+static int
+entry_begin(struct walk *w, unsigned lane, const struct bundle_file *f)
+{
+	struct lane *ln = &w->lanes[lane];
+
+	if (EVP_DigestInit_ex(ln->md, EVP_sha256(), NULL) != 1)
+		return err_set(-EIO, ln->err, sizeof(ln->err), "OpenSSL cannot start a SHA-256");
+	if (w->sink == NULL)
+		return 0;
+	return w->sink->begin(w->sink->ctx, lane, f, ln->err, sizeof(ln->err));
+}
+
+/* Hash a chunk and hand it to the sink, which then owns a lent buffer. */
+static int
+entry_data(struct walk *w, unsigned lane, const struct bundle_file *f, unsigned char *buf,
+	   size_t len)
+{
+	struct lane *ln = &w->lanes[lane];
+
+	if (EVP_DigestUpdate(ln->md, buf, len) != 1) {
+		buffer_release(w, lane, buf);
+		return err_set(-EIO, ln->err, sizeof(ln->err), "OpenSSL cannot hash entry %s",
+			       f->path);
+	}
+	if (w->sink == NULL)
+		return 0;
+	return w->sink->data(w->sink->ctx, lane, buf, len, ln->err, sizeof(ln->err));
+}
+
+/* Compare the entry's hash with the manifest's, then tell the sink it matched. */
+static int
+entry_end(struct walk *w, unsigned lane, const struct bundle_file *f)
+{
+	struct lane *ln = &w->lanes[lane];
 	unsigned char digest[32];
 	char hex[SHA256_HEX_SIZE];
-	const struct bundle_sink *sink = w->sink;
-	size_t index;
+
+	if (EVP_DigestFinal_ex(ln->md, digest, NULL) != 1)
+		return err_set(-EIO, ln->err, sizeof(ln->err), "OpenSSL cannot finish the "
+			       "SHA-256 of entry %s", f->path);
+	hex_encode(digest, sizeof(digest), hex);
+	if (strcmp(hex, f->sha256) != 0)
+		return err_set(-EBADMSG, ln->err, sizeof(ln->err), "entry %s has SHA-256 %s; "
+			       "the manifest says %s", f->path, hex, f->sha256);
+	if (w->sink == NULL)
+		return 0;
+	return w->sink->end(w->sink->ctx, lane, f, ln->err, sizeof(ln->err));
+}
+
+/* A parallel job: read, hash and hand over a whole entry at its offset in the file. */
+static int
+entry_read(struct walk *w, unsigned lane, const struct walk_job *job)
+{
+	const struct bundle_file *f = job->file;
+	struct lane *ln = &w->lanes[lane];
+	uint64_t done = 0;
 	int rc;
+
+	rc = entry_begin(w, lane, f);
+	while (rc == 0 && done < f->size) {
+		size_t want = f->size - done < BUNDLE_CHUNK ? (size_t)(f->size - done) : BUNDLE_CHUNK;
+		unsigned char *buf;
+		ssize_t n;
+
+		/* An entry before this one failed: the load is rejected whatever this holds. */
+		if (failed_at_or_before(w, job->order))
+			return 0;
+		buf = w->sink->buffer(w->sink->ctx, lane, ln->err, sizeof(ln->err));
+		if (buf == NULL)
+			return -ECANCELED;
+		n = bundle_read_full(w->fd, buf, want, (int64_t)(job->data_offset + done));
+		if (n < 0 || (size_t)n < want)
+			buffer_release(w, lane, buf);
+		if (n < 0)
+			return err_set((int)n, ln->err, sizeof(ln->err), "entry %s: cannot read the "
+				       "bundle: %s", f->path, strerror((int)-n));
+		/* The file shrank after its headers were read. */
+		if ((size_t)n < want)
+			return err_set(-EBADMSG, ln->err, sizeof(ln->err), "entry %s: the archive "
+				       "is truncated with %llu bytes of it missing", f->path,
+				       (unsigned long long)(f->size - done - (uint64_t)n));
+		atomic_fetch_add(&w->data_bytes, (uint64_t)n);
+		done += (uint64_t)n;
+		rc = entry_data(w, lane, f, buf, (size_t)n);
+	}
+	return rc == 0 ? entry_end(w, lane, f) : rc;
+}
+
+/* Run one job on `lane`; a work_pool callback, and called directly when inline. */
+static void
+job_run(void *ctx, unsigned lane, void *arg)
+{
+	struct walk *w = ctx;
+	struct walk_job *job = arg;
+	struct lane *ln = &w->lanes[lane];
+	int rc = 0;
+
+	if (failed_at_or_before(w, job->order)) {
+		if (job->kind == JOB_DATA)
+			buffer_release(w, lane, job->buf);
+		return;
+	}
+	ln->err[0] = '\0';
+	switch (job->kind) {
+	case JOB_BEGIN:
+		rc = entry_begin(w, lane, job->file);
+		break;
+	case JOB_DATA:
+		rc = entry_data(w, lane, job->file, job->buf, job->len);
+		break;
+	case JOB_END:
+		rc = entry_end(w, lane, job->file);
+		break;
+	case JOB_ENTRY:
+		rc = entry_read(w, lane, job);
+		break;
+	}
+	if (rc < 0)
+		fail_record(w, job->order, rc, ln->err[0] != '\0' ? ln->err : strerror(-rc));
+}
+
+/*********************************************************************************
+ * Reading the archive, on the calling thread
+ */
+
+/* Check a payload entry's header against the manifest; sets *ret to its file. */
+static int
+payload_check(struct walk *w, const struct tar_entry *e, const struct bundle_file **ret)
+{
+	const struct bundle_file *f = bundle_manifest_find(w->m, e->path);
+	size_t index;
 
 	if (f == NULL)
 		return err_set(-EBADMSG, w->err, w->errlen, "entry %s is not listed in the "
@@ -165,76 +389,14 @@ payload_read(struct walk *w, const struct tar_entry *e)
 		return err_set(-EBADMSG, w->err, w->errlen, "entry %s is %llu bytes; the "
 			       "manifest says %llu", e->path, (unsigned long long)e->size,
 			       (unsigned long long)f->size);
-
-	if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
-		return err_set(-EIO, w->err, w->errlen, "OpenSSL cannot start a SHA-256");
-	if (sink != NULL && (rc = sink->begin(sink->ctx, f, w->err, w->errlen)) < 0)
-		return rc;
-	for (;;) {
-		unsigned char *buf = w->chunk;
-		ssize_t n;
-
-		if (sink != NULL && sink->buffer != NULL) {
-			buf = sink->buffer(sink->ctx, w->err, w->errlen);
-			if (buf == NULL)
-				return -ECANCELED;
-		}
-		n = chunk_fill(w, buf);
-		/* A sink's buffer goes back to it even when nothing was read into it. */
-		if (n <= 0 && buf != w->chunk)
-			sink->data(sink->ctx, buf, 0, w->err, w->errlen);
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			break;
-		if (EVP_DigestUpdate(w->md, buf, (size_t)n) != 1)
-			return err_set(-EIO, w->err, w->errlen, "OpenSSL cannot hash entry %s",
-				       e->path);
-		if (sink != NULL && (rc = sink->data(sink->ctx, buf, (size_t)n, w->err,
-						     w->errlen)) < 0)
-			return rc;
-		if (sink != NULL && sink->progress != NULL)
-			sink->progress(sink->ctx, bundle_source_file_bytes(w->src));
-	}
-	if (EVP_DigestFinal_ex(w->md, digest, NULL) != 1)
-		return err_set(-EIO, w->err, w->errlen, "OpenSSL cannot finish the SHA-256 of "
-			       "entry %s", e->path);
-	hex_encode(digest, sizeof(digest), hex);
-	if (strcmp(hex, f->sha256) != 0)
-		return err_set(-EBADMSG, w->err, w->errlen, "entry %s has SHA-256 %s; the "
-			       "manifest says %s", e->path, hex, f->sha256);
-	return sink != NULL ? sink->end(sink->ctx, f, w->err, w->errlen) : 0;
+	*ret = f;
+	return 0;
 }
 
+/* After the end of the archive: every listed file must have been seen. */
 static int
-walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
+missing_check(struct walk *w)
 {
-	struct tar_entry e;
-	int rc;
-
-	rc = bundle_source_open(fd, &w->src, w->err, w->errlen);
-	if (rc == 0)
-		rc = tar_reader_new(w->src, &w->tr);
-	if (rc == 0)
-		rc = manifest_read(w, ring);
-	if (rc < 0)
-		return rc;
-	if (w->sink != NULL && w->sink->manifest != NULL &&
-	    (rc = w->sink->manifest(w->sink->ctx, w->m, w->err, w->errlen)) != 0)
-		return rc < 0 ? rc : -ECANCELED;
-
-	w->seen = calloc(w->m->file_count, 1);
-	w->chunk = malloc(BUNDLE_CHUNK);
-	w->md = EVP_MD_CTX_new();
-	if (w->seen == NULL || w->chunk == NULL || w->md == NULL)
-		return -ENOMEM;
-	while ((rc = tar_next(w->tr, &e, w->err, w->errlen)) > 0) {
-		rc = payload_read(w, &e);
-		if (rc < 0)
-			return rc;
-	}
-	if (rc < 0)
-		return rc;
 	for (size_t i = 0; i < w->m->file_count; i++)
 		if (!w->seen[i])
 			return err_set(-EBADMSG, w->err, w->errlen, "entry %s is listed in the "
@@ -243,11 +405,223 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 	return 0;
 }
 
+static void
+submit(struct walk *w, struct walk_job *job)
+{
+	if (w->pool != NULL)
+		work_pool_submit(w->pool, job);
+	else
+		job_run(w, 0, job);
+}
+
+/* Read one payload entry in chunks and queue them to be hashed on lane 0. */
+static int
+payload_stream(struct walk *w, const struct tar_entry *e)
+{
+	const struct bundle_sink *sink = w->sink;
+	struct walk_job job = { .kind = JOB_BEGIN, .order = e->offset };
+	int rc;
+
+	rc = payload_check(w, e, &job.file);
+	if (rc < 0)
+		return rc;
+	submit(w, &job);
+	for (;;) {
+		unsigned char *buf = w->chunk;
+		ssize_t n;
+
+		if (failed_at_or_before(w, job.order))
+			return 0;
+		if (w->lent) {
+			buf = sink->buffer(sink->ctx, 0, w->err, w->errlen);
+			if (buf == NULL)
+				return -ECANCELED;
+		}
+		n = chunk_fill(w, buf);
+		/* A sink's buffer goes back to it even when nothing was read into it. */
+		if (n <= 0)
+			buffer_release(w, 0, buf);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
+		job.kind = JOB_DATA;
+		job.buf = buf;
+		job.len = (size_t)n;
+		submit(w, &job);
+		if (sink != NULL && sink->progress != NULL)
+			sink->progress(sink->ctx, bundle_source_file_bytes(w->src));
+	}
+	job.kind = JOB_END;
+	submit(w, &job);
+	return 0;
+}
+
+static int
+walk_stream(struct walk *w, bool threaded)
+{
+	struct tar_entry e;
+	int rc = 0;
+
+	if (threaded) {
+		rc = work_pool_new(1, sizeof(struct walk_job), STREAM_QUEUE, job_run, w, &w->pool);
+		if (rc < 0)
+			return err_set(rc, w->err, w->errlen, "cannot start a thread to hash the "
+				       "bundle: %s", strerror(-rc));
+	}
+	while (!walk_failed(w) && (rc = tar_next(w->tr, &e, w->err, w->errlen)) > 0) {
+		rc = payload_stream(w, &e);
+		if (rc < 0)
+			return rc;
+	}
+	if (rc < 0 || walk_failed(w))
+		return rc;
+	return missing_check(w);
+}
+
+static int
+job_compare(const void *a, const void *b)
+{
+	const struct walk_job *x = a, *y = b;
+
+	if (x->file->size != y->file->size)
+		return x->file->size > y->file->size ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * Order the jobs: the lane_count - 1 largest entries, then the entries of at most one
+ * chunk, then the other large ones, largest first. Large entries go largest first so
+ * that the last to finish is a short one. A small entry costs more in creating its
+ * file than in hashing it, so small ones run beside the largest entries and their file
+ * creation overlaps that hashing instead of trailing after it.
+ */
+static int
+jobs_order(struct walk *w, struct walk_job *jobs, size_t count)
+{
+	size_t large = 0, lead;
+	struct walk_job *sorted;
+
+	qsort(jobs, count, sizeof(*jobs), job_compare);
+	while (large < count && jobs[large].file->size > BUNDLE_CHUNK)
+		large++;
+	lead = large < w->lane_count - 1 ? large : w->lane_count - 1;
+	sorted = malloc(count * sizeof(*jobs) + 1);
+	if (sorted == NULL)
+		return -ENOMEM;
+	memcpy(sorted, jobs, lead * sizeof(*jobs));
+	memcpy(sorted + lead, jobs + large, (count - large) * sizeof(*jobs));
+	memcpy(sorted + lead + count - large, jobs + lead, (large - lead) * sizeof(*jobs));
+	memcpy(jobs, sorted, count * sizeof(*jobs));
+	free(sorted);
+	return 0;
+}
+
+static int
+walk_parallel(struct walk *w)
+{
+	const struct bundle_sink *sink = w->sink;
+	struct walk_job *jobs;
+	struct tar_entry e;
+	size_t count = 0;
+	int rc;
+
+	/* Every entry must be listed and seen once, so the manifest bounds the count. */
+	jobs = calloc(w->m->file_count, sizeof(*jobs));
+	if (jobs == NULL)
+		return -ENOMEM;
+	while ((rc = tar_next(w->tr, &e, w->err, w->errlen)) > 0) {
+		struct walk_job *job = &jobs[count];
+
+		rc = payload_check(w, &e, &job->file);
+		if (rc < 0)
+			break;
+		job->kind = JOB_ENTRY;
+		job->order = e.offset;
+		job->data_offset = w->base + e.data_offset;
+		count++;
+	}
+	if (rc == 0)
+		rc = missing_check(w);
+	if (rc == 0) {
+		rc = work_pool_new(w->lane_count, sizeof(*jobs), count, job_run, w, &w->pool);
+		if (rc < 0)
+			err_set(rc, w->err, w->errlen, "cannot start threads to hash the bundle: %s",
+				strerror(-rc));
+	}
+	if (rc == 0)
+		rc = jobs_order(w, jobs, count);
+	if (rc < 0) {
+		free(jobs);
+		return rc;
+	}
+	/* The queue has room for every job, so this does not wait. */
+	for (size_t i = 0; i < count; i++)
+		work_pool_submit(w->pool, &jobs[i]);
+	while (work_pool_wait(w->pool, PROGRESS_INTERVAL_MS) < 0)
+		if (sink->progress != NULL)
+			sink->progress(sink->ctx, bundle_source_file_bytes(w->src) +
+				       atomic_load(&w->data_bytes));
+	if (sink->progress != NULL)
+		sink->progress(sink->ctx, bundle_source_file_bytes(w->src) +
+			       atomic_load(&w->data_bytes));
+	free(jobs);
+	return 0;
+}
+
+static int
+walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
+{
+	const struct bundle_sink *sink = w->sink;
+	unsigned lanes = sink != NULL && sink->lanes > 1 ? sink->lanes : 1;
+	off_t base = lseek(fd, 0, SEEK_CUR);
+	bool threaded;
+	int rc;
+
+	w->fd = fd;
+	w->base = base > 0 ? (uint64_t)base : 0;
+	rc = bundle_source_open(fd, &w->src, w->err, w->errlen);
+	if (rc == 0)
+		rc = tar_reader_new(w->src, &w->tr);
+	if (rc == 0)
+		rc = manifest_read(w, ring);
+	if (rc < 0)
+		return rc;
+	if (sink != NULL && sink->manifest != NULL &&
+	    (rc = sink->manifest(sink->ctx, w->m, w->err, w->errlen)) != 0)
+		return rc < 0 ? rc : -ECANCELED;
+
+	w->lent = sink != NULL && sink->buffer != NULL;
+	/* With one CPU, a thread of its own for the hash would only add context switches. */
+	threaded = w->lent && lanes > 1;
+	w->lane_count = threaded && bundle_source_seekable(w->src) ? lanes : 1;
+	if (w->lane_count > BUNDLE_LANES_MAX)
+		w->lane_count = BUNDLE_LANES_MAX;
+	w->seen = calloc(w->m->file_count, 1);
+	if (w->seen == NULL)
+		return -ENOMEM;
+	if (!w->lent && (w->chunk = malloc(BUNDLE_CHUNK)) == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < w->lane_count; i++)
+		if ((w->lanes[i].md = EVP_MD_CTX_new()) == NULL)
+			return -ENOMEM;
+
+	rc = w->lane_count > 1 ? walk_parallel(w) : walk_stream(w, threaded);
+	/* Every queued job runs (or gives its buffer back) before the result is known. */
+	w->pool = work_pool_free(w->pool);
+	if (walk_failed(w))
+		return err_set(w->fail_rc, w->err, w->errlen, "%s", w->fail_err);
+	return rc;
+}
+
 /* Free the walk's state; hand out the manifest when rc is 0. */
 static int
 walk_finish(struct walk *w, int rc, struct bundle_manifest **ret)
 {
-	EVP_MD_CTX_free(w->md);
+	w->pool = work_pool_free(w->pool);
+	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++)
+		EVP_MD_CTX_free(w->lanes[i].md);
+	pthread_mutex_destroy(&w->fail_lock);
 	free(w->chunk);
 	free(w->seen);
 	tar_reader_free(w->tr);
@@ -260,16 +634,27 @@ walk_finish(struct walk *w, int rc, struct bundle_manifest **ret)
 	return 0;
 }
 
+/* Set up the fields that every walk needs before walk_finish can run. */
+static void
+walk_init(struct walk *w, const struct bundle_sink *sink, char *err, size_t errlen)
+{
+	*w = (struct walk){ .sink = sink, .err = err, .errlen = errlen, .fd = -1 };
+	pthread_mutex_init(&w->fail_lock, NULL);
+	atomic_init(&w->fail_order, UINT64_MAX);
+	atomic_init(&w->data_bytes, 0);
+}
+
 int
 bundle_inspect(int fd, const struct bundle_keyring *ring, struct bundle_manifest **ret,
 	       int *ret_sig, char *sig_err, size_t sig_errlen, char *err, size_t errlen)
 {
-	struct walk w = { .err = err, .errlen = errlen };
 	unsigned char sig[BUNDLE_SIG_BYTES];
 	unsigned char *text = NULL;
+	struct walk w;
 	size_t len;
 	int rc;
 
+	walk_init(&w, NULL, err, errlen);
 	rc = bundle_source_open(fd, &w.src, err, errlen);
 	if (rc == 0)
 		rc = tar_reader_new(w.src, &w.tr);
@@ -290,9 +675,10 @@ int
 bundle_walk(int fd, const struct bundle_keyring *ring, const struct bundle_sink *sink,
 	    struct bundle_manifest **ret_manifest, char *err, size_t errlen)
 {
-	struct walk w = { .sink = sink, .err = err, .errlen = errlen };
+	struct walk w;
 	int rc;
 
+	walk_init(&w, sink, err, errlen);
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	rc = walk_run(&w, fd, ring);

@@ -3,9 +3,9 @@
  * The staging writer: a thread that writes a load's payload files while the walk reads
  * and hashes the next bytes, so a load takes about as long as the slower of hashing
  * and writing rather than both. The walk reads into one of a few fixed buffers, hands
- * it over, and waits for a free one when all are queued. So memory stays at
- * STAGE_BUFFERS chunks whatever the bundle's size. The first error stops the writing
- * and is returned by the next call.
+ * it over, and waits for a free one when all are queued. So memory stays at the
+ * writer's buffer count, fixed when it is made, whatever the bundle's size. The first
+ * error stops the writing and is returned by the next call.
  *
  * Files are written with O_DIRECT where the file system allows it: the disk reads the
  * buffers directly, with no copy into the page cache, and the page cache keeps what
@@ -22,8 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Chunks in flight: 8 MiB keeps the disk busy while the hash runs. */
-#define STAGE_BUFFERS 8
 /* Alignment of O_DIRECT buffers and sizes; 4096 covers every common block size. */
 #define DIRECT_ALIGN 4096
 /* Queued operations: every buffer's write, plus opens and closes of small files. */
@@ -51,8 +49,9 @@ struct stage_writer {
 	pthread_cond_t freed;        /* a buffer or a queue place was freed */
 	struct op ops[STAGE_QUEUE];
 	size_t head, count;
-	unsigned char *bufs[STAGE_BUFFERS];
-	bool busy[STAGE_BUFFERS];
+	unsigned char *bufs[STAGE_BUFFERS_MAX];
+	bool busy[STAGE_BUFFERS_MAX];
+	unsigned buffers;            /* of bufs */
 	bool stop;
 	int error;                   /* first failure, sticky */
 	char message[BUNDLE_ERR_SIZE];
@@ -79,6 +78,9 @@ file_open(struct stage_writer *sw, size_t index)
 	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 	char name[24];
 
+	/* A walk that stops an entry because an earlier one failed sends no close for it. */
+	if (sw->out_fd >= 0)
+		close(sw->out_fd);
 	snprintf(name, sizeof(name), "%zu", index);
 	sw->out_index = index;
 	sw->out_direct = true;
@@ -176,17 +178,22 @@ writer_main(void *arg)
 }
 
 int
-stage_writer_new(int dir_fd, const struct bundle_manifest *m, struct stage_writer **ret)
+stage_writer_new(int dir_fd, const struct bundle_manifest *m, unsigned buffers,
+		 struct stage_writer **ret)
 {
-	struct stage_writer *sw = calloc(1, sizeof(*sw));
+	struct stage_writer *sw;
 	int rc = -ENOMEM;
 
+	if (buffers == 0 || buffers > STAGE_BUFFERS_MAX)
+		return -EINVAL;
+	sw = calloc(1, sizeof(*sw));
 	if (sw == NULL)
 		return -ENOMEM;
 	sw->dir_fd = dir_fd;
 	sw->m = m;
 	sw->out_fd = -1;
-	for (int i = 0; i < STAGE_BUFFERS; i++) {
+	sw->buffers = buffers;
+	for (unsigned i = 0; i < buffers; i++) {
 		if (posix_memalign((void **)&sw->bufs[i], DIRECT_ALIGN, BUNDLE_CHUNK) != 0)
 			goto err;
 	}
@@ -200,7 +207,7 @@ stage_writer_new(int dir_fd, const struct bundle_manifest *m, struct stage_write
 	*ret = sw;
 	return 0;
 err:
-	for (int i = 0; i < STAGE_BUFFERS; i++)
+	for (unsigned i = 0; i < buffers; i++)
 		free(sw->bufs[i]);
 	free(sw);
 	return rc;
@@ -245,7 +252,7 @@ stage_writer_buffer(struct stage_writer *sw, char *err, size_t errlen)
 	for (;;) {
 		if (error_locked(sw, err, errlen) != 0)
 			break;
-		for (int i = 0; i < STAGE_BUFFERS && buf == NULL; i++) {
+		for (unsigned i = 0; i < sw->buffers && buf == NULL; i++) {
 			if (!sw->busy[i]) {
 				sw->busy[i] = true;
 				buf = sw->bufs[i];
@@ -262,9 +269,9 @@ stage_writer_buffer(struct stage_writer *sw, char *err, size_t errlen)
 static int
 slot_of(const struct stage_writer *sw, const void *buf)
 {
-	for (int i = 0; i < STAGE_BUFFERS; i++)
+	for (unsigned i = 0; i < sw->buffers; i++)
 		if (sw->bufs[i] == buf)
-			return i;
+			return (int)i;
 	return -1;
 }
 
@@ -324,7 +331,7 @@ stage_writer_finish(struct stage_writer *sw, bool abort, char *err, size_t errle
 	pthread_mutex_destroy(&sw->lock);
 	pthread_cond_destroy(&sw->queued);
 	pthread_cond_destroy(&sw->freed);
-	for (int i = 0; i < STAGE_BUFFERS; i++)
+	for (unsigned i = 0; i < sw->buffers; i++)
 		free(sw->bufs[i]);
 	free(sw);
 	return rc;

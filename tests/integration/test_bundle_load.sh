@@ -1,7 +1,8 @@
 #!/bin/bash
 # Loading bundles into a running daemon: load, list, show, shared blobs, downgrades,
-# removal guarded by profiles, at-rest corruption found by verify --installed, and
-# SIGKILL at random points of a load, after which the bundle is whole or absent.
+# removal guarded by profiles, at-rest corruption found by verify --installed, and a
+# tampered entry hashed on a second thread. Last, SIGKILL at random points of loads
+# that hash two entries at once, after which the bundle is whole or absent.
 . "$(dirname "$0")/lib.sh"
 
 KEYS=$TREE/bundles/keys
@@ -178,17 +179,60 @@ expect_eq "FIFO refused" "$?" 1
 expect_contains "FIFO reason" "$(cat err.txt)" "is not a regular file"
 check "FIFO refused at once" test $((($(date +%s%N) - started) / 1000000)) -lt 3000
 
-# SIGKILL during loads of a bigger bundle, at random points.
+# make_pair_bundle VERSION SIZE_MIB OUTPUT: a bundle "pair-os" with two random disk
+# images, disk-a one MiB larger than disk-b, so that a load by path on two or more
+# CPUs hashes them at once (largest first), and the kernel. disk-b ends with a
+# marker, so a test can find and change its last bytes.
+make_pair_bundle() {
+	head -c "$((($2 + 1) * 1048576))" /dev/urandom > "src/pair-a-$1.raw"
+	{ head -c "$(($2 * 1048576))" /dev/urandom; printf 'END-OF-DISK-B'; } > "src/pair-b-$1.raw"
+	cat > "spec-pair-$1.json" <<SPEC
+{"name": "pair-os", "version": "$1", "kind": "os", "files": [
+ {"source": "src/vmlinuz", "path": "vmlinuz", "role": "kernel"},
+ {"source": "src/pair-a-$1.raw", "path": "disk-a.raw", "role": "disk-image"},
+ {"source": "src/pair-b-$1.raw", "path": "disk-b.raw", "role": "disk-image"}]}
+SPEC
+	"$OUTPOST" bundle create "spec-pair-$1.json" --key "$KEYS/test.key" --output "$3" > /dev/null
+}
+
+# The last entry of a bundle loaded by path changed after signing: its hash, taken on
+# the lane that did not start with the largest entry, rejects the load by name.
+make_pair_bundle 1.0.0 24 pair.bundle
+cp pair.bundle tampered.bundle
+mark=$(grep -obUaF 'END-OF-DISK-B' tampered.bundle | head -n 1 | cut -d: -f1)
+check "marker found in the bundle" test -n "$mark"
+printf 'X' | dd of=tampered.bundle bs=1 seek="$mark" conv=notrunc status=none
+blobs_before=$(blob_count)
+"$OUTPOST" bundle load tampered.bundle > /dev/null 2> err.txt
+expect_eq "tampered entry rejected" "$?" 1
+expect_contains "tampered entry named" "$(cat err.txt)" "entry disk-b.raw has SHA-256"
+expect_eq "tampered bundle not listed" "$("$OUTPOST" bundle list --json |
+	jq '[.items[] | select(.name == "pair-os")] | length')" 0
+expect_eq "tampered bundle left no blob" "$(blob_count)" "$blobs_before"
+check "tampered bundle left no staging" test -z "$(ls -A "$WORK/store/staging")"
+if [ "$(nproc)" -ge 2 ]; then
+	check "the load hashed on two lanes or more" \
+		grep -q 'bundle: loading name=pair-os.* lanes=[2-9]' "$WORK/daemon.log"
+fi
+"$OUTPOST" bundle load pair.bundle > /dev/null
+expect_eq "the intact pair loads" "$?" 0
+expect_eq "both disk images served byte for byte" \
+	"$(boot_get /files/pair-os/1.0.0/disk-a.raw | sha256sum)$(boot_get \
+		/files/pair-os/1.0.0/disk-b.raw | sha256sum)" \
+	"$(sha256sum < src/pair-a-1.0.0.raw)$(sha256sum < src/pair-b-1.0.0.raw)"
+
+# SIGKILL during loads of a bigger bundle, at random points. Its two disk images are
+# hashed and written at the same time when the daemon has two CPUs or more.
 stop_daemon
 rm -rf "$WORK/state" "$WORK/store"
 write_config "[bundle]" "trusted_keys = $KEYS" "allow_test_keys = true"
-make_bundle 2.0.0 96 big.bundle
+make_pair_bundle 2.0.0 48 big.bundle
 # Time one load, so the kills spread over the whole of it, start to commit.
 start_daemon
 started=$(date +%s%N)
 "$OUTPOST" bundle load big.bundle > /dev/null
 load_ms=$((($(date +%s%N) - started) / 1000000 + 1))
-"$OUTPOST" bundle remove test-os 2.0.0 > /dev/null
+"$OUTPOST" bundle remove pair-os 2.0.0 > /dev/null
 stop_daemon
 KILLS=${BUNDLE_KILLS:-16}
 present=0 absent=0
@@ -205,10 +249,10 @@ for i in $(seq 1 "$KILLS"); do
 	blobs=$(blob_count)
 	if [ "$listed" = 1 ]; then
 		present=$((present + 1))
-		expect_eq "kill $i: whole bundle has both blobs" "$blobs" 2
+		expect_eq "kill $i: whole bundle has all three blobs" "$blobs" 3
 		expect_contains "kill $i: blobs intact" "$("$OUTPOST" bundle verify --installed 2>&1)" \
-			"2 blobs checked, 0 damaged"
-		"$OUTPOST" bundle remove test-os 2.0.0 > /dev/null
+			"3 blobs checked, 0 damaged"
+		"$OUTPOST" bundle remove pair-os 2.0.0 > /dev/null
 	else
 		absent=$((absent + 1))
 		expect_eq "kill $i: nothing listed" "$listed" 0

@@ -5,9 +5,12 @@
  * Each hostile archive must be rejected with an error that names the entry and the
  * reason.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -345,6 +349,44 @@ memfd_with(const void *data, size_t len)
 	return fd;
 }
 
+/* A pipe whose write end a thread fills with `data`, so that the walk reads a stream. */
+struct feeder {
+	int fd;                      /* the write end */
+	const unsigned char *data;
+	size_t len;
+	pthread_t thread;
+};
+
+static void *
+feeder_main(void *arg)
+{
+	struct feeder *f = arg;
+	size_t done = 0;
+
+	/* The walk may stop reading early; EPIPE then ends the feed (SIGPIPE is ignored). */
+	while (done < f->len) {
+		ssize_t n = write(f->fd, f->data + done, f->len - done);
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* Start feeding `data` into a pipe; returns its read end. */
+static int
+feeder_start(struct feeder *f, const void *data, size_t len)
+{
+	int fds[2];
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	*f = (struct feeder){ .fd = fds[1], .data = data, .len = len };
+	assert_int_equal(pthread_create(&f->thread, NULL, feeder_main, f), 0);
+	return fds[0];
+}
+
 static struct bundle_keyring *
 test_keyring(bool with_key)
 {
@@ -357,20 +399,196 @@ test_keyring(bool with_key)
 	return ring;
 }
 
+/*
+ * A sink that records each file's bytes, lends malloc'd buffers so that the walk hashes
+ * on worker threads, and counts its begin and end calls. With `rendezvous`, an entry's
+ * begin waits (up to 5 s) until two entries have begun, which only a walk that hashes
+ * two entries at once on two lanes gets past in time.
+ */
+struct record_sink {
+	const struct bundle_manifest *m; /* freed by a failed walk */
+	size_t file_count;
+	struct buf *files;           /* per manifest file */
+	unsigned char *ended;        /* per manifest file */
+	unsigned lanes_used;         /* bit per lane */
+	bool saw_manifest;
+	bool rendezvous;
+	bool rendezvous_timed_out;
+	unsigned begins;
+	unsigned ends;
+	pthread_t caller;            /* the thread that called bundle_walk */
+	bool data_on_worker;         /* `data` ran on another thread */
+	const struct bundle_file *current[BUNDLE_LANES_MAX];
+	pthread_mutex_t lock;
+	pthread_cond_t begun;
+};
+
+static int
+rec_manifest(void *ctx, const struct bundle_manifest *m, char *err, size_t errlen)
+{
+	struct record_sink *s = ctx;
+
+	(void)err, (void)errlen;
+	s->saw_manifest = true;
+	s->m = m;
+	s->file_count = m->file_count;
+	s->files = calloc(m->file_count, sizeof(*s->files));
+	s->ended = calloc(m->file_count, 1);
+	assert_non_null(s->files);
+	assert_non_null(s->ended);
+	for (size_t i = 0; i < m->file_count; i++)
+		buf_init(&s->files[i], 64 * 1024 * 1024);
+	return 0;
+}
+
+static int
+rec_begin(void *ctx, unsigned lane, const struct bundle_file *f, char *err, size_t errlen)
+{
+	struct record_sink *s = ctx;
+	struct timespec deadline;
+
+	(void)err, (void)errlen;
+	assert_true(s->saw_manifest);
+	assert_true(lane < BUNDLE_LANES_MAX);
+	s->current[lane] = f;
+	pthread_mutex_lock(&s->lock);
+	s->begins++;
+	s->lanes_used |= 1u << lane;
+	pthread_cond_broadcast(&s->begun);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	while (s->rendezvous && s->begins < 2 && !s->rendezvous_timed_out)
+		if (pthread_cond_timedwait(&s->begun, &s->lock, &deadline) != 0)
+			s->rendezvous_timed_out = true;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void *
+rec_buffer(void *ctx, unsigned lane, char *err, size_t errlen)
+{
+	(void)ctx, (void)lane, (void)err, (void)errlen;
+	return malloc(BUNDLE_CHUNK);
+}
+
+static int
+rec_data(void *ctx, unsigned lane, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct record_sink *s = ctx;
+	int rc = 0;
+
+	(void)err, (void)errlen;
+	if (!pthread_equal(pthread_self(), s->caller)) {
+		pthread_mutex_lock(&s->lock);
+		s->data_on_worker = true;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (len > 0)
+		rc = buf_append(&s->files[s->current[lane] - s->m->files], buf, len);
+	free((void *)(uintptr_t)buf);
+	return rc;
+}
+
+static int
+rec_end(void *ctx, unsigned lane, const struct bundle_file *f, char *err, size_t errlen)
+{
+	struct record_sink *s = ctx;
+
+	(void)err, (void)errlen;
+	assert_ptr_equal(s->current[lane], f);
+	pthread_mutex_lock(&s->lock);
+	s->ends++;
+	s->ended[f - s->m->files] = 1;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void
+record_sink_init(struct record_sink *s, struct bundle_sink *sink, unsigned lanes)
+{
+	*s = (struct record_sink){ .caller = pthread_self() };
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->begun, NULL);
+	*sink = (struct bundle_sink){ .begin = rec_begin, .data = rec_data, .end = rec_end,
+				      .manifest = rec_manifest, .buffer = rec_buffer,
+				      .lanes = lanes, .ctx = s };
+}
+
+static void
+record_sink_free(struct record_sink *s)
+{
+	for (size_t i = 0; i < s->file_count; i++)
+		buf_free(&s->files[i]);
+	free(s->files);
+	free(s->ended);
+	pthread_cond_destroy(&s->begun);
+	pthread_mutex_destroy(&s->lock);
+}
+
+/*
+ * How a test walks a bundle. With no sink, or a sink of one lane that lends buffers,
+ * the calling thread hashes. With a sink of two lanes over a pipe, one worker thread
+ * hashes the stream. With a sink of two lanes over a regular file (a memfd), two
+ * workers hash whole entries.
+ */
+enum walk_mode {
+	WALK_INLINE,
+	WALK_ONE_LANE,
+	WALK_STREAM,
+	WALK_PARALLEL,
+};
+
+static const char *const walk_mode_names[] = { "inline", "one lane", "stream", "parallel" };
+
+/* Open `data` as the walk in `mode` reads it: a pipe for the stream, else a memfd. */
+static int
+walk_input(const void *data, size_t len, enum walk_mode mode, struct feeder *f)
+{
+	if (mode == WALK_STREAM)
+		return feeder_start(f, data, len);
+	return memfd_with(data, len);
+}
+
+/* Close the input; a feeder thread ends once its pipe has no reader. */
+static void
+walk_input_close(int fd, enum walk_mode mode, struct feeder *f)
+{
+	close(fd);
+	if (mode == WALK_STREAM)
+		assert_int_equal(pthread_join(f->thread, NULL), 0);
+}
+
 /* Walk `data` with the test key trusted; returns the walk's result and its error. */
 static int
-walk_bytes(const void *data, size_t len, bool trusted, char *err, size_t errlen)
+walk_bytes_mode(const void *data, size_t len, bool trusted, enum walk_mode mode, char *err,
+		size_t errlen)
 {
 	struct bundle_keyring *ring = test_keyring(trusted);
 	struct bundle_manifest *m = NULL;
-	int fd = memfd_with(data, len);
+	struct record_sink s;
+	struct bundle_sink sink;
+	struct feeder f;
+	int fd = walk_input(data, len, mode, &f);
 	int rc;
 
-	rc = bundle_walk(fd, ring, NULL, &m, err, errlen);
-	close(fd);
+	record_sink_init(&s, &sink, mode == WALK_STREAM || mode == WALK_PARALLEL ? 2 : 1);
+	rc = bundle_walk(fd, ring, mode == WALK_INLINE ? NULL : &sink, &m, err, errlen);
+	if (rc == 0 && mode != WALK_INLINE) {
+		assert_int_equal(s.ends, m->file_count);
+		for (size_t i = 0; i < m->file_count; i++)
+			assert_int_equal(s.files[i].len, m->files[i].size);
+	}
+	walk_input_close(fd, mode, &f);
+	record_sink_free(&s);
 	bundle_manifest_free(m);
 	bundle_keyring_free(ring);
 	return rc;
+}
+
+static int
+walk_bytes(const void *data, size_t len, bool trusted, char *err, size_t errlen)
+{
+	return walk_bytes_mode(data, len, trusted, WALK_INLINE, err, errlen);
 }
 
 struct walk_case {
@@ -417,24 +635,28 @@ static const struct walk_case walk_cases[] = {
 	{ MUT_CONTROL_PATH, "entry a?[2Jb at byte" },
 };
 
+/* Every case gives the same result whichever way the payloads are hashed. */
 static void
 walk_rejections(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(walk_cases); i++) {
 		const struct walk_case *c = &walk_cases[i];
-		char err[BUNDLE_ERR_SIZE] = "";
 		struct buf b;
-		int rc;
 
 		build_bundle(&b, c->mut);
-		rc = walk_bytes(b.data, b.len, true, err, sizeof(err));
-		if (c->error == NULL) {
-			if (rc != 0)
-				fail_msg("case %zu: expected valid, got \"%s\"", i, err);
-		} else if (rc >= 0 || strstr(err, c->error) == NULL) {
-			fail_msg("case %zu: expected \"%s\", got rc=%d \"%s\"", i, c->error, rc,
-				 err);
+		for (enum walk_mode mode = WALK_INLINE; mode <= WALK_PARALLEL; mode++) {
+			char err[BUNDLE_ERR_SIZE] = "";
+			int rc = walk_bytes_mode(b.data, b.len, true, mode, err, sizeof(err));
+
+			if (c->error == NULL) {
+				if (rc != 0)
+					fail_msg("case %zu, %s: expected valid, got \"%s\"", i,
+						 walk_mode_names[mode], err);
+			} else if (rc >= 0 || strstr(err, c->error) == NULL) {
+				fail_msg("case %zu, %s: expected \"%s\", got rc=%d \"%s\"", i,
+					 walk_mode_names[mode], c->error, rc, err);
+			}
 		}
 		buf_free(&b);
 	}
@@ -464,81 +686,247 @@ walk_every_truncation(void **state)
 	(void)state;
 	build_bundle(&b, MUT_NONE);
 	for (size_t len = 0; len < b.len; len += 97) {
-		err[0] = '\0';
-		assert_true(walk_bytes(b.data, len, true, err, sizeof(err)) < 0);
-		assert_true(err[0] != '\0');
+		for (enum walk_mode mode = WALK_INLINE; mode <= WALK_PARALLEL; mode++) {
+			err[0] = '\0';
+			if (walk_bytes_mode(b.data, len, true, mode, err, sizeof(err)) >= 0)
+				fail_msg("%s: a bundle cut to %zu bytes passed", walk_mode_names[mode],
+					 len);
+			assert_true(err[0] != '\0');
+		}
 	}
 	buf_free(&b);
 }
 
-/* A sink that records the bytes it is handed. */
-struct record_sink {
-	struct buf bytes;
-	unsigned begins;
-	unsigned ends;
-	bool saw_manifest;
-};
+/*
+ * A bundle of several files of different sizes, two of them larger than a chunk, so
+ * that a parallel walk hashes the two largest at once. Paths are in manifest order.
+ */
+static const char *const sized_paths[] = { "a-fw", "b-fw", "c-disk", "d-disk" };
+static const size_t sized_sizes[] = { 7, 70000, 3 * BUNDLE_CHUNK + 123, 5 * BUNDLE_CHUNK };
 
-static int
-rec_begin(void *ctx, const struct bundle_file *f, char *err, size_t errlen)
+/* The bytes of sized file `i`, the same on every call. */
+static unsigned char *
+sized_data(size_t i)
 {
-	struct record_sink *s = ctx;
+	unsigned char *data = malloc(sized_sizes[i]);
 
-	(void)f, (void)err, (void)errlen;
-	assert_true(s->saw_manifest);
-	s->begins++;
-	return 0;
+	assert_non_null(data);
+	for (size_t j = 0; j < sized_sizes[i]; j++)
+		data[j] = (unsigned char)((j * 2654435761u) >> 13 ^ i);
+	return data;
 }
 
-static int
-rec_data(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-	(void)err, (void)errlen;
-	return buf_append(&((struct record_sink *)ctx)->bytes, buf, len);
-}
-
-static int
-rec_end(void *ctx, const struct bundle_file *f, char *err, size_t errlen)
-{
-	(void)f, (void)err, (void)errlen;
-	((struct record_sink *)ctx)->ends++;
-	return 0;
-}
-
-static int
-rec_manifest(void *ctx, const struct bundle_manifest *m, char *err, size_t errlen)
-{
-	(void)m, (void)err, (void)errlen;
-	((struct record_sink *)ctx)->saw_manifest = true;
-	return 0;
-}
-
+/* The sized bundle; each file whose bit is set in `corrupt` gets its last byte changed. */
 static void
-walk_sink_order(void **state)
+build_sized_bundle(struct buf *out, unsigned corrupt)
 {
-	struct record_sink s = { .begins = 0 };
-	struct bundle_sink sink = { .begin = rec_begin, .data = rec_data, .end = rec_end,
-				    .manifest = rec_manifest, .ctx = &s };
+	struct bundle_file files[ARRAY_SIZE(sized_paths)] = { 0 };
+	struct bundle_manifest m = {
+		.format_version = BUNDLE_FORMAT_VERSION,
+		.name = "test-os",
+		.version = "2.0.0",
+		.kind = BUNDLE_KIND_OS,
+		.file_count = ARRAY_SIZE(sized_paths),
+		.files = files,
+	};
+	char err[BUNDLE_ERR_SIZE];
+	size_t len;
+	char *text;
+
+	memcpy(m.key_id, sign_key_id, sizeof(m.key_id));
+	for (size_t i = 0; i < ARRAY_SIZE(sized_paths); i++) {
+		unsigned char *data = sized_data(i);
+
+		snprintf(files[i].path, sizeof(files[i].path), "%s", sized_paths[i]);
+		files[i].size = sized_sizes[i];
+		sha256_of(data, sized_sizes[i], files[i].sha256);
+		files[i].role = BUNDLE_ROLE_DISK_IMAGE;
+		free(data);
+	}
+	text = bundle_manifest_dump(&m, &len, err, sizeof(err));
+	assert_non_null(text);
+	buf_init(out, 64 * 1024 * 1024);
+	manifest_entries(out, text, len, false);
+	free(text);
+	for (size_t i = 0; i < ARRAY_SIZE(sized_paths); i++) {
+		unsigned char *data = sized_data(i);
+
+		if (corrupt & (1u << i))
+			data[sized_sizes[i] - 1] ^= 0x01;
+		tar_file(out, sized_paths[i], data, sized_sizes[i]);
+		free(data);
+	}
+	tar_end(out);
+}
+
+/* Walk the sized bundle with a recording sink, in a mode other than inline. */
+static int
+walk_sized(const struct buf *b, enum walk_mode mode, bool rendezvous, struct record_sink *s,
+	   char *err, size_t errlen)
+{
 	struct bundle_keyring *ring = test_keyring(true);
 	struct bundle_manifest *m = NULL;
-	char err[BUNDLE_ERR_SIZE];
-	struct buf b;
-	int fd;
+	struct bundle_sink sink;
+	struct feeder f;
+	int fd = walk_input(b->data, b->len, mode, &f);
+	int rc;
 
-	(void)state;
-	buf_init(&s.bytes, 1024);
-	build_bundle(&b, MUT_NONE);
-	fd = memfd_with(b.data, b.len);
-	assert_int_equal(bundle_walk(fd, ring, &sink, &m, err, sizeof(err)), 0);
-	assert_int_equal(s.begins, 2);
-	assert_int_equal(s.ends, 2);
-	assert_string_equal(s.bytes.data, "KERNELINITRD-DATA");
-	assert_string_equal(m->name, "test-os");
-	close(fd);
+	record_sink_init(s, &sink, mode == WALK_ONE_LANE ? 1 : 2);
+	s->rendezvous = rendezvous;
+	rc = bundle_walk(fd, ring, &sink, &m, err, errlen);
+	walk_input_close(fd, mode, &f);
 	bundle_manifest_free(m);
 	bundle_keyring_free(ring);
+	return rc;
+}
+
+/* Each file reaches the sink whole and in order, whichever way it is hashed. */
+static void
+walk_sink_bytes(void **state)
+{
+	char err[BUNDLE_ERR_SIZE] = "";
+	struct record_sink s;
+	struct buf b;
+
+	(void)state;
+	build_sized_bundle(&b, 0);
+	for (enum walk_mode mode = WALK_ONE_LANE; mode <= WALK_PARALLEL; mode++) {
+		assert_int_equal(walk_sized(&b, mode, false, &s, err, sizeof(err)), 0);
+		assert_int_equal(s.begins, ARRAY_SIZE(sized_paths));
+		assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
+		for (size_t i = 0; i < ARRAY_SIZE(sized_paths); i++) {
+			unsigned char *data = sized_data(i);
+
+			assert_int_equal(s.files[i].len, sized_sizes[i]);
+			assert_memory_equal(s.files[i].data, data, sized_sizes[i]);
+			free(data);
+		}
+		/* One entry at a time, on lane 0. */
+		if (mode != WALK_PARALLEL)
+			assert_int_equal(s.lanes_used, 1);
+		/* One lane hashes on the calling thread; two lanes on worker threads. */
+		assert_int_equal(s.data_on_worker, mode != WALK_ONE_LANE);
+		record_sink_free(&s);
+	}
 	buf_free(&b);
-	buf_free(&s.bytes);
+}
+
+/* Two lanes hash two entries at the same time. */
+static void
+walk_parallel_lanes(void **state)
+{
+	char err[BUNDLE_ERR_SIZE] = "";
+	struct record_sink s;
+	struct buf b;
+
+	(void)state;
+	build_sized_bundle(&b, 0);
+	assert_int_equal(walk_sized(&b, WALK_PARALLEL, true, &s, err, sizeof(err)), 0);
+	assert_false(s.rendezvous_timed_out);
+	assert_int_equal(s.lanes_used, 3);
+	assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
+	record_sink_free(&s);
+	buf_free(&b);
+}
+
+/*
+ * A hash mismatch in an entry hashed while another lane hashes a larger one: the
+ * entry is named, and the sink never hears that it ended.
+ */
+static void
+walk_parallel_hash_mismatch(void **state)
+{
+	char err[BUNDLE_ERR_SIZE] = "";
+	struct record_sink s;
+	struct buf b;
+	int rc;
+
+	(void)state;
+	build_sized_bundle(&b, 1u << 2);
+	rc = walk_sized(&b, WALK_PARALLEL, true, &s, err, sizeof(err));
+	assert_int_equal(rc, -EBADMSG);
+	assert_false(s.rendezvous_timed_out);
+	assert_int_equal(s.lanes_used, 3);
+	if (strstr(err, "entry c-disk has SHA-256") == NULL)
+		fail_msg("expected the hash mismatch of c-disk, got \"%s\"", err);
+	assert_int_equal(s.ended[2], 0);
+	record_sink_free(&s);
+	buf_free(&b);
+}
+
+/*
+ * Two bad entries: the one nearer the start of the archive is reported, although the
+ * larger one after it is hashed first.
+ */
+static void
+walk_parallel_earliest_error(void **state)
+{
+	char err[BUNDLE_ERR_SIZE] = "";
+	struct record_sink s;
+	struct buf b;
+
+	(void)state;
+	build_sized_bundle(&b, 1u << 0 | 1u << 3);
+	for (int run = 0; run < 20; run++) {
+		assert_int_equal(walk_sized(&b, WALK_PARALLEL, false, &s, err, sizeof(err)),
+				 -EBADMSG);
+		if (strstr(err, "entry a-fw has SHA-256") == NULL)
+			fail_msg("run %d: expected the mismatch of a-fw, got \"%s\"", run, err);
+		record_sink_free(&s);
+	}
+	buf_free(&b);
+}
+
+struct pool_count {
+	pthread_mutex_t lock;
+	uint64_t sum;
+	unsigned workers_seen;       /* bit per worker */
+	uint64_t last;               /* one worker: the previous job */
+	bool out_of_order;
+};
+
+static void
+pool_add(void *ctx, unsigned worker, void *job)
+{
+	struct pool_count *c = ctx;
+	uint64_t value = *(uint64_t *)job;
+
+	pthread_mutex_lock(&c->lock);
+	c->sum += value;
+	c->workers_seen |= 1u << worker;
+	if (value != c->last + 1)
+		c->out_of_order = true;
+	c->last = value;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Every job runs before the pool is freed; one worker runs them in order. */
+static void
+pool_runs_every_job(void **state)
+{
+	(void)state;
+	for (unsigned workers = 1; workers <= 3; workers++) {
+		struct pool_count c = { .sum = 0 };
+		struct work_pool *pool;
+
+		pthread_mutex_init(&c.lock, NULL);
+		assert_int_equal(work_pool_new(workers, sizeof(uint64_t), 4, pool_add, &c, &pool),
+				 0);
+		for (uint64_t v = 1; v <= 1000; v++)
+			work_pool_submit(pool, &v);
+		assert_int_equal(work_pool_wait(pool, 5000), 0);
+		assert_int_equal(c.sum, 500500);
+		for (uint64_t v = 1001; v <= 1010; v++)
+			work_pool_submit(pool, &v);
+		work_pool_free(pool);
+		assert_int_equal(c.sum, 500500 + 10055);
+		if (workers == 1)
+			assert_false(c.out_of_order);
+		assert_true(c.workers_seen != 0);
+		pthread_mutex_destroy(&c.lock);
+	}
+	assert_int_equal(work_pool_new(0, 8, 4, pool_add, NULL, &(struct work_pool *){ NULL }),
+			 -EINVAL);
 }
 
 /* The same bundle compressed with zstd passes; cut short, it fails as truncated. */
@@ -557,9 +945,11 @@ walk_zstd(void **state)
 	assert_non_null(z);
 	len = ZSTD_compress(z, bound, b.data, b.len, 3);
 	assert_false(ZSTD_isError(len));
-	assert_int_equal(walk_bytes(z, len, true, err, sizeof(err)), 0);
-	assert_true(walk_bytes(z, len - 5, true, err, sizeof(err)) < 0);
-	assert_non_null(strstr(err, "truncated"));
+	for (enum walk_mode mode = WALK_INLINE; mode <= WALK_PARALLEL; mode++) {
+		assert_int_equal(walk_bytes_mode(z, len, true, mode, err, sizeof(err)), 0);
+		assert_true(walk_bytes_mode(z, len - 5, true, mode, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "truncated"));
+	}
 	free(z);
 	buf_free(&b);
 }
@@ -838,12 +1228,79 @@ writer_roundtrip(void **state)
 	buf_free(&b);
 }
 
+/* The number of descriptors this process has open. */
+static int
+fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int count = 0;
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		count++;
+	closedir(d);
+	return count;
+}
+
+/* Queue `len` bytes of `byte` for the writer's open file. */
+static void
+writer_fill(struct stage_writer *sw, int byte, size_t len)
+{
+	char err[BUNDLE_ERR_SIZE];
+	void *buf = stage_writer_buffer(sw, err, sizeof(err));
+
+	assert_non_null(buf);
+	memset(buf, byte, len);
+	assert_int_equal(stage_writer_data(sw, buf, len, err, sizeof(err)), 0);
+}
+
+/*
+ * A lane's file whose entry got no close, because the walk stopped it after an
+ * earlier entry failed, is closed when the lane's next file opens: no descriptor leaks.
+ */
+static void
+writer_abandoned_entry(void **state)
+{
+	char dir[] = "/tmp/outpost-writer-test-XXXXXX", err[BUNDLE_ERR_SIZE];
+	struct bundle_file files[2] = { { .path = "a", .size = 8192 }, { .path = "b", .size = 10 } };
+	struct bundle_manifest m = { .file_count = 2, .files = files };
+	struct stage_writer *sw;
+	struct stat st;
+	int dir_fd, before;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dir_fd >= 0);
+	assert_int_equal(stage_writer_new(dir_fd, &m, 2, &sw), 0);
+	before = fd_count();
+
+	assert_int_equal(stage_writer_open(sw, 0, err, sizeof(err)), 0);
+	writer_fill(sw, 'a', 8192);
+	assert_int_equal(stage_writer_open(sw, 1, err, sizeof(err)), 0);
+	writer_fill(sw, 'b', 10);
+	assert_int_equal(stage_writer_close(sw, 1, err, sizeof(err)), 0);
+	assert_int_equal(stage_writer_finish(sw, false, err, sizeof(err)), 0);
+
+	assert_int_equal(fd_count(), before);
+	assert_int_equal(fstatat(dir_fd, "0", &st, 0), 0);
+	assert_int_equal(st.st_size, 8192);
+	assert_int_equal(fstatat(dir_fd, "1", &st, 0), 0);
+	assert_int_equal(st.st_size, 10);
+	assert_int_equal(unlinkat(dir_fd, "0", 0), 0);
+	assert_int_equal(unlinkat(dir_fd, "1", 0), 0);
+	close(dir_fd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static int
 setup(void **state)
 {
 	char err[BUNDLE_ERR_SIZE], prefix[256];
 
 	(void)state;
+	/* A walk that stops early closes a pipe that a feeder thread still writes to. */
+	signal(SIGPIPE, SIG_IGN);
 	if (mkdtemp(key_dir) == NULL)
 		return -1;
 	snprintf(prefix, sizeof(prefix), "%s/test", key_dir);
@@ -872,7 +1329,11 @@ main(void)
 		cmocka_unit_test(walk_rejections),
 		cmocka_unit_test(walk_untrusted_key),
 		cmocka_unit_test(walk_every_truncation),
-		cmocka_unit_test(walk_sink_order),
+		cmocka_unit_test(walk_sink_bytes),
+		cmocka_unit_test(walk_parallel_lanes),
+		cmocka_unit_test(walk_parallel_hash_mismatch),
+		cmocka_unit_test(walk_parallel_earliest_error),
+		cmocka_unit_test(pool_runs_every_job),
 		cmocka_unit_test(walk_zstd),
 		cmocka_unit_test(manifest_parse_table),
 		cmocka_unit_test(manifest_dump_canonical),
@@ -882,6 +1343,7 @@ main(void)
 		cmocka_unit_test(keygen_files),
 		cmocka_unit_test(keyring_refuses_test_keys),
 		cmocka_unit_test(writer_roundtrip),
+		cmocka_unit_test(writer_abandoned_entry),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
