@@ -51,30 +51,6 @@ struct script_cache {
 	uint64_t hits, misses;
 };
 
-/* "52:54:00:ab:cd:ef" as a 48-bit number plus one, or 0 when it is not canonical. */
-static uint64_t
-mac_number(const char *mac)
-{
-	uint64_t number = 0;
-
-	for (size_t i = 0; i < MAC_TEXT_SIZE - 1; i++) {
-		char c = mac[i];
-
-		if (i % 3 == 2) {
-			if (c != ':')
-				return 0;
-			continue;
-		}
-		if (c >= '0' && c <= '9')
-			number = number << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			number = number << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return 0;
-	}
-	return mac[MAC_TEXT_SIZE - 1] == '\0' ? number + 1 : 0;
-}
-
 /* The slot that contains `key`, or the empty slot where it would go. */
 static struct script_slot *
 slot_find(struct script_slot *slots, size_t capacity, uint64_t key)

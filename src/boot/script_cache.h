@@ -5,7 +5,7 @@
  * script is kept as a ready reply (struct http_response) and queued again for the next
  * request with the same MAC, UUID, architecture and platform.
  *
- * Every entry was rendered under one store generation. The first request that sees a
+ * Every entry was rendered under one store generation. The first request that reads a
  * newer generation, because something was committed, empties the cache, so a change to
  * a machine, its profile, its deployments or the loaded bundles shows on the next
  * request. One cache is shared by all worker threads behind a mutex, and its entries

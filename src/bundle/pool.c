@@ -22,7 +22,7 @@ struct pool_worker {
 struct work_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t queued;       /* a job was queued, or stop was set */
-	pthread_cond_t taken;        /* a job left the queue */
+	pthread_cond_t dequeued;     /* a job left the queue */
 	pthread_cond_t idle;         /* a job finished */
 	void (*run)(void *ctx, unsigned worker, void *job);
 	void *ctx;
@@ -53,7 +53,7 @@ worker_main(void *arg)
 		p->head = (p->head + 1) % p->capacity;
 		p->count--;
 		p->running++;
-		pthread_cond_signal(&p->taken);
+		pthread_cond_signal(&p->dequeued);
 		pthread_mutex_unlock(&p->lock);
 		p->run(p->ctx, w->index, w->job);
 		pthread_mutex_lock(&p->lock);
@@ -93,7 +93,7 @@ work_pool_new(unsigned workers, size_t job_size, size_t capacity,
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->queued, NULL);
-	pthread_cond_init(&p->taken, NULL);
+	pthread_cond_init(&p->dequeued, NULL);
 	pthread_cond_init(&p->idle, NULL);
 	for (; p->started < workers && rc == 0; p->started++) {
 		struct pool_worker *w = &p->workers[p->started];
@@ -117,7 +117,7 @@ work_pool_submit(struct work_pool *p, const void *job)
 {
 	pthread_mutex_lock(&p->lock);
 	while (p->count == p->capacity)
-		pthread_cond_wait(&p->taken, &p->lock);
+		pthread_cond_wait(&p->dequeued, &p->lock);
 	memcpy(p->jobs + (p->head + p->count) % p->capacity * p->job_size, job, p->job_size);
 	p->count++;
 	pthread_cond_signal(&p->queued);
@@ -159,7 +159,7 @@ work_pool_free(struct work_pool *p)
 	for (unsigned i = 0; i < p->started; i++)
 		pthread_join(p->workers[i].thread, NULL);
 	pthread_cond_destroy(&p->queued);
-	pthread_cond_destroy(&p->taken);
+	pthread_cond_destroy(&p->dequeued);
 	pthread_cond_destroy(&p->idle);
 	pthread_mutex_destroy(&p->lock);
 	free(p->jobs);

@@ -217,7 +217,7 @@ bundle_source_skip(struct bundle_source *src, uint64_t len, uint64_t *ret_skippe
 	at = lseek(src->fd, 0, SEEK_CUR);
 	if (at < 0 || fstat(src->fd, &st) < 0)
 		return err_set(-errno, err, errlen, "cannot read the bundle: %s", strerror(errno));
-	/* A seek past the end succeeds, so the file's size tells how many bytes are left. */
+	/* A seek past the end succeeds, so the bytes left are computed from the file size. */
 	left = st.st_size > at ? (uint64_t)(st.st_size - at) : 0;
 	if (len > left) {
 		len = left;

@@ -276,6 +276,22 @@ http_queue(struct http_request *req, unsigned status, struct MHD_Response *respo
 	return 0;
 }
 
+/*
+ * Set Content-Type on `response` when content_type is not NULL. Returns the response,
+ * or NULL after destroying it when the header cannot be added.
+ */
+static struct MHD_Response *
+response_with_type(struct MHD_Response *response, const char *content_type)
+{
+	if (content_type != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
+		    MHD_YES) {
+		MHD_destroy_response(response);
+		return NULL;
+	}
+	return response;
+}
+
 /* Create a response over a copy of `len` bytes, with Content-Type set. */
 static struct MHD_Response *
 response_from_copy(const char *content_type, const void *body, size_t len)
@@ -287,13 +303,7 @@ response_from_copy(const char *content_type, const void *body, size_t len)
 						   MHD_RESPMEM_MUST_COPY);
 	if (response == NULL)
 		return NULL;
-	if (content_type != NULL &&
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
-		    MHD_YES) {
-		MHD_destroy_response(response);
-		return NULL;
-	}
-	return response;
+	return response_with_type(response, content_type);
 }
 
 int
@@ -323,13 +333,7 @@ response_from_taken(const char *content_type, char *body, size_t len)
 		free(body);
 		return NULL;
 	}
-	if (content_type != NULL &&
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
-		    MHD_YES) {
-		MHD_destroy_response(response);
-		return NULL;
-	}
-	return response;
+	return response_with_type(response, content_type);
 }
 
 int

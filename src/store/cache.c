@@ -57,30 +57,6 @@ boot_strings(struct machine_boot *b, char *fields[BOOT_STRING_COUNT], size_t siz
 	memcpy(sizes, z, sizeof(z));
 }
 
-/* "52:54:00:ab:cd:ef" as a number plus one, or 0 when the text is not canonical. */
-static uint64_t
-mac_key(const char *mac)
-{
-	uint64_t key = 0;
-
-	for (size_t i = 0; i < MAC_TEXT_SIZE - 1; i++) {
-		char c = mac[i];
-
-		if (i % 3 == 2) {
-			if (c != ':')
-				return 0;
-			continue;
-		}
-		if (c >= '0' && c <= '9')
-			key = key << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			key = key << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return 0;
-	}
-	return mac[MAC_TEXT_SIZE - 1] == '\0' ? key + 1 : 0;
-}
-
 static size_t
 slot_index(const struct boot_cache *cache, uint64_t key)
 {
@@ -298,7 +274,7 @@ store_machine_boot_get(struct store *st, const char *mac, struct machine_boot *r
 {
 	/* Read the generation first: a commit after this point retires what we read. */
 	uint64_t generation = store_generation();
-	uint64_t key = mac_key(mac);
+	uint64_t key = mac_number(mac);
 	struct boot_cache_slot *slot = NULL;
 	int err;
 

@@ -220,6 +220,29 @@ mac_parse(const char *text, char out[MAC_TEXT_SIZE])
 	return 0;
 }
 
+uint64_t
+mac_number(const char *mac)
+{
+	uint64_t number = 0;
+
+	for (size_t i = 0; i < MAC_TEXT_SIZE - 1; i++) {
+		char c = mac[i];
+
+		if (i % 3 == 2) {
+			if (c != ':')
+				return 0;
+			continue;
+		}
+		if (c >= '0' && c <= '9')
+			number = number << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			number = number << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return 0;
+	}
+	return mac[MAC_TEXT_SIZE - 1] == '\0' ? number + 1 : 0;
+}
+
 /* Characters a kernel argument may contain besides letters and digits. */
 static bool
 cmdline_char_allowed(char c)

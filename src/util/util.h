@@ -59,6 +59,11 @@ char *buf_steal(struct buf *b);
  * all zeros. Returns 0 or -EINVAL.
  */
 int mac_parse(const char *text, char out[MAC_TEXT_SIZE]);
+/*
+ * Convert a canonical MAC ("52:54:00:ab:cd:ef", as mac_parse writes it) to its 48-bit
+ * number plus one, a key that is never 0. Returns 0 when the text is not canonical.
+ */
+uint64_t mac_number(const char *mac);
 
 /*
  * Make room for one more item in an array of `count` items of `size` bytes whose
