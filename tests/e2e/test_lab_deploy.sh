@@ -120,7 +120,7 @@ sha=$("$OUTPOST" bundle show debian-12 "${debian#debian-12/}" --json | jq -r '.a
 blob="$LAB_DIR/store/sha256/${sha:0:2}/$sha"
 cp "$blob" "$WORK/image.good"
 chmod u+w "$blob"
-printf 'X' | dd of="$blob" bs=1 seek=$((64 * 1048576)) conv=notrunc status=none
+flip_byte "$blob" $((64 * 1048576))
 api_unix POST "/api/v1/machines/$id/deploy" "${json[@]}" -d '{}' -o /dev/null
 # The installed system runs until the server is power-cycled, as a BMC would do it.
 "$LAB" server stop bios1 > /dev/null

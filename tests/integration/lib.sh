@@ -129,6 +129,20 @@ kill_daemon() {
 	fi
 }
 
+# Change one byte of FILE at OFFSET to its bitwise complement, so the file differs
+# whatever the byte was. Usage: flip_byte FILE OFFSET
+flip_byte() {
+	local file=$1 offset=$2 byte
+	byte=$(od -An -tu1 -j "$offset" -N 1 "$file" | tr -d ' ')
+	if [ -z "$byte" ]; then
+		echo "flip_byte: $file is shorter than $((offset + 1)) bytes" >&2
+		return 1
+	fi
+	# shellcheck disable=SC2059 # the format is the escaped byte
+	printf "\\$(printf '%03o' $((byte ^ 255)))" |
+		dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
+}
+
 # curl against the unix socket. Usage: api_unix METHOD PATH [curl args...]
 api_unix() {
 	local method=$1 path=$2

@@ -77,7 +77,7 @@ expect_eq "blobs after the removal" "$(blob_count)" 3
 out=$("$OUTPOST" bundle verify --installed 2>&1)
 expect_contains "all blobs intact" "$out" "3 blobs checked, 0 damaged"
 chmod u+w "$WORK/store/$kernel_blob"
-printf 'X' | dd of="$WORK/store/$kernel_blob" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$WORK/store/$kernel_blob" 100
 out=$("$OUTPOST" bundle verify --installed 2>&1)
 expect_eq "damage found" "$?" 1
 expect_contains "damaged blob named" "$out" "damaged blob $(basename "$kernel_blob")"

@@ -155,7 +155,7 @@ sha=$(sha256sum < "$WORK/image/disk.raw.zst" | cut -d ' ' -f 1)
 blob=$WORK/store/sha256/${sha:0:2}/$sha
 cp "$blob" "$WORK/blob.good"
 chmod u+w "$blob"
-printf 'X' | dd of="$blob" bs=1 seek=5000 conv=notrunc status=none
+flip_byte "$blob" 5000
 disk=$(deploy_loop_new 64M)
 deploy_agent_run deploy "$TOKEN" "$disk"
 expect_eq "agent fails" "$?" 1
