@@ -182,6 +182,57 @@ uint64_t bundle_source_file_bytes(const struct bundle_source *src);
 bool bundle_source_compressed(const struct bundle_source *src);
 struct bundle_source *bundle_source_free(struct bundle_source *src);
 
+/*
+ * The seek table of a compressed bundle (frames.c), in the zstd seekable format: where
+ * each zstd frame starts in the file and in the decompressed stream.
+ */
+#define BUNDLE_FRAMES_MAX 65536
+#define BUNDLE_FRAME_DATA_MAX (1u << 30)
+#define BUNDLE_FRAMES_FOOTER 9
+
+struct bundle_frames {
+	uint64_t base;               /* file offset of frame 0 */
+	size_t count;
+	uint64_t *in;                /* count + 1 offsets in the file, from base */
+	uint64_t *out;               /* count + 1 offsets in the decompressed stream */
+};
+
+/* Append a frame's sizes to a table's entries; -ERANGE or -E2BIG past the limits. */
+int bundle_frames_add(struct buf *entries, uint64_t in_bytes, uint64_t out_bytes);
+/* Append the whole table, a skippable zstd frame, for `entries` to `out`. */
+int bundle_frames_encode(const struct buf *entries, struct buf *out);
+/* The table's size in bytes from its last BUNDLE_FRAMES_FOOTER bytes; 0 if not a table. */
+size_t bundle_frames_table_size(const unsigned char footer[BUNDLE_FRAMES_FOOTER]);
+/*
+ * Parse a whole table of `len` bytes, for frames that take `data_len` bytes of the
+ * file. Returns 0, -EBADMSG for a malformed table, or -ENOMEM.
+ */
+int bundle_frames_parse(const unsigned char *table, size_t len, uint64_t data_len,
+			struct bundle_frames **ret);
+/*
+ * Read the table at the end of a regular file whose zstd data starts at `base`.
+ * Returns 0, -ENOENT when the file has none, -EBADMSG for a malformed one, or < 0.
+ */
+int bundle_frames_read(int fd, uint64_t base, struct bundle_frames **ret);
+/* The index of the first frame that starts at `out_offset`, or -1 if none does. */
+ssize_t bundle_frames_find(const struct bundle_frames *f, uint64_t out_offset);
+struct bundle_frames *bundle_frames_free(struct bundle_frames *f);
+
+/*
+ * Read a compressed source frame by frame, as `frames` lists them (not owned). The
+ * source must not have read past the zstd magic number yet. Skips that start and end
+ * on frame boundaries then move to the frame. Returns 0 or -EINVAL.
+ */
+int bundle_source_frames(struct bundle_source *src, const struct bundle_frames *frames);
+/* A source over some frames of `fd`; bundle_source_range picks which. */
+int bundle_source_open_frames(int fd, const struct bundle_frames *frames,
+			      struct bundle_source **ret);
+/*
+ * Read `len` decompressed bytes from `offset` next, then the end of the stream. Both
+ * ends must be frame boundaries, else -ESPIPE.
+ */
+int bundle_source_range(struct bundle_source *src, uint64_t offset, uint64_t len);
+
 /* The strict pax tar reader (tar_read.c). */
 struct tar_reader;
 

@@ -3,6 +3,12 @@
  * The bytes of a bundle file, decompressed on the fly when the file starts with the
  * zstd magic number. The decompressor's window is capped, so a hostile frame cannot
  * make the reader allocate more than about 16 MiB.
+ *
+ * With a seek table (frames.c), a compressed source reads frame by frame: zstd sees
+ * one frame's bytes at a time, and each frame must end where the table puts its end,
+ * with the table's count of bytes. A skip that starts and ends on frame boundaries moves to
+ * the frame instead of decompressing what lies between. A source may also cover only
+ * some frames, so that several threads each decompress an entry of their own.
  */
 #include "bundle/bundle.h"
 
@@ -32,6 +38,13 @@ struct bundle_source {
 	unsigned char *in_buf;       /* owned */
 	size_t in_cap;
 	size_t frame_left;           /* last ZSTD_decompressStream hint; 0 between frames */
+	/* Framed reading, when frames is set. */
+	const struct bundle_frames *frames;  /* not owned */
+	size_t frame;                /* the frame being decoded */
+	size_t frame_end;            /* the stream ends before this frame */
+	uint64_t frame_in_left;      /* bytes of the frame not yet given to zstd */
+	uint64_t frame_out;          /* bytes decoded from the frame so far */
+	uint64_t next_in;            /* file offset of the next byte to read */
 	unsigned char head[4];       /* plain tar: the bytes read to detect the format */
 	size_t head_len;
 	size_t head_pos;
@@ -56,6 +69,20 @@ bundle_read_full(int fd, void *buf, size_t len, int64_t offset)
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+/* Set up zstd decompression with the capped window. Returns 0 or -ENOMEM. */
+static int
+decoder_new(struct bundle_source *src)
+{
+	src->dctx = ZSTD_createDCtx();
+	src->in_cap = ZSTD_DStreamInSize();
+	src->in_buf = malloc(src->in_cap);
+	if (src->dctx == NULL || src->in_buf == NULL ||
+	    ZSTD_isError(ZSTD_DCtx_setParameter(src->dctx, ZSTD_d_windowLogMax,
+						ZSTD_WINDOW_LOG_MAX)))
+		return -ENOMEM;
+	return 0;
 }
 
 int
@@ -88,12 +115,7 @@ bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
 		return 0;
 	}
 
-	src->dctx = ZSTD_createDCtx();
-	src->in_cap = ZSTD_DStreamInSize();
-	src->in_buf = malloc(src->in_cap);
-	if (src->dctx == NULL || src->in_buf == NULL ||
-	    ZSTD_isError(ZSTD_DCtx_setParameter(src->dctx, ZSTD_d_windowLogMax,
-						ZSTD_WINDOW_LOG_MAX))) {
+	if (decoder_new(src) < 0) {
 		bundle_source_free(src);
 		return -ENOMEM;
 	}
@@ -190,11 +212,202 @@ zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t er
 	return (ssize_t)out.pos;
 }
 
+/*********************************************************************************
+ * Framed reading, with a seek table
+ */
+
+/* Start decoding frame `index`, whose first byte is read next. */
+static void
+frame_start(struct bundle_source *src, size_t index)
+{
+	const struct bundle_frames *f = src->frames;
+
+	src->frame = index;
+	src->frame_out = 0;
+	src->frame_in_left = index < src->frame_end ? f->in[index + 1] - f->in[index] : 0;
+	ZSTD_DCtx_reset(src->dctx, ZSTD_reset_session_only);
+}
+
+static int
+frame_mismatch(struct bundle_source *src, char *err, size_t errlen)
+{
+	return err_set(-EBADMSG, err, errlen, "zstd frame %zu of the bundle does not match "
+		       "the seek table at the end of the file: the file is damaged; copy the "
+		       "bundle again", src->frame);
+}
+
+/*
+ * Give zstd the current frame's next bytes, at most what `out` has room for. Moves to
+ * the next frame when this one ends where the table puts its end. Returns 0 or < 0.
+ */
+static int
+frame_step(struct bundle_source *src, ZSTD_outBuffer *out, char *err, size_t errlen)
+{
+	const struct bundle_frames *f = src->frames;
+	size_t before_in, before_out, hint;
+	ZSTD_inBuffer view;
+
+	/* Reads stop at the frame's end: after a skip, what follows is not needed. */
+	if (src->in.pos == src->in.size && src->frame_in_left > 0) {
+		size_t want = src->frame_in_left < src->in_cap ? (size_t)src->frame_in_left :
+								 src->in_cap;
+		ssize_t n = bundle_read_full(src->fd, src->in_buf, want, (int64_t)src->next_in);
+
+		if (n < 0)
+			return err_set((int)n, err, errlen, "cannot read the bundle: %s",
+				       strerror((int)-n));
+		if (n == 0)
+			return err_set(-EBADMSG, err, errlen, "the bundle ends inside zstd frame "
+				       "%zu: the file is truncated", src->frame);
+		src->next_in += (uint64_t)n;
+		src->file_bytes += (uint64_t)n;
+		src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = (size_t)n, .pos = 0 };
+	}
+	/* zstd gets no byte past the frame, so a frame longer than the table's is caught. */
+	view = src->in;
+	if (view.size - view.pos > src->frame_in_left)
+		view.size = view.pos + (size_t)src->frame_in_left;
+	before_in = view.pos;
+	before_out = out->pos;
+	hint = ZSTD_decompressStream(src->dctx, out, &view);
+	if (ZSTD_isError(hint))
+		return err_set(-EBADMSG, err, errlen, "zstd frame %zu of the bundle is corrupt: %s",
+			       src->frame, ZSTD_getErrorName(hint));
+	src->in.pos = view.pos;
+	src->frame_in_left -= view.pos - before_in;
+	src->frame_out += out->pos - before_out;
+	if (src->frame_out > f->out[src->frame + 1] - f->out[src->frame])
+		return frame_mismatch(src, err, errlen);
+	if (hint == 0) {
+		if (src->frame_in_left != 0 ||
+		    src->frame_out != f->out[src->frame + 1] - f->out[src->frame])
+			return frame_mismatch(src, err, errlen);
+		frame_start(src, src->frame + 1);
+	} else if (src->frame_in_left == 0 && view.pos == before_in && out->pos == before_out) {
+		/* The frame needs more bytes than the table gives it. */
+		return frame_mismatch(src, err, errlen);
+	}
+	return 0;
+}
+
+static ssize_t
+framed_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t errlen)
+{
+	ZSTD_outBuffer out = { .dst = buf, .size = len, .pos = 0 };
+
+	while (out.pos == 0 && src->frame < src->frame_end) {
+		int rc = frame_step(src, &out, err, errlen);
+
+		if (rc < 0)
+			return rc;
+	}
+	return (ssize_t)out.pos;
+}
+
+/* Read what is left of a frame whose bytes have all been decoded, up to its end. */
+static int
+frame_finish(struct bundle_source *src, char *err, size_t errlen)
+{
+	size_t frame = src->frame;
+	unsigned char scratch[1];
+
+	while (src->frame == frame) {
+		ZSTD_outBuffer out = { .dst = scratch, .size = sizeof(scratch), .pos = 0 };
+		int rc = frame_step(src, &out, err, errlen);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Skip `len` bytes by moving to the frame where they end. Both ends must be frame
+ * boundaries, else -ESPIPE: the caller reads the stream in order instead.
+ */
+static int
+framed_skip(struct bundle_source *src, uint64_t len, char *err, size_t errlen)
+{
+	const struct bundle_frames *f = src->frames;
+	ssize_t target;
+	int rc;
+
+	if (src->frame < src->frame_end && src->frame_out > 0 &&
+	    src->frame_out == f->out[src->frame + 1] - f->out[src->frame]) {
+		rc = frame_finish(src, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (src->frame_out > 0 || src->frame >= src->frame_end ||
+	    src->frame_in_left != f->in[src->frame + 1] - f->in[src->frame])
+		return -ESPIPE;
+	target = bundle_frames_find(f, f->out[src->frame] + len);
+	if (target < 0 || (size_t)target > src->frame_end)
+		return -ESPIPE;
+	src->next_in = f->base + f->in[target];
+	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = 0, .pos = 0 };
+	frame_start(src, (size_t)target);
+	return 0;
+}
+
+int
+bundle_source_frames(struct bundle_source *src, const struct bundle_frames *frames)
+{
+	off_t at = lseek(src->fd, 0, SEEK_CUR);
+
+	/* Only a source that has read nothing past the zstd magic number can switch. */
+	if (src->dctx == NULL || at < 0 || (uint64_t)at != frames->base + src->in.size ||
+	    src->in.pos != 0)
+		return -EINVAL;
+	src->frames = frames;
+	src->frame_end = frames->count;
+	src->next_in = (uint64_t)at;
+	src->seekable = true;
+	frame_start(src, 0);
+	return 0;
+}
+
+int
+bundle_source_open_frames(int fd, const struct bundle_frames *frames,
+			  struct bundle_source **ret)
+{
+	struct bundle_source *src = calloc(1, sizeof(*src));
+
+	if (src == NULL)
+		return -ENOMEM;
+	src->fd = fd;
+	src->frames = frames;
+	src->seekable = true;
+	if (decoder_new(src) < 0) {
+		bundle_source_free(src);
+		return -ENOMEM;
+	}
+	*ret = src;
+	return 0;
+}
+
+int
+bundle_source_range(struct bundle_source *src, uint64_t offset, uint64_t len)
+{
+	const struct bundle_frames *f = src->frames;
+	ssize_t first = bundle_frames_find(f, offset), end = bundle_frames_find(f, offset + len);
+
+	if (first < 0 || end < first)
+		return -ESPIPE;
+	src->frame_end = (size_t)end;
+	src->next_in = f->base + f->in[first];
+	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = 0, .pos = 0 };
+	frame_start(src, (size_t)first);
+	return 0;
+}
+
 ssize_t
 bundle_source_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t errlen)
 {
 	if (len == 0)
 		return 0;
+	if (src->frames != NULL)
+		return framed_read(src, buf, len, err, errlen);
 	return src->dctx != NULL ? zstd_read(src, buf, len, err, errlen)
 				 : plain_read(src, buf, len, err, errlen);
 }
@@ -209,6 +422,13 @@ bundle_source_skip(struct bundle_source *src, uint64_t len, uint64_t *ret_skippe
 
 	if (!src->seekable)
 		return -ESPIPE;
+	if (src->frames != NULL) {
+		int rc = framed_skip(src, len, err, errlen);
+
+		if (rc == 0)
+			*ret_skipped = len;
+		return rc;
+	}
 	while (len > 0 && src->head_pos < src->head_len) {
 		src->head_pos++;
 		skipped++;

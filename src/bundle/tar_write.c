@@ -4,6 +4,11 @@
  * fixed, pax records appear only when the ustar fields cannot hold a value, and the
  * archive is padded to whole 10,240-byte records. Compression is zstd level 3 on one
  * thread. So the same entries always give the same bytes.
+ *
+ * A compressed archive ends a zstd frame where each entry's data starts and where it
+ * ends, and every BUNDLE_FRAME_DATA_MAX bytes within it, and a seek table after the
+ * last frame lists them (frames.c). A loader can then find and decompress each
+ * entry's data on its own.
  */
 #include "bundle/bundle.h"
 
@@ -30,6 +35,11 @@ struct tar_writer {
 	unsigned char *out;          /* owned; OUT_BUF bytes waiting for write(2) */
 	size_t out_len;
 	uint64_t tar_bytes;          /* tar stream bytes produced */
+	uint64_t written;            /* bytes written to fd */
+	uint64_t frame_start;        /* written + out_len where the current frame began */
+	uint64_t frame_bytes;        /* tar stream bytes in the current frame */
+	struct buf seek;             /* the seek table's entries */
+	bool seek_full;              /* too many frames for a table: the file has none */
 	uint64_t left;               /* bytes the current entry still expects */
 	char path[BUNDLE_PATH_SIZE]; /* the current entry, for errors */
 };
@@ -41,33 +51,40 @@ flush_out(struct tar_writer *tw, char *err, size_t errlen)
 
 	if (rc < 0)
 		return err_set(rc, err, errlen, "cannot write the bundle: %s", strerror(-rc));
+	tw->written += tw->out_len;
 	tw->out_len = 0;
 	return 0;
 }
 
-/* Compress (or copy) `len` bytes of tar stream into the output buffer. */
+/* Copy bytes to the output buffer as they are. */
 static int
-emit(struct tar_writer *tw, const void *data, size_t len, ZSTD_EndDirective mode, char *err,
-     size_t errlen)
+out_append(struct tar_writer *tw, const void *data, size_t len, char *err, size_t errlen)
+{
+	size_t done = 0;
+	int rc;
+
+	while (done < len) {
+		size_t take = len - done;
+
+		if (take > OUT_BUF - tw->out_len)
+			take = OUT_BUF - tw->out_len;
+		memcpy(tw->out + tw->out_len, (const char *)data + done, take);
+		tw->out_len += take;
+		done += take;
+		if (tw->out_len == OUT_BUF && (rc = flush_out(tw, err, errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Compress `len` bytes into the output buffer; ZSTD_e_end also ends the frame. */
+static int
+compress(struct tar_writer *tw, const void *data, size_t len, ZSTD_EndDirective mode,
+	 char *err, size_t errlen)
 {
 	ZSTD_inBuffer in = { .src = data, .size = len, .pos = 0 };
 	int rc;
 
-	tw->tar_bytes += len;
-	if (tw->cctx == NULL) {
-		while (in.pos < in.size) {
-			size_t take = in.size - in.pos;
-
-			if (take > OUT_BUF - tw->out_len)
-				take = OUT_BUF - tw->out_len;
-			memcpy(tw->out + tw->out_len, (const char *)data + in.pos, take);
-			tw->out_len += take;
-			in.pos += take;
-			if (tw->out_len == OUT_BUF && (rc = flush_out(tw, err, errlen)) < 0)
-				return rc;
-		}
-		return 0;
-	}
 	for (;;) {
 		ZSTD_outBuffer out = { .dst = tw->out, .size = OUT_BUF, .pos = tw->out_len };
 		size_t remaining = ZSTD_compressStream2(tw->cctx, &out, &in, mode);
@@ -83,6 +100,53 @@ emit(struct tar_writer *tw, const void *data, size_t len, ZSTD_EndDirective mode
 	}
 }
 
+/* End the current zstd frame, unless it is empty, and add it to the seek table. */
+static int
+frame_end(struct tar_writer *tw, char *err, size_t errlen)
+{
+	int rc;
+
+	if (tw->cctx == NULL || tw->frame_bytes == 0)
+		return 0;
+	rc = compress(tw, NULL, 0, ZSTD_e_end, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!tw->seek_full && bundle_frames_add(&tw->seek, tw->written + tw->out_len -
+						tw->frame_start, tw->frame_bytes) < 0) {
+		tw->seek_full = true;
+		buf_free(&tw->seek);
+	}
+	tw->frame_start = tw->written + tw->out_len;
+	tw->frame_bytes = 0;
+	return 0;
+}
+
+/* Compress (or copy) `len` bytes of tar stream into the output buffer. */
+static int
+emit(struct tar_writer *tw, const void *data, size_t len, char *err, size_t errlen)
+{
+	size_t done = 0;
+	int rc;
+
+	tw->tar_bytes += len;
+	if (tw->cctx == NULL)
+		return out_append(tw, data, len, err, errlen);
+	while (done < len) {
+		size_t take = len - done;
+
+		if (take > BUNDLE_FRAME_DATA_MAX - tw->frame_bytes)
+			take = (size_t)(BUNDLE_FRAME_DATA_MAX - tw->frame_bytes);
+		rc = compress(tw, (const char *)data + done, take, ZSTD_e_continue, err, errlen);
+		if (rc < 0)
+			return rc;
+		done += take;
+		tw->frame_bytes += take;
+		if (tw->frame_bytes == BUNDLE_FRAME_DATA_MAX && (rc = frame_end(tw, err, errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
 tar_writer_new(int fd, bool zstd, uint64_t mtime, struct tar_writer **ret, char *err,
 	       size_t errlen)
@@ -93,6 +157,7 @@ tar_writer_new(int fd, bool zstd, uint64_t mtime, struct tar_writer **ret, char 
 		return -ENOMEM;
 	tw->fd = fd;
 	tw->mtime = mtime;
+	buf_init(&tw->seek, (size_t)BUNDLE_FRAMES_MAX * 8);
 	tw->out = malloc(OUT_BUF);
 	if (tw->out == NULL)
 		goto err_alloc;
@@ -149,7 +214,7 @@ pad_to(struct tar_writer *tw, uint64_t unit, char *err, size_t errlen)
 	while (n > 0 && rc == 0) {
 		size_t take = n < BLOCK ? (size_t)n : BLOCK;
 
-		rc = emit(tw, zeros, take, ZSTD_e_continue, err, errlen);
+		rc = emit(tw, zeros, take, err, errlen);
 		n -= take;
 	}
 	return rc;
@@ -180,7 +245,9 @@ tar_begin(struct tar_writer *tw, const char *path, uint64_t size, char *err, siz
 			       tw->path, (unsigned long long)tw->left);
 	if (bundle_path_check(path) < 0)
 		return err_set(-EINVAL, err, errlen, "invalid path in a bundle: %s", path);
-	rc = pad_to(tw, BLOCK, err, errlen);
+	rc = frame_end(tw, err, errlen);
+	if (rc == 0)
+		rc = pad_to(tw, BLOCK, err, errlen);
 	if (rc < 0)
 		return rc;
 
@@ -193,9 +260,9 @@ tar_begin(struct tar_writer *tw, const char *path, uint64_t size, char *err, siz
 	}
 	if (rc == 0 && pax.len > 0) {
 		header_build(block, "PaxHeader", pax.len, 'x', tw->mtime);
-		rc = emit(tw, block, BLOCK, ZSTD_e_continue, err, errlen);
+		rc = emit(tw, block, BLOCK, err, errlen);
 		if (rc == 0)
-			rc = emit(tw, pax.data, pax.len, ZSTD_e_continue, err, errlen);
+			rc = emit(tw, pax.data, pax.len, err, errlen);
 		if (rc == 0)
 			rc = pad_to(tw, BLOCK, err, errlen);
 	}
@@ -204,7 +271,9 @@ tar_begin(struct tar_writer *tw, const char *path, uint64_t size, char *err, siz
 		return rc;
 
 	header_build(block, path, size, '0', tw->mtime);
-	rc = emit(tw, block, BLOCK, ZSTD_e_continue, err, errlen);
+	rc = emit(tw, block, BLOCK, err, errlen);
+	if (rc == 0)
+		rc = frame_end(tw, err, errlen);
 	if (rc < 0)
 		return rc;
 	snprintf(tw->path, sizeof(tw->path), "%s", path);
@@ -219,7 +288,23 @@ tar_write(struct tar_writer *tw, const void *data, size_t len, char *err, size_t
 		return err_set(-EINVAL, err, errlen, "entry %s: more bytes than its size; the "
 			       "file changed while the bundle was written", tw->path);
 	tw->left -= len;
-	return emit(tw, data, len, ZSTD_e_continue, err, errlen);
+	return emit(tw, data, len, err, errlen);
+}
+
+static int
+seek_table_write(struct tar_writer *tw, char *err, size_t errlen)
+{
+	struct buf table;
+	int rc;
+
+	buf_init(&table, tw->seek.len + 64);
+	rc = bundle_frames_encode(&tw->seek, &table);
+	if (rc < 0)
+		rc = err_set(rc, err, errlen, "out of memory writing the seek table");
+	else
+		rc = out_append(tw, table.data, table.len, err, errlen);
+	buf_free(&table);
+	return rc;
 }
 
 int
@@ -232,13 +317,17 @@ tar_writer_finish(struct tar_writer *tw, char *err, size_t errlen)
 		return err_set(-EINVAL, err, errlen, "entry %s: %llu bytes were not written; "
 			       "the file changed while the bundle was written", tw->path,
 			       (unsigned long long)tw->left);
-	rc = pad_to(tw, BLOCK, err, errlen);
+	rc = frame_end(tw, err, errlen);
 	if (rc == 0)
-		rc = emit(tw, zeros, sizeof(zeros), ZSTD_e_continue, err, errlen);
+		rc = pad_to(tw, BLOCK, err, errlen);
+	if (rc == 0)
+		rc = emit(tw, zeros, sizeof(zeros), err, errlen);
 	if (rc == 0)
 		rc = pad_to(tw, RECORD, err, errlen);
-	if (rc == 0 && tw->cctx != NULL)
-		rc = emit(tw, NULL, 0, ZSTD_e_end, err, errlen);
+	if (rc == 0)
+		rc = frame_end(tw, err, errlen);
+	if (rc == 0 && tw->cctx != NULL && !tw->seek_full)
+		rc = seek_table_write(tw, err, errlen);
 	if (rc == 0)
 		rc = flush_out(tw, err, errlen);
 	return rc;
@@ -250,6 +339,7 @@ tar_writer_free(struct tar_writer *tw)
 	if (tw == NULL)
 		return NULL;
 	ZSTD_freeCCtx(tw->cctx);
+	buf_free(&tw->seek);
 	free(tw->out);
 	free(tw);
 	return NULL;

@@ -22,6 +22,11 @@
  *     entries and reads each with pread into the sink's buffers while it hashes
  *     them. SHA-256 is sequential within an entry, so this is what spreads the
  *     hashing of one bundle over several cores. See jobs_order for the order.
+ *     A compressed regular file with a seek table (frames.c) whose frames start and
+ *     end with each entry's data goes the same way: the header pass moves from frame
+ *     to frame, and each worker decompresses its entry's frames itself. When an
+ *     entry's data does not start and end on frame boundaries, the walk starts over
+ *     in stream mode.
  *
  * Each entry's bytes are hashed in the same buffer that the sink then writes, so what
  * the sink stores is what was hashed, even if the file changes during the walk.
@@ -49,6 +54,7 @@
 /* A worker's state: one entry's hash at a time, and the error of its last job. */
 struct lane {
 	EVP_MD_CTX *md;
+	struct bundle_source *src;   /* parallel over frames: this lane's decoder */
 	char err[BUNDLE_ERR_SIZE];
 };
 
@@ -76,6 +82,9 @@ struct walk {
 	const struct bundle_sink *sink;
 	bool lent;                   /* the sink lends buffers, so workers can hash */
 	struct bundle_manifest *m;
+	struct bundle_frames *frames;        /* the seek table of a compressed file, or NULL */
+	unsigned char manifest_sha256[32];   /* of the signed manifest bytes */
+	unsigned char sig[BUNDLE_SIG_BYTES];
 	unsigned char *seen;         /* one byte per manifest file */
 	unsigned char *chunk;        /* BUNDLE_CHUNK bytes, when the sink lends none */
 	char *err;
@@ -179,6 +188,9 @@ manifest_read(struct walk *w, const struct bundle_keyring *ring)
 		return rc;
 	rc = bundle_keyring_verify(ring, w->m->key_id, text, len, sig, sizeof(sig), w->err,
 				   w->errlen);
+	if (rc == 0 && EVP_Digest(text, len, w->manifest_sha256, NULL, EVP_sha256(), NULL) != 1)
+		rc = err_set(-EIO, w->err, w->errlen, "OpenSSL cannot hash the manifest");
+	memcpy(w->sig, sig, sizeof(sig));
 	free(text);
 	return rc;
 }
@@ -294,6 +306,61 @@ entry_end(struct walk *w, unsigned lane, const struct bundle_file *f)
 	return w->sink->end(w->sink->ctx, lane, f, ln->err, sizeof(ln->err));
 }
 
+/*
+ * Read `want` bytes of entry f's data into buf: with pread at `offset` in the file, or
+ * from the lane's frames. Returns the count, fewer when the data ends first, or < 0
+ * with the lane's error set.
+ */
+static ssize_t
+lane_fill(struct walk *w, struct lane *ln, const struct bundle_file *f, unsigned char *buf,
+	  size_t want, uint64_t offset)
+{
+	char reason[BUNDLE_ERR_SIZE];
+	size_t done = 0;
+	ssize_t n;
+
+	if (ln->src == NULL) {
+		n = bundle_read_full(w->fd, buf, want, (int64_t)offset);
+		if (n < 0)
+			return err_set((int)n, ln->err, sizeof(ln->err), "entry %s: cannot read "
+				       "the bundle: %s", f->path, strerror((int)-n));
+		atomic_fetch_add(&w->data_bytes, (uint64_t)n);
+		return n;
+	}
+	while (done < want) {
+		uint64_t before = bundle_source_file_bytes(ln->src);
+
+		n = bundle_source_read(ln->src, buf + done, want - done, reason, sizeof(reason));
+		atomic_fetch_add(&w->data_bytes, bundle_source_file_bytes(ln->src) - before);
+		if (n < 0)
+			return err_set((int)n, ln->err, sizeof(ln->err), "entry %s: %s", f->path,
+				       reason);
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* After an entry's data from frames: its last frame must end where the table puts it. */
+static int
+lane_frames_end(struct lane *ln, const struct bundle_file *f)
+{
+	char reason[BUNDLE_ERR_SIZE];
+	unsigned char extra;
+	ssize_t n;
+
+	if (ln->src == NULL || f->size == 0)
+		return 0;
+	n = bundle_source_read(ln->src, &extra, 1, reason, sizeof(reason));
+	if (n < 0)
+		return err_set((int)n, ln->err, sizeof(ln->err), "entry %s: %s", f->path, reason);
+	if (n > 0)
+		return err_set(-EBADMSG, ln->err, sizeof(ln->err), "entry %s: its zstd frames "
+			       "hold more bytes than the entry", f->path);
+	return 0;
+}
+
 /* A parallel job: read, hash and hand over a whole entry at its offset in the file. */
 static int
 entry_read(struct walk *w, unsigned lane, const struct walk_job *job)
@@ -304,6 +371,10 @@ entry_read(struct walk *w, unsigned lane, const struct walk_job *job)
 	int rc;
 
 	rc = entry_begin(w, lane, f);
+	if (rc == 0 && ln->src != NULL && f->size > 0 &&
+	    bundle_source_range(ln->src, job->data_offset, f->size) < 0)
+		rc = err_set(-EBADMSG, ln->err, sizeof(ln->err), "entry %s: its data does not "
+			     "start and end on zstd frames", f->path);
 	while (rc == 0 && done < f->size) {
 		size_t want = f->size - done < BUNDLE_CHUNK ? (size_t)(f->size - done) : BUNDLE_CHUNK;
 		unsigned char *buf;
@@ -315,21 +386,21 @@ entry_read(struct walk *w, unsigned lane, const struct walk_job *job)
 		buf = w->sink->buffer(w->sink->ctx, lane, ln->err, sizeof(ln->err));
 		if (buf == NULL)
 			return -ECANCELED;
-		n = bundle_read_full(w->fd, buf, want, (int64_t)(job->data_offset + done));
+		n = lane_fill(w, ln, f, buf, want, job->data_offset + done);
 		if (n < 0 || (size_t)n < want)
 			buffer_release(w, lane, buf);
 		if (n < 0)
-			return err_set((int)n, ln->err, sizeof(ln->err), "entry %s: cannot read the "
-				       "bundle: %s", f->path, strerror((int)-n));
+			return (int)n;
 		/* The file shrank after its headers were read. */
 		if ((size_t)n < want)
 			return err_set(-EBADMSG, ln->err, sizeof(ln->err), "entry %s: the archive "
 				       "is truncated with %llu bytes of it missing", f->path,
 				       (unsigned long long)(f->size - done - (uint64_t)n));
-		atomic_fetch_add(&w->data_bytes, (uint64_t)n);
 		done += (uint64_t)n;
 		rc = entry_data(w, lane, f, buf, (size_t)n);
 	}
+	if (rc == 0)
+		rc = lane_frames_end(ln, f);
 	return rc == 0 ? entry_end(w, lane, f) : rc;
 }
 
@@ -538,7 +609,8 @@ walk_parallel(struct walk *w)
 			break;
 		job->kind = JOB_ENTRY;
 		job->order = e.offset;
-		job->data_offset = w->base + e.data_offset;
+		/* With frames, lanes find the data by its offset in the decompressed stream. */
+		job->data_offset = w->frames != NULL ? e.data_offset : w->base + e.data_offset;
 		count++;
 	}
 	if (rc == 0)
@@ -569,6 +641,84 @@ walk_parallel(struct walk *w)
 	return 0;
 }
 
+/*
+ * Read a compressed regular file by its frames when it has a seek table. Without one,
+ * or with one this reader cannot use, the file is read as one stream.
+ */
+static int
+frames_setup(struct walk *w)
+{
+	int rc;
+
+	if (!bundle_source_compressed(w->src))
+		return 0;
+	rc = bundle_frames_read(w->fd, w->base, &w->frames);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0 && bundle_source_frames(w->src, w->frames) < 0)
+		w->frames = bundle_frames_free(w->frames);
+	return 0;
+}
+
+/*
+ * Give each lane a decoder of its own for the frames. NOTE: a decoder takes up to the
+ * 16 MiB window cap for a frame that asks for it, so a crafted bundle can add that much
+ * memory per lane; `bundle create` writes 2 MiB windows.
+ */
+static int
+lanes_frames(struct walk *w)
+{
+	for (unsigned i = 0; i < w->lane_count && w->frames != NULL; i++) {
+		int rc = bundle_source_open_frames(w->fd, w->frames, &w->lanes[i].src);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Start over from the first byte in stream mode, after the header pass met an entry
+ * whose data is not whole frames. The manifest and its signature are read again and
+ * must be the bytes already checked; the sink keeps the manifest it was given.
+ */
+static int
+walk_rewind(struct walk *w)
+{
+	struct bundle_manifest *checked = w->m;
+	unsigned char sig[BUNDLE_SIG_BYTES], digest[32];
+	unsigned char *text = NULL;
+	size_t len;
+	int rc;
+
+	w->tr = tar_reader_free(w->tr);
+	w->src = bundle_source_free(w->src);
+	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++)
+		w->lanes[i].src = bundle_source_free(w->lanes[i].src);
+	w->frames = bundle_frames_free(w->frames);
+	w->lane_count = 1;
+	memset(w->seen, 0, checked->file_count);
+	if (lseek(w->fd, (off_t)w->base, SEEK_SET) < 0)
+		return err_set(-errno, w->err, w->errlen, "cannot read the bundle again: %s",
+			       strerror(errno));
+	w->m = NULL;
+	rc = bundle_source_open(w->fd, &w->src, w->err, w->errlen);
+	if (rc == 0)
+		rc = tar_reader_new(w->src, &w->tr);
+	if (rc == 0)
+		rc = manifest_entries(w, &text, &len, sig);
+	if (rc == 0 && EVP_Digest(text, len, digest, NULL, EVP_sha256(), NULL) != 1)
+		rc = err_set(-EIO, w->err, w->errlen, "OpenSSL cannot hash the manifest");
+	if (rc == 0 && (memcmp(digest, w->manifest_sha256, sizeof(digest)) != 0 ||
+			memcmp(sig, w->sig, sizeof(sig)) != 0))
+		rc = err_set(-EBADMSG, w->err, w->errlen, "the bundle's manifest changed while "
+			     "it was read");
+	free(text);
+	bundle_manifest_free(w->m);
+	w->m = checked;
+	return rc;
+}
+
 static int
 walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 {
@@ -580,7 +730,12 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 
 	w->fd = fd;
 	w->base = base > 0 ? (uint64_t)base : 0;
+	w->lent = sink != NULL && sink->buffer != NULL;
+	/* With one CPU, a thread of its own for the hash would only add context switches. */
+	threaded = w->lent && lanes > 1;
 	rc = bundle_source_open(fd, &w->src, w->err, w->errlen);
+	if (rc == 0 && threaded)
+		rc = frames_setup(w);
 	if (rc == 0)
 		rc = tar_reader_new(w->src, &w->tr);
 	if (rc == 0)
@@ -591,9 +746,6 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 	    (rc = sink->manifest(sink->ctx, w->m, w->err, w->errlen)) != 0)
 		return rc < 0 ? rc : -ECANCELED;
 
-	w->lent = sink != NULL && sink->buffer != NULL;
-	/* With one CPU, a thread of its own for the hash would only add context switches. */
-	threaded = w->lent && lanes > 1;
 	w->lane_count = threaded && bundle_source_seekable(w->src) ? lanes : 1;
 	if (w->lane_count > BUNDLE_LANES_MAX)
 		w->lane_count = BUNDLE_LANES_MAX;
@@ -605,8 +757,16 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 	for (unsigned i = 0; i < w->lane_count; i++)
 		if ((w->lanes[i].md = EVP_MD_CTX_new()) == NULL)
 			return -ENOMEM;
+	rc = lanes_frames(w);
+	if (rc < 0)
+		return rc;
 
 	rc = w->lane_count > 1 ? walk_parallel(w) : walk_stream(w, threaded);
+	if (rc == -ESPIPE && w->frames != NULL) {
+		rc = walk_rewind(w);
+		if (rc == 0)
+			rc = walk_stream(w, threaded);
+	}
 	/* Every queued job runs (or gives its buffer back) before the result is known. */
 	w->pool = work_pool_free(w->pool);
 	if (walk_failed(w))
@@ -619,13 +779,16 @@ static int
 walk_finish(struct walk *w, int rc, struct bundle_manifest **ret)
 {
 	w->pool = work_pool_free(w->pool);
-	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++)
+	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++) {
 		EVP_MD_CTX_free(w->lanes[i].md);
+		bundle_source_free(w->lanes[i].src);
+	}
 	pthread_mutex_destroy(&w->fail_lock);
 	free(w->chunk);
 	free(w->seen);
 	tar_reader_free(w->tr);
 	bundle_source_free(w->src);
+	bundle_frames_free(w->frames);
 	if (rc < 0) {
 		bundle_manifest_free(w->m);
 		return rc;

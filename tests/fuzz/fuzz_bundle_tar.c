@@ -9,26 +9,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "fuzz_memfd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int
-memfd_with(const uint8_t *data, size_t size)
-{
-	int fd = memfd_create("fuzz_bundle_tar", MFD_CLOEXEC);
-
-	if (fd < 0)
-		abort();
-	if (size > 0 && write(fd, data, size) != (ssize_t)size)
-		abort();
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	return fd;
-}
 
 /* Read every entry; returns the reader's final status. */
 static int
@@ -78,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bundle_manifest *m = NULL;
 	int fd, rc;
 
-	fd = memfd_with(data, size);
+	fd = fuzz_memfd(data, size);
 	read_entries(fd);
 
 	/* No key is trusted, so the walk must stop by the signature at the latest. */

@@ -61,6 +61,9 @@ expect_contains "create says how to replace" "$(cat err.txt)" "pass --force"
 expect_eq "zstd create is reproducible" "$(sha256sum < a.zst)" "$(sha256sum < b.zst)"
 expect_eq "zstd output starts with the magic" "$(head -c 4 a.zst | od -An -tx1 | tr -d ' ')" \
 	"28b52ffd"
+expect_eq "zstd output ends with a seek table" \
+	"$(tail -c 4 a.zst | od -An -tx1 | tr -d ' ')" "b1ea928f"
+expect_eq "zstd decompresses the frames to the tar" "$(zstd -dcq a.zst | sha256sum)" "$first"
 SOURCE_DATE_EPOCH=1700000000 "$OUTPOST" bundle create spec.json --key "$KEYS/test.key" \
 	--output dated.bundle > /dev/null
 listing=$(bsdtar -tvf dated.bundle 2>&1)

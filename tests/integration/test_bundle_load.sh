@@ -11,8 +11,8 @@ start_daemon
 export OUTPOST_SOCKET=$SOCKET
 cd "$WORK" || exit 1
 
-# make_bundle VERSION SIZE_MIB OUTPUT: a bundle whose kernel is the same in every
-# version and whose disk image is random.
+# make_bundle VERSION SIZE_MIB OUTPUT [--zstd]: a bundle whose kernel is the same in
+# every version and whose disk image is random.
 mkdir -p src
 head -c 65536 /dev/urandom > src/vmlinuz
 make_bundle() {
@@ -23,7 +23,15 @@ make_bundle() {
  {"source": "src/disk-$1.raw", "path": "disk.raw", "role": "disk-image",
   "metadata": {"os": "debian", "os_version": "12", "arch": "amd64"}}]}
 SPEC
-	"$OUTPOST" bundle create "spec-$1.json" --key "$KEYS/test.key" --output "$3" > /dev/null
+	"$OUTPOST" bundle create "spec-$1.json" --key "$KEYS/test.key" --output "$3" "${@:4}" \
+		> /dev/null
+}
+
+# The SHA-256 of the bytes in the blob that stores file $1, read back from the store.
+stored_sha256() {
+	local sha
+	sha=$(sha256sum < "$1" | cut -d ' ' -f 1)
+	sha256sum < "$WORK/store/sha256/${sha:0:2}/$sha" | cut -d ' ' -f 1
 }
 
 blob_count() {
@@ -134,6 +142,18 @@ REMOTE=(--url "https://127.0.0.1:$API_PORT" --token-file "$WORK/state/admin.toke
 out=$(env -u OUTPOST_SOCKET "$OUTPOST" bundle load three.bundle "${REMOTE[@]}" 2>&1)
 expect_contains "upload over HTTPS" "$out" "loaded test-os 1.2.0: 2 files"
 expect_eq "uploaded bundle listed" "$("$OUTPOST" bundle show test-os 1.2.0 --json | jq -r .files)" 2
+# A .tar.zst loads by path, each entry decompressed on a thread of its own from the
+# frames its seek table lists, and over HTTPS as one stream.
+make_bundle 1.2.1 3 three-z.bundle --zstd
+out=$("$OUTPOST" bundle load three-z.bundle 2>&1)
+expect_contains "zstd load by path" "$out" "loaded test-os 1.2.1: 2 files"
+expect_eq "zstd disk image stored" "$(stored_sha256 src/disk-1.2.1.raw)" \
+	"$(sha256sum < src/disk-1.2.1.raw | cut -d ' ' -f 1)"
+make_bundle 1.2.2 3 three-zz.bundle --zstd
+out=$(env -u OUTPOST_SOCKET "$OUTPOST" bundle load three-zz.bundle "${REMOTE[@]}" 2>&1)
+expect_contains "zstd upload over HTTPS" "$out" "loaded test-os 1.2.2: 2 files"
+expect_eq "uploaded zstd disk image stored" "$(stored_sha256 src/disk-1.2.2.raw)" \
+	"$(sha256sum < src/disk-1.2.2.raw | cut -d ' ' -f 1)"
 # An upload cut off halfway imports nothing.
 make_bundle 1.3.0 3 four.bundle
 head -c 2000000 four.bundle > half.bundle

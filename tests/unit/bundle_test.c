@@ -529,24 +529,91 @@ record_sink_free(struct record_sink *s)
  * How a test walks a bundle. With no sink, or a sink of one lane that lends buffers,
  * the calling thread hashes. With a sink of two lanes over a pipe, one worker thread
  * hashes the stream. With a sink of two lanes over a regular file (a memfd), two
- * workers hash whole entries.
+ * workers hash whole entries. WALK_FRAMES compresses the tar first, as `bundle create
+ * --zstd` does, with a frame for each entry's data and a seek table, and two workers
+ * each decompress and hash whole entries.
  */
 enum walk_mode {
 	WALK_INLINE,
 	WALK_ONE_LANE,
 	WALK_STREAM,
 	WALK_PARALLEL,
+	WALK_FRAMES,
 };
 
-static const char *const walk_mode_names[] = { "inline", "one lane", "stream", "parallel" };
+static const char *const walk_mode_names[] = { "inline", "one lane", "stream", "parallel",
+					       "frames" };
+
+/* The octal size field of a ustar header; 0 when it is not octal. */
+static uint64_t
+header_size(const unsigned char *h)
+{
+	char field[13] = { 0 };
+
+	memcpy(field, h + 124, 12);
+	return strtoull(field, NULL, 8);
+}
+
+/*
+ * Compress a tar with zstd, ending a frame where each regular entry's data starts and
+ * where it ends, and append the seek table. With `whole`, the tar is one frame.
+ */
+static void
+zstd_framed(const void *tar, size_t len, bool whole, struct buf *out)
+{
+	static const unsigned char zero_block[BLOCK];
+	const unsigned char *bytes = tar;
+	size_t cuts[256], count = 0, at = 0, start = 0;
+	struct buf entries;
+
+	while (!whole && at + BLOCK <= len && count + 3 < ARRAY_SIZE(cuts) &&
+	       memcmp(bytes + at, zero_block, BLOCK) != 0) {
+		uint64_t size = header_size(bytes + at);
+		char type = (char)bytes[at + 156];
+
+		at += BLOCK;
+		if ((type == '0' || type == '\0') && size > 0 && size < len) {
+			cuts[count++] = at;
+			cuts[count++] = at + size < len ? at + (size_t)size : len;
+		}
+		if (size >= len)
+			break;
+		at += ((size_t)size + BLOCK - 1) / BLOCK * BLOCK;
+	}
+	cuts[count++] = len;
+	buf_init(out, 64 * 1024 * 1024);
+	buf_init(&entries, 1024 * 1024);
+	for (size_t i = 0; i < count; i++) {
+		size_t part = cuts[i] - start, bound = ZSTD_compressBound(part), n;
+
+		if (cuts[i] <= start)
+			continue;
+		assert_int_equal(buf_reserve(out, bound), 0);
+		n = ZSTD_compress(out->data + out->len, bound, bytes + start, part, 3);
+		assert_false(ZSTD_isError(n));
+		out->len += n;
+		assert_int_equal(bundle_frames_add(&entries, n, part), 0);
+		start = cuts[i];
+	}
+	assert_int_equal(bundle_frames_encode(&entries, out), 0);
+	buf_free(&entries);
+}
 
 /* Open `data` as the walk in `mode` reads it: a pipe for the stream, else a memfd. */
 static int
 walk_input(const void *data, size_t len, enum walk_mode mode, struct feeder *f)
 {
+	struct buf framed;
+	int fd;
+
 	if (mode == WALK_STREAM)
 		return feeder_start(f, data, len);
-	return memfd_with(data, len);
+	if (mode != WALK_FRAMES)
+		return memfd_with(data, len);
+	zstd_framed(data, len, false, &framed);
+	fd = memfd_with(framed.data, framed.len);
+	buf_free(&framed);
+	return fd;
 }
 
 /* Close the input; a feeder thread ends once its pipe has no reader. */
@@ -571,7 +638,7 @@ walk_bytes_mode(const void *data, size_t len, bool trusted, enum walk_mode mode,
 	int fd = walk_input(data, len, mode, &f);
 	int rc;
 
-	record_sink_init(&s, &sink, mode == WALK_STREAM || mode == WALK_PARALLEL ? 2 : 1);
+	record_sink_init(&s, &sink, mode >= WALK_STREAM ? 2 : 1);
 	rc = bundle_walk(fd, ring, mode == WALK_INLINE ? NULL : &sink, &m, err, errlen);
 	if (rc == 0 && mode != WALK_INLINE) {
 		assert_int_equal(s.ends, m->file_count);
@@ -645,7 +712,7 @@ walk_rejections(void **state)
 		struct buf b;
 
 		build_bundle(&b, c->mut);
-		for (enum walk_mode mode = WALK_INLINE; mode <= WALK_PARALLEL; mode++) {
+		for (enum walk_mode mode = WALK_INLINE; mode <= WALK_FRAMES; mode++) {
 			char err[BUNDLE_ERR_SIZE] = "";
 			int rc = walk_bytes_mode(b.data, b.len, true, mode, err, sizeof(err));
 
@@ -686,7 +753,7 @@ walk_every_truncation(void **state)
 	(void)state;
 	build_bundle(&b, MUT_NONE);
 	for (size_t len = 0; len < b.len; len += 97) {
-		for (enum walk_mode mode = WALK_INLINE; mode <= WALK_PARALLEL; mode++) {
+		for (enum walk_mode mode = WALK_INLINE; mode <= WALK_FRAMES; mode++) {
 			err[0] = '\0';
 			if (walk_bytes_mode(b.data, len, true, mode, err, sizeof(err)) >= 0)
 				fail_msg("%s: a bundle cut to %zu bytes passed", walk_mode_names[mode],
@@ -790,7 +857,7 @@ walk_sink_bytes(void **state)
 
 	(void)state;
 	build_sized_bundle(&b, 0);
-	for (enum walk_mode mode = WALK_ONE_LANE; mode <= WALK_PARALLEL; mode++) {
+	for (enum walk_mode mode = WALK_ONE_LANE; mode <= WALK_FRAMES; mode++) {
 		assert_int_equal(walk_sized(&b, mode, false, &s, err, sizeof(err)), 0);
 		assert_int_equal(s.begins, ARRAY_SIZE(sized_paths));
 		assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
@@ -802,7 +869,7 @@ walk_sink_bytes(void **state)
 			free(data);
 		}
 		/* One entry at a time, on lane 0. */
-		if (mode != WALK_PARALLEL)
+		if (mode < WALK_PARALLEL)
 			assert_int_equal(s.lanes_used, 1);
 		/* One lane hashes on the calling thread; two lanes on worker threads. */
 		assert_int_equal(s.data_on_worker, mode != WALK_ONE_LANE);
@@ -811,7 +878,7 @@ walk_sink_bytes(void **state)
 	buf_free(&b);
 }
 
-/* Two lanes hash two entries at the same time. */
+/* Two lanes hash two entries at the same time, from a tar and from zstd frames. */
 static void
 walk_parallel_lanes(void **state)
 {
@@ -821,11 +888,13 @@ walk_parallel_lanes(void **state)
 
 	(void)state;
 	build_sized_bundle(&b, 0);
-	assert_int_equal(walk_sized(&b, WALK_PARALLEL, true, &s, err, sizeof(err)), 0);
-	assert_false(s.rendezvous_timed_out);
-	assert_int_equal(s.lanes_used, 3);
-	assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
-	record_sink_free(&s);
+	for (enum walk_mode mode = WALK_PARALLEL; mode <= WALK_FRAMES; mode++) {
+		assert_int_equal(walk_sized(&b, mode, true, &s, err, sizeof(err)), 0);
+		assert_false(s.rendezvous_timed_out);
+		assert_int_equal(s.lanes_used, 3);
+		assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
+		record_sink_free(&s);
+	}
 	buf_free(&b);
 }
 
@@ -843,14 +912,17 @@ walk_parallel_hash_mismatch(void **state)
 
 	(void)state;
 	build_sized_bundle(&b, 1u << 2);
-	rc = walk_sized(&b, WALK_PARALLEL, true, &s, err, sizeof(err));
-	assert_int_equal(rc, -EBADMSG);
-	assert_false(s.rendezvous_timed_out);
-	assert_int_equal(s.lanes_used, 3);
-	if (strstr(err, "entry c-disk has SHA-256") == NULL)
-		fail_msg("expected the hash mismatch of c-disk, got \"%s\"", err);
-	assert_int_equal(s.ended[2], 0);
-	record_sink_free(&s);
+	for (enum walk_mode mode = WALK_PARALLEL; mode <= WALK_FRAMES; mode++) {
+		rc = walk_sized(&b, mode, true, &s, err, sizeof(err));
+		assert_int_equal(rc, -EBADMSG);
+		assert_false(s.rendezvous_timed_out);
+		assert_int_equal(s.lanes_used, 3);
+		if (strstr(err, "entry c-disk has SHA-256") == NULL)
+			fail_msg("%s: expected the hash mismatch of c-disk, got \"%s\"",
+				 walk_mode_names[mode], err);
+		assert_int_equal(s.ended[2], 0);
+		record_sink_free(&s);
+	}
 	buf_free(&b);
 }
 
@@ -868,8 +940,9 @@ walk_parallel_earliest_error(void **state)
 	(void)state;
 	build_sized_bundle(&b, 1u << 0 | 1u << 3);
 	for (int run = 0; run < 20; run++) {
-		assert_int_equal(walk_sized(&b, WALK_PARALLEL, false, &s, err, sizeof(err)),
-				 -EBADMSG);
+		enum walk_mode mode = run % 2 == 0 ? WALK_PARALLEL : WALK_FRAMES;
+
+		assert_int_equal(walk_sized(&b, mode, false, &s, err, sizeof(err)), -EBADMSG);
 		if (strstr(err, "entry a-fw has SHA-256") == NULL)
 			fail_msg("run %d: expected the mismatch of a-fw, got \"%s\"", run, err);
 		record_sink_free(&s);
@@ -952,6 +1025,166 @@ walk_zstd(void **state)
 	}
 	free(z);
 	buf_free(&b);
+}
+
+/* Walk framed bytes with a two-lane recording sink; returns the walk's result. */
+static int
+walk_framed_bytes(const struct buf *z, struct record_sink *s, char *err, size_t errlen)
+{
+	struct bundle_keyring *ring = test_keyring(true);
+	struct bundle_manifest *m = NULL;
+	struct bundle_sink sink;
+	int fd = memfd_with(z->data, z->len);
+	int rc;
+
+	record_sink_init(s, &sink, 2);
+	rc = bundle_walk(fd, ring, &sink, &m, err, errlen);
+	close(fd);
+	bundle_manifest_free(m);
+	bundle_keyring_free(ring);
+	return rc;
+}
+
+/* The offset of seek table entry `i` in a framed buffer of `count` frames. */
+static size_t
+table_entry(const struct buf *z, size_t count, size_t i)
+{
+	return z->len - BUNDLE_FRAMES_FOOTER - (count - i) * 8;
+}
+
+/*
+ * A seek table whose frames do not start and end with the entries' data, such as one
+ * frame for the whole tar, is read as a stream: one lane, the same bytes.
+ */
+static void
+walk_frames_unaligned(void **state)
+{
+	char err[BUNDLE_ERR_SIZE] = "";
+	struct record_sink s;
+	struct buf b, z;
+
+	(void)state;
+	build_sized_bundle(&b, 0);
+	zstd_framed(b.data, b.len, true, &z);
+	assert_int_equal(walk_framed_bytes(&z, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.lanes_used, 1);
+	assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
+	for (size_t i = 0; i < ARRAY_SIZE(sized_paths); i++)
+		assert_int_equal(s.files[i].len, sized_sizes[i]);
+	record_sink_free(&s);
+	buf_free(&z);
+	buf_free(&b);
+}
+
+/*
+ * A seek table that lies about a frame's size: moving one byte from an entry's data
+ * frame to the next frame makes either the data's lane or the header pass meet a frame
+ * that does not end where the table lists its end, and the load is rejected with the frame's
+ * number. A table that moves decompressed bytes no longer matches the entries, so the
+ * bundle is read as a stream and loads.
+ */
+static void
+walk_frames_bad_table(void **state)
+{
+	char err[BUNDLE_ERR_SIZE] = "";
+	struct bundle_frames *f;
+	struct record_sink s;
+	struct buf b, z;
+	size_t count, data;
+	uint32_t value;
+	int fd;
+
+	(void)state;
+	build_sized_bundle(&b, 0);
+	zstd_framed(b.data, b.len, false, &z);
+	fd = memfd_with(z.data, z.len);
+	assert_int_equal(bundle_frames_read(fd, 0, &f), 0);
+	close(fd);
+	count = f->count;
+	/* Frames: 2 for the manifest, 2 for the signature, 2 per file, then the end. */
+	assert_int_equal(count, 4 + 2 * ARRAY_SIZE(sized_paths) + 1);
+	data = 4 + 2 * 2 + 1;        /* the data frame of c-disk */
+	assert_int_equal(f->out[data + 1] - f->out[data], sized_sizes[2]);
+	bundle_frames_free(f);
+
+	memcpy(&value, z.data + table_entry(&z, count, data), 4);
+	value++;
+	memcpy(z.data + table_entry(&z, count, data), &value, 4);
+	memcpy(&value, z.data + table_entry(&z, count, data + 1), 4);
+	value--;
+	memcpy(z.data + table_entry(&z, count, data + 1), &value, 4);
+	assert_int_equal(walk_framed_bytes(&z, &s, err, sizeof(err)), -EBADMSG);
+	if (strstr(err, "zstd frame") == NULL)
+		fail_msg("expected a frame named in the error, got \"%s\"", err);
+	record_sink_free(&s);
+	buf_free(&z);
+
+	zstd_framed(b.data, b.len, false, &z);
+	memcpy(&value, z.data + table_entry(&z, count, data) + 4, 4);
+	value -= BLOCK;
+	memcpy(z.data + table_entry(&z, count, data) + 4, &value, 4);
+	memcpy(&value, z.data + table_entry(&z, count, data + 1) + 4, 4);
+	value += BLOCK;
+	memcpy(z.data + table_entry(&z, count, data + 1) + 4, &value, 4);
+	assert_int_equal(walk_framed_bytes(&z, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.lanes_used, 1);
+	record_sink_free(&s);
+	buf_free(&z);
+	buf_free(&b);
+}
+
+/*
+ * Seek tables that are not whole or not in the format: a loader finds none and reads
+ * the stream. Each case changes one field of a valid table.
+ */
+static void
+frames_parse_rejects(void **state)
+{
+	struct bundle_frames *f = NULL;
+	struct buf entries, table;
+	unsigned char copy[64];
+
+	(void)state;
+	buf_init(&entries, 1024);
+	buf_init(&table, 1024);
+	assert_int_equal(bundle_frames_add(&entries, 20, 100), 0);
+	assert_int_equal(bundle_frames_add(&entries, 30, 0), 0);
+	assert_int_equal(bundle_frames_add(&entries, 9, BUNDLE_FRAME_DATA_MAX + 1ull), -ERANGE);
+	assert_int_equal(bundle_frames_encode(&entries, &table), 0);
+	assert_int_equal(table.len, 8 + 2 * 8 + 9);
+	assert_true(table.len <= sizeof(copy));
+
+	assert_int_equal(bundle_frames_parse((unsigned char *)table.data, table.len, 50, &f), 0);
+	assert_int_equal(f->count, 2);
+	assert_int_equal(f->in[2], 50);
+	assert_int_equal(f->out[1], 100);
+	assert_int_equal(bundle_frames_find(f, 100), 1);
+	assert_int_equal(bundle_frames_find(f, 0), 0);
+	assert_int_equal(bundle_frames_find(f, 99), -1);
+	f = bundle_frames_free(f);
+
+	/* The frames take 49 bytes, not 50. */
+	assert_int_equal(bundle_frames_parse((unsigned char *)table.data, table.len, 49, &f),
+			 -EBADMSG);
+	struct { size_t at; unsigned char value; } cases[] = {
+		{ 0, 0x5f },                   /* the skippable frame's magic number */
+		{ 4, 0x20 },                   /* its frame size */
+		{ table.len - 9, 3 },          /* Number_Of_Frames */
+		{ table.len - 5, 0x04 },       /* a reserved descriptor bit */
+		{ table.len - 1, 0x8e },       /* the seekable magic number */
+		{ 8, 4 },                      /* a frame smaller than any zstd frame */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		memcpy(copy, table.data, table.len);
+		copy[cases[i].at] = cases[i].value;
+		if (bundle_frames_parse(copy, table.len, 50, &f) != -EBADMSG)
+			fail_msg("case %zu: a changed table was accepted", i);
+	}
+	/* A table cut short. */
+	assert_int_equal(bundle_frames_parse((unsigned char *)table.data + 1, table.len - 1, 50,
+					     &f), -EBADMSG);
+	buf_free(&entries);
+	buf_free(&table);
 }
 
 /*********************************************************************************
@@ -1185,6 +1418,40 @@ writer_output(bool zstd, struct buf *out)
 	close(fd);
 }
 
+/*
+ * A compressed archive from the writer: its frames, skippable table included,
+ * decompress to the plain archive, and each entry's data starts and ends a frame.
+ */
+static void
+writer_frames_check(const struct buf *z)
+{
+	struct bundle_frames *f;
+	struct buf plain;
+	size_t n;
+	void *out;
+	int fd;
+
+	writer_output(false, &plain);
+	out = malloc(plain.len);
+	assert_non_null(out);
+	n = ZSTD_decompress(out, plain.len, z->data, z->len);
+	assert_false(ZSTD_isError(n));
+	assert_int_equal(n, plain.len);
+	assert_memory_equal(out, plain.data, plain.len);
+
+	fd = memfd_with(z->data, z->len);
+	assert_int_equal(bundle_frames_read(fd, 0, &f), 0);
+	close(fd);
+	assert_int_equal(f->out[f->count], plain.len);
+	/* "short": header at 0, data 512 to 515. The long path adds a pax header. */
+	assert_int_equal(bundle_frames_find(f, 512), 1);
+	assert_int_equal(bundle_frames_find(f, 515), 2);
+	assert_int_equal(f->in[f->count] + 8 + f->count * 8 + 9, z->len);
+	bundle_frames_free(f);
+	free(out);
+	buf_free(&plain);
+}
+
 static void
 writer_roundtrip(void **state)
 {
@@ -1224,6 +1491,7 @@ writer_roundtrip(void **state)
 	assert_int_equal(a.len, b.len);
 	assert_memory_equal(a.data, b.data, a.len);
 	assert_memory_equal(a.data, "\x28\xb5\x2f\xfd", 4);
+	writer_frames_check(&a);
 	buf_free(&a);
 	buf_free(&b);
 }
@@ -1335,6 +1603,9 @@ main(void)
 		cmocka_unit_test(walk_parallel_earliest_error),
 		cmocka_unit_test(pool_runs_every_job),
 		cmocka_unit_test(walk_zstd),
+		cmocka_unit_test(walk_frames_unaligned),
+		cmocka_unit_test(walk_frames_bad_table),
+		cmocka_unit_test(frames_parse_rejects),
 		cmocka_unit_test(manifest_parse_table),
 		cmocka_unit_test(manifest_dump_canonical),
 		cmocka_unit_test(version_compare_table),
