@@ -45,6 +45,15 @@
  */
 #define HTTP_FIELD_RECORD_BYTES 64
 #define HTTP_POOL_REPLY_BYTES (4 * 1024)
+/*
+ * The boot listener's room for the reply. Its largest header block, a file part with
+ * ETag, Last-Modified and Content-Range, is about 300 bytes. MHD 0.9.75 zeroes a
+ * connection's whole pool after each request, so this listener, which serves the most
+ * requests on the most connections, keeps its pools small: 5 KiB rather than 8 KiB
+ * raised its script request rate at 1,000 connections from 0.81 to 0.87 of nginx's in
+ * one pair of benchmark runs.
+ */
+#define HTTP_POOL_REPLY_BYTES_BOOT 1024
 
 /* Longest MHD log message we keep; longer ones are truncated. */
 #define HTTP_MHD_LOG_MAX 512
@@ -509,7 +518,8 @@ server_new(const struct http_listener_config *cfg, struct http_server **ret)
 	srv->max_body_bytes = cfg->max_body_bytes;
 	srv->max_fields = cfg->max_fields != 0 ? cfg->max_fields : HTTP_DEFAULT_MAX_FIELDS;
 	srv->pool_bytes = cfg->max_header_bytes + (size_t)srv->max_fields * HTTP_FIELD_RECORD_BYTES +
-			  HTTP_POOL_REPLY_BYTES;
+			  (cfg->kind == HTTP_LISTENER_BOOT ? HTTP_POOL_REPLY_BYTES_BOOT :
+							     HTTP_POOL_REPLY_BYTES);
 	srv->methods = cfg->methods != 0 ? cfg->methods & HTTP_METHODS_ALL : HTTP_METHODS_ALL;
 	http_allow_header(srv->methods, srv->allow, sizeof(srv->allow));
 	srv->max_buffered_body_bytes = cfg->max_buffered_body_bytes;

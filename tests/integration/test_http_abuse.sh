@@ -20,6 +20,21 @@ expect_eq "file path %00 not truncated" "$code" 400
 code=$(api_unix GET '/api/v1/machines/1%00x' -o /dev/null -w '%{http_code}')
 check "machine ref %00 not truncated ($code)" test "$code" != 200
 
+# A request whose headers nearly fill the boot listener's max_header_bytes (2048), with
+# 30 fields, still gets its whole reply: the connection's pool keeps room for the
+# reply's headers, here those of a file.
+mkdir -p "$WORK/store/deploy"
+head -c 10000 /dev/urandom > "$WORK/store/deploy/pool.bin"
+extra=()
+for i in $(seq 1 26); do
+	extra+=(-H "X-Field-$i: v")
+done
+pad=$(head -c 1500 /dev/zero | tr '\0' a)
+reply=$(boot_get /files/deploy/pool.bin -H "X-Pad: $pad" "${extra[@]}" --max-time 5 \
+	-o "$WORK/pool.got" -w '%{http_code} %{size_download}')
+expect_eq "full headers get the whole file" "$reply" "200 10000"
+check "the file arrives intact" cmp -s "$WORK/pool.got" "$WORK/store/deploy/pool.bin"
+
 # Query arguments far below max_header_bytes: up to the boot listener's field limit
 # (32 query arguments plus headers) they get a reply. Past it libmicrohttpd cannot
 # store them and would hold the connection silently until the timeout, so the
