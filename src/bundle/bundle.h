@@ -148,7 +148,7 @@ struct bundle_keyring *bundle_keyring_free(struct bundle_keyring *ring);
 
 /*
  * Byte sources (source.c): the bundle file, decompressed on the fly when it starts
- * with the zstd magic number.
+ * as zstd data (docs/bundle-format.md).
  */
 struct bundle_source;
 

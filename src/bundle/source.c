@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The bytes of a bundle file, decompressed on the fly when the file starts with the
- * zstd magic number. The decompressor's window is capped, so a hostile frame cannot
+ * magic number of a zstd frame or of a skippable frame. The decompressor's window is capped, so a hostile frame cannot
  * make the reader allocate more than about 16 MiB.
  *
- * With a seek table (frames.c), a compressed source reads frame by frame: zstd sees
- * one frame's bytes at a time, and each frame must end where the table puts its end,
- * with the table's count of bytes. A skip that starts and ends on frame boundaries moves to
+ * With a seek table (frames.c), a compressed source reads span by span: zstd gets one
+ * span's bytes at a time, and a zstd frame must end where the table puts the span's
+ * end, after the table's count of bytes. A skip that starts and ends on frame boundaries moves to
  * the frame instead of decompressing what lies between. A source may also cover only
  * some frames, so that several threads each decompress an entry of their own.
  */
@@ -28,6 +28,17 @@
 
 static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
+/*
+ * True when a file starts as zstd data: a zstd frame, or a skippable frame (magic
+ * numbers 0x184D2A50 to 0x184D2A5F, little-endian), as pzstd writes first.
+ */
+static bool
+zstd_start(const unsigned char head[4])
+{
+	return memcmp(head, zstd_magic, sizeof(zstd_magic)) == 0 ||
+	       ((head[0] & 0xf0) == 0x50 && head[1] == 0x2a && head[2] == 0x4d && head[3] == 0x18);
+}
+
 struct bundle_source {
 	int fd;                      /* not owned */
 	uint64_t file_bytes;
@@ -40,10 +51,11 @@ struct bundle_source {
 	size_t frame_left;           /* last ZSTD_decompressStream hint; 0 between frames */
 	/* Framed reading, when frames is set. */
 	const struct bundle_frames *frames;  /* not owned */
-	size_t frame;                /* the frame being decoded */
+	size_t frame;                /* the first frame of the span being decoded */
 	size_t frame_end;            /* the stream ends before this frame */
-	uint64_t frame_in_left;      /* bytes of the frame not yet given to zstd */
-	uint64_t frame_out;          /* bytes decoded from the frame so far */
+	bool whole_range;            /* one span up to frame_end, else a frame at a time */
+	uint64_t frame_in_left;      /* bytes of the span not yet given to zstd */
+	uint64_t frame_out;          /* bytes decoded from the span so far */
 	uint64_t next_in;            /* file offset of the next byte to read */
 	unsigned char head[4];       /* plain tar: the bytes read to detect the format */
 	size_t head_len;
@@ -108,8 +120,7 @@ bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
 	src->head_len = (size_t)n;
 	if ((size_t)n < sizeof(src->head))
 		src->eof = true;
-	if ((size_t)n < sizeof(zstd_magic) ||
-	    memcmp(src->head, zstd_magic, sizeof(zstd_magic)) != 0) {
+	if ((size_t)n < sizeof(zstd_magic) || !zstd_start(src->head)) {
 		src->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 		*ret = src;
 		return 0;
@@ -119,7 +130,7 @@ bundle_source_open(int fd, struct bundle_source **ret, char *err, size_t errlen)
 		bundle_source_free(src);
 		return -ENOMEM;
 	}
-	/* The magic number is the start of the first frame. */
+	/* The magic number is the start of the first frame, skippable or not. */
 	memcpy(src->in_buf, src->head, sizeof(src->head));
 	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = sizeof(src->head), .pos = 0 };
 	src->head_len = 0;
@@ -174,6 +185,19 @@ zstd_refill(struct bundle_source *src, char *err, size_t errlen)
 	return n;
 }
 
+/* A message for a zstd error, at `at` in the file; returns -EBADMSG. */
+static int
+zstd_fail(size_t code, uint64_t at, char *err, size_t errlen)
+{
+	if (ZSTD_getErrorCode(code) == ZSTD_error_frameParameter_windowTooLarge)
+		return err_set(-EBADMSG, err, errlen, "the bundle's zstd frame needs a window "
+			       "larger than %d MiB; compress it again with bundle create --zstd",
+			       1 << (ZSTD_WINDOW_LOG_MAX - 20));
+	return err_set(-EBADMSG, err, errlen, "the bundle's zstd data is corrupt (found after "
+		       "reading %llu bytes of the file): %s", (unsigned long long)at,
+		       ZSTD_getErrorName(code));
+}
+
 static ssize_t
 zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t errlen)
 {
@@ -194,15 +218,8 @@ zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t er
 				break;
 		}
 		hint = ZSTD_decompressStream(src->dctx, &out, &src->in);
-		if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge)
-			return err_set(-EBADMSG, err, errlen, "the bundle's zstd frame needs a "
-				       "window larger than %d MiB; compress it again with bundle "
-				       "create --zstd", 1 << (ZSTD_WINDOW_LOG_MAX - 20));
 		if (ZSTD_isError(hint))
-			return err_set(-EBADMSG, err, errlen, "the bundle's zstd data is "
-				       "corrupt (found after reading %llu bytes of the file): %s",
-				       (unsigned long long)src->file_bytes,
-				       ZSTD_getErrorName(hint));
+			return zstd_fail(hint, src->file_bytes, err, errlen);
 		src->frame_left = hint;
 	}
 	if (out.pos == 0 && src->frame_left != 0)
@@ -216,7 +233,18 @@ zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t er
  * Framed reading, with a seek table
  */
 
-/* Start decoding frame `index`, whose first byte is read next. */
+/*
+ * The frame after the span that starts at `index`. A span is one frame of the table,
+ * or for a range all of its frames. Only a span's ends must be zstd frame boundaries,
+ * so a lane needs only its range's ends to match the table.
+ */
+static size_t
+span_end(const struct bundle_source *src, size_t index)
+{
+	return src->whole_range ? src->frame_end : index + 1;
+}
+
+/* Start decoding the span that starts at frame `index`, whose first byte is read next. */
 static void
 frame_start(struct bundle_source *src, size_t index)
 {
@@ -224,30 +252,33 @@ frame_start(struct bundle_source *src, size_t index)
 
 	src->frame = index;
 	src->frame_out = 0;
-	src->frame_in_left = index < src->frame_end ? f->in[index + 1] - f->in[index] : 0;
+	src->frame_in_left = index < src->frame_end ?
+			     f->in[span_end(src, index)] - f->in[index] : 0;
 	ZSTD_DCtx_reset(src->dctx, ZSTD_reset_session_only);
 }
 
 static int
 frame_mismatch(struct bundle_source *src, char *err, size_t errlen)
 {
-	return err_set(-EBADMSG, err, errlen, "zstd frame %zu of the bundle does not match "
-		       "the seek table at the end of the file: the file is damaged; copy the "
-		       "bundle again", src->frame);
+	return err_set(-EBADMSG, err, errlen, "the zstd data from frame %zu does not match "
+		       "the seek table at the end of the file; the seek table or the data is "
+		       "damaged", src->frame);
 }
 
 /*
- * Give zstd the current frame's next bytes, at most what `out` has room for. Moves to
- * the next frame when this one ends where the table puts its end. Returns 0 or < 0.
+ * Give zstd the current span's next bytes, at most what `out` has room for. Moves to
+ * the next span when this one ends where the table puts its end. Returns 0 or < 0.
  */
 static int
 frame_step(struct bundle_source *src, ZSTD_outBuffer *out, char *err, size_t errlen)
 {
 	const struct bundle_frames *f = src->frames;
+	size_t next = span_end(src, src->frame);
+	uint64_t expected = f->out[next] - f->out[src->frame];
 	size_t before_in, before_out, hint;
 	ZSTD_inBuffer view;
 
-	/* Reads stop at the frame's end: after a skip, what follows is not needed. */
+	/* Reads stop at the span's end: after a skip, what follows is not needed. */
 	if (src->in.pos == src->in.size && src->frame_in_left > 0) {
 		size_t want = src->frame_in_left < src->in_cap ? (size_t)src->frame_in_left :
 								 src->in_cap;
@@ -263,7 +294,7 @@ frame_step(struct bundle_source *src, ZSTD_outBuffer *out, char *err, size_t err
 		src->file_bytes += (uint64_t)n;
 		src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = (size_t)n, .pos = 0 };
 	}
-	/* zstd gets no byte past the frame, so a frame longer than the table's is caught. */
+	/* zstd gets no byte past the span, so a frame longer than the table's is caught. */
 	view = src->in;
 	if (view.size - view.pos > src->frame_in_left)
 		view.size = view.pos + (size_t)src->frame_in_left;
@@ -271,20 +302,19 @@ frame_step(struct bundle_source *src, ZSTD_outBuffer *out, char *err, size_t err
 	before_out = out->pos;
 	hint = ZSTD_decompressStream(src->dctx, out, &view);
 	if (ZSTD_isError(hint))
-		return err_set(-EBADMSG, err, errlen, "zstd frame %zu of the bundle is corrupt: %s",
-			       src->frame, ZSTD_getErrorName(hint));
+		return zstd_fail(hint, src->next_in - (src->in.size - view.pos), err, errlen);
 	src->in.pos = view.pos;
 	src->frame_in_left -= view.pos - before_in;
 	src->frame_out += out->pos - before_out;
-	if (src->frame_out > f->out[src->frame + 1] - f->out[src->frame])
+	if (src->frame_out > expected)
 		return frame_mismatch(src, err, errlen);
-	if (hint == 0) {
-		if (src->frame_in_left != 0 ||
-		    src->frame_out != f->out[src->frame + 1] - f->out[src->frame])
+	/* hint 0: a zstd frame ended. Within a span, the next one follows. */
+	if (hint == 0 && src->frame_in_left == 0) {
+		if (src->frame_out != expected)
 			return frame_mismatch(src, err, errlen);
-		frame_start(src, src->frame + 1);
+		frame_start(src, next);
 	} else if (src->frame_in_left == 0 && view.pos == before_in && out->pos == before_out) {
-		/* The frame needs more bytes than the table gives it. */
+		/* The span needs more bytes than the table gives it. */
 		return frame_mismatch(src, err, errlen);
 	}
 	return 0;
@@ -395,6 +425,7 @@ bundle_source_range(struct bundle_source *src, uint64_t offset, uint64_t len)
 	if (first < 0 || end < first)
 		return -ESPIPE;
 	src->frame_end = (size_t)end;
+	src->whole_range = true;
 	src->next_in = f->base + f->in[first];
 	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = 0, .pos = 0 };
 	frame_start(src, (size_t)first);

@@ -615,6 +615,14 @@ walk_parallel(struct walk *w)
 	}
 	if (rc == 0)
 		rc = missing_check(w);
+	/*
+	 * The seek table is not signed, and a wrong one can make the headers read by it
+	 * differ from the archive's, so the stream decides: -ESPIPE makes walk_run read it.
+	 */
+	if (rc < 0 && w->frames != NULL) {
+		free(jobs);
+		return -ESPIPE;
+	}
 	if (rc == 0) {
 		rc = work_pool_new(w->lane_count, sizeof(*jobs), count, job_run, w, &w->pool);
 		if (rc < 0)
@@ -662,8 +670,8 @@ frames_setup(struct walk *w)
 
 /*
  * Give each lane a decoder of its own for the frames. NOTE: a decoder takes up to the
- * 16 MiB window cap for a frame that asks for it, so a crafted bundle can add that much
- * memory per lane; `bundle create` writes 2 MiB windows.
+ * 16 MiB window cap for a frame whose header sets that window, so a crafted bundle can
+ * add that much memory per lane, while `bundle create` writes 2 MiB windows.
  */
 static int
 lanes_frames(struct walk *w)
@@ -677,10 +685,40 @@ lanes_frames(struct walk *w)
 	return 0;
 }
 
+/* Forget the message of a failure that a second reading made good. */
+static void
+err_clear(struct walk *w)
+{
+	if (w->err != NULL && w->errlen > 0)
+		w->err[0] = '\0';
+}
+
+/* Drop the seek table and read the file again from its first byte, as one stream. */
+static int
+walk_reopen(struct walk *w)
+{
+	int rc;
+
+	w->tr = tar_reader_free(w->tr);
+	w->src = bundle_source_free(w->src);
+	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++)
+		w->lanes[i].src = bundle_source_free(w->lanes[i].src);
+	w->frames = bundle_frames_free(w->frames);
+	w->lane_count = 1;
+	if (lseek(w->fd, (off_t)w->base, SEEK_SET) < 0)
+		return err_set(-errno, w->err, w->errlen, "cannot read the bundle again: %s",
+			       strerror(errno));
+	rc = bundle_source_open(w->fd, &w->src, w->err, w->errlen);
+	if (rc == 0)
+		rc = tar_reader_new(w->src, &w->tr);
+	return rc;
+}
+
 /*
  * Start over from the first byte in stream mode, after the header pass met an entry
- * whose data is not whole frames. The manifest and its signature are read again and
- * must be the bytes already checked; the sink keeps the manifest it was given.
+ * whose data is not whole frames, or a problem the stream may not have. The manifest
+ * and its signature are read again and must be the bytes already checked; the sink
+ * keeps the manifest it was given.
  */
 static int
 walk_rewind(struct walk *w)
@@ -691,20 +729,9 @@ walk_rewind(struct walk *w)
 	size_t len;
 	int rc;
 
-	w->tr = tar_reader_free(w->tr);
-	w->src = bundle_source_free(w->src);
-	for (unsigned i = 0; i < BUNDLE_LANES_MAX; i++)
-		w->lanes[i].src = bundle_source_free(w->lanes[i].src);
-	w->frames = bundle_frames_free(w->frames);
-	w->lane_count = 1;
 	memset(w->seen, 0, checked->file_count);
-	if (lseek(w->fd, (off_t)w->base, SEEK_SET) < 0)
-		return err_set(-errno, w->err, w->errlen, "cannot read the bundle again: %s",
-			       strerror(errno));
 	w->m = NULL;
-	rc = bundle_source_open(w->fd, &w->src, w->err, w->errlen);
-	if (rc == 0)
-		rc = tar_reader_new(w->src, &w->tr);
+	rc = walk_reopen(w);
 	if (rc == 0)
 		rc = manifest_entries(w, &text, &len, sig);
 	if (rc == 0 && EVP_Digest(text, len, digest, NULL, EVP_sha256(), NULL) != 1)
@@ -740,6 +767,15 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 		rc = tar_reader_new(w->src, &w->tr);
 	if (rc == 0)
 		rc = manifest_read(w, ring);
+	/* The first entries did not read by the seek table: read them as one stream. */
+	if (rc < 0 && rc != -ENOMEM && w->frames != NULL) {
+		w->m = bundle_manifest_free(w->m);
+		rc = walk_reopen(w);
+		if (rc == 0)
+			rc = manifest_read(w, ring);
+		if (rc == 0)
+			err_clear(w);
+	}
 	if (rc < 0)
 		return rc;
 	if (sink != NULL && sink->manifest != NULL &&
@@ -764,8 +800,10 @@ walk_run(struct walk *w, int fd, const struct bundle_keyring *ring)
 	rc = w->lane_count > 1 ? walk_parallel(w) : walk_stream(w, threaded);
 	if (rc == -ESPIPE && w->frames != NULL) {
 		rc = walk_rewind(w);
-		if (rc == 0)
+		if (rc == 0) {
+			err_clear(w);
 			rc = walk_stream(w, threaded);
+		}
 	}
 	/* Every queued job runs (or gives its buffer back) before the result is known. */
 	w->pool = work_pool_free(w->pool);
