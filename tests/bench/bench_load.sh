@@ -40,6 +40,8 @@ retire() {
 	RETIRED=$((RETIRED + 1))
 	to=$SCRATCH/retired-$RETIRED
 	mv "$dir" "$to"
+	# Blobs are read-only, and only root may truncate them as they are.
+	chmod -R u+w "$to"
 	find "$to" -type f -exec truncate -s 0 {} +
 }
 
