@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The bytes of a bundle file, decompressed on the fly when the file starts with the
- * magic number of a zstd frame or of a skippable frame. The decompressor's window is capped, so a hostile frame cannot
- * make the reader allocate more than about 16 MiB.
+ * magic number of a zstd frame or of a skippable frame. The decompressor's window is
+ * capped, so a hostile frame cannot make the reader allocate more than about 16 MiB.
  *
  * With a seek table (frames.c), a compressed source reads span by span: zstd gets one
  * span's bytes at a time, and a zstd frame must end where the table puts the span's
- * end, after the table's count of bytes. A skip that starts and ends on frame boundaries moves to
- * the frame instead of decompressing what lies between. A source may also cover only
+ * end, after the table's count of bytes. A skip that starts and ends on frame
+ * boundaries moves to the frame instead of decompressing what lies between. A source may also cover only
  * some frames, so that several threads each decompress an entry of their own.
  */
 #include "bundle/bundle.h"
@@ -169,17 +169,23 @@ plain_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t e
 	return n;
 }
 
-/* Refill the zstd input buffer. Returns bytes read, 0 at the end of the file, or -errno. */
+/*
+ * Refill the zstd input buffer with up to `want` bytes, read at `offset`, or at the file
+ * position when `offset` is negative. Returns bytes read, 0 at the end of the file, or
+ * -errno.
+ */
 static ssize_t
-zstd_refill(struct bundle_source *src, char *err, size_t errlen)
+zstd_refill(struct bundle_source *src, size_t want, int64_t offset, char *err, size_t errlen)
 {
-	ssize_t n = bundle_read_full(src->fd, src->in_buf, src->in_cap, -1);
+	ssize_t n = bundle_read_full(src->fd, src->in_buf, want, offset);
 
 	if (n < 0)
 		return err_set((int)n, err, errlen, "cannot read the bundle: %s",
 			       strerror((int)-n));
 	if (n == 0)
 		src->eof = true;
+	if (offset >= 0)
+		src->next_in = (uint64_t)offset + (uint64_t)n;
 	src->file_bytes += (uint64_t)n;
 	src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = (size_t)n, .pos = 0 };
 	return n;
@@ -211,7 +217,7 @@ zstd_read(struct bundle_source *src, void *buf, size_t len, char *err, size_t er
 
 			if (src->eof)
 				break;
-			n = zstd_refill(src, err, errlen);
+			n = zstd_refill(src, src->in_cap, -1, err, errlen);
 			if (n < 0)
 				return n;
 			if (n == 0)
@@ -282,17 +288,13 @@ frame_step(struct bundle_source *src, ZSTD_outBuffer *out, char *err, size_t err
 	if (src->in.pos == src->in.size && src->frame_in_left > 0) {
 		size_t want = src->frame_in_left < src->in_cap ? (size_t)src->frame_in_left :
 								 src->in_cap;
-		ssize_t n = bundle_read_full(src->fd, src->in_buf, want, (int64_t)src->next_in);
+		ssize_t n = zstd_refill(src, want, (int64_t)src->next_in, err, errlen);
 
 		if (n < 0)
-			return err_set((int)n, err, errlen, "cannot read the bundle: %s",
-				       strerror((int)-n));
+			return (int)n;
 		if (n == 0)
 			return err_set(-EBADMSG, err, errlen, "the bundle ends inside zstd frame "
 				       "%zu: the file is truncated", src->frame);
-		src->next_in += (uint64_t)n;
-		src->file_bytes += (uint64_t)n;
-		src->in = (ZSTD_inBuffer){ .src = src->in_buf, .size = (size_t)n, .pos = 0 };
 	}
 	/* zstd gets no byte past the span, so a frame longer than the table's is caught. */
 	view = src->in;

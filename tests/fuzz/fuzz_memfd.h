@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* A memory-backed file that holds the input, positioned at its start. */
+/* Return a memory-backed file that contains the input, positioned at its start. */
 static inline int
 fuzz_memfd(const uint8_t *data, size_t size)
 {

@@ -846,7 +846,10 @@ build_sized_bundle(struct buf *out, unsigned corrupt)
 	tar_end(out);
 }
 
-/* Walk the sized bundle with a recording sink, in a mode other than inline. */
+/*
+ * Walk `b` with a recording sink, in a mode other than inline. WALK_PARALLEL gives
+ * the bytes to two lanes as they are, so a compressed bundle keeps its own frames.
+ */
 static int
 walk_sized(const struct buf *b, enum walk_mode mode, bool rendezvous, struct record_sink *s,
 	   char *err, size_t errlen)
@@ -1057,24 +1060,6 @@ walk_zstd(void **state)
 	buf_free(&b);
 }
 
-/* Walk framed bytes with a two-lane recording sink; returns the walk's result. */
-static int
-walk_framed_bytes(const struct buf *z, struct record_sink *s, char *err, size_t errlen)
-{
-	struct bundle_keyring *ring = test_keyring(true);
-	struct bundle_manifest *m = NULL;
-	struct bundle_sink sink;
-	int fd = memfd_with(z->data, z->len);
-	int rc;
-
-	record_sink_init(s, &sink, 2);
-	rc = bundle_walk(fd, ring, &sink, &m, err, errlen);
-	close(fd);
-	bundle_manifest_free(m);
-	bundle_keyring_free(ring);
-	return rc;
-}
-
 /* The offset of seek table entry `i` in a framed buffer of `count` frames. */
 static size_t
 table_entry(const struct buf *z, size_t count, size_t i)
@@ -1096,7 +1081,7 @@ walk_frames_unaligned(void **state)
 	(void)state;
 	build_sized_bundle(&b, 0);
 	zstd_framed(b.data, b.len, FRAMES_WHOLE, &z);
-	assert_int_equal(walk_framed_bytes(&z, &s, err, sizeof(err)), 0);
+	assert_int_equal(walk_sized(&z, WALK_PARALLEL, false, &s, err, sizeof(err)), 0);
 	assert_int_equal(s.lanes_used, 1);
 	assert_int_equal(s.ends, ARRAY_SIZE(sized_paths));
 	for (size_t i = 0; i < ARRAY_SIZE(sized_paths); i++)
@@ -1158,7 +1143,7 @@ walk_frames_bad_table(void **state)
 		zstd_framed(b.data, b.len, FRAMES_ENTRIES, &z);
 		table_add(&z, count, lies[i].frame, lies[i].field, lies[i].delta);
 		table_add(&z, count, lies[i].frame + 1, lies[i].field, -lies[i].delta);
-		if (walk_framed_bytes(&z, &s, err, sizeof(err)) != 0)
+		if (walk_sized(&z, WALK_PARALLEL, false, &s, err, sizeof(err)) != 0)
 			fail_msg("lie %zu: expected a load as one stream, got \"%s\"", i, err);
 		assert_int_equal(s.lanes_used, 1);
 		for (size_t j = 0; j < ARRAY_SIZE(sized_paths); j++)
@@ -1183,7 +1168,7 @@ walk_frames_inner_split(void **state)
 	(void)state;
 	build_sized_bundle(&b, 0);
 	zstd_framed(b.data, b.len, FRAMES_HALVES, &z);
-	if (walk_framed_bytes(&z, &s, err, sizeof(err)) != 0)
+	if (walk_sized(&z, WALK_PARALLEL, false, &s, err, sizeof(err)) != 0)
 		fail_msg("expected a load, got \"%s\"", err);
 	assert_int_equal(s.lanes_used, 3);
 	for (size_t i = 0; i < ARRAY_SIZE(sized_paths); i++) {
