@@ -368,16 +368,13 @@ if_range_allows(const char *header, const char *etag, const char *last_modified)
 	return strcmp(header, last_modified) == 0;
 }
 
-/* Add the validators shared by 200, 206 and 304 replies. */
-static int
-add_file_headers(struct MHD_Response *response, const char *etag, const char *last_modified)
+/* Fill the first three fields with the validators of 200, 206 and 304 replies. */
+static void
+file_fields(struct http_field *fields, const char *etag, const char *last_modified)
 {
-	if (MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, etag) != MHD_YES ||
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_LAST_MODIFIED, last_modified) !=
-		    MHD_YES ||
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes") != MHD_YES)
-		return -ENOMEM;
-	return 0;
+	fields[0] = (struct http_field){ MHD_HTTP_HEADER_ETAG, etag };
+	fields[1] = (struct http_field){ MHD_HTTP_HEADER_LAST_MODIFIED, last_modified };
+	fields[2] = (struct http_field){ MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes" };
 }
 
 /*
@@ -390,16 +387,11 @@ add_file_headers(struct MHD_Response *response, const char *etag, const char *la
 static int
 reply_not_modified(struct http_request *req, const char *etag, const char *last_modified)
 {
-	struct MHD_Response *response;
+	struct http_body none = { .fd = -1 };
+	struct http_field fields[3];
 
-	response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (response == NULL)
-		return -ENOMEM;
-	if (add_file_headers(response, etag, last_modified) < 0) {
-		MHD_destroy_response(response);
-		return -ENOMEM;
-	}
-	return http_queue(req, MHD_HTTP_NOT_MODIFIED, response);
+	file_fields(fields, etag, last_modified);
+	return http_send(req, MHD_HTTP_NOT_MODIFIED, fields, 3, &none);
 }
 
 /* Reply 416 with Content-Range: bytes * / size and a JSON error body. */
@@ -426,8 +418,10 @@ reply_content(struct http_request *req, int fd, const struct stat *st, bool part
 	      uint64_t first, uint64_t last, const char *content_type, const char *etag,
 	      const char *last_modified)
 {
-	struct MHD_Response *response;
+	struct http_body body = { .fd = fd };
 	uint64_t size = (uint64_t)st->st_size;
+	struct http_field fields[5];
+	size_t count = 3;
 	char range[80];
 
 	if (!partial) {
@@ -436,29 +430,20 @@ reply_content(struct http_request *req, int fd, const struct stat *st, bool part
 	}
 
 	/* An empty file has no byte range, so it gets a zero-length body at offset 0. */
-	response = MHD_create_response_from_fd_at_offset64(size == 0 ? 0 : last - first + 1,
-							   fd, first);
-	if (response == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	if (add_file_headers(response, etag, last_modified) < 0 ||
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    content_type != NULL ? content_type :
-							   "application/octet-stream") != MHD_YES)
-		goto err_header;
+	body.len = size == 0 ? 0 : last - first + 1;
+	body.offset = first;
+	file_fields(fields, etag, last_modified);
+	fields[count++] = (struct http_field){
+		MHD_HTTP_HEADER_CONTENT_TYPE,
+		content_type != NULL ? content_type : "application/octet-stream"
+	};
 	if (partial) {
 		snprintf(range, sizeof(range), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
 			 last, size);
-		if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_RANGE, range) !=
-		    MHD_YES)
-			goto err_header;
+		fields[count++] = (struct http_field){ MHD_HTTP_HEADER_CONTENT_RANGE, range };
 	}
-	return http_queue(req, partial ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, response);
-
-err_header:
-	MHD_destroy_response(response);
-	return -ENOMEM;
+	return http_send(req, partial ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, fields, count,
+			 &body);
 }
 
 /* Reply 404 and log why at a level that suits who caused it. */

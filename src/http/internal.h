@@ -142,13 +142,35 @@ void http_unlink_socket(const char *path, const struct stat *created);
  */
 void http_raise_fd_limit(unsigned max_connections);
 
+/* One header line of a reply. */
+struct http_field {
+	const char *name;
+	const char *value;
+};
+
 /*
- * Queue `response` with `status`, after adding the headers collected by
- * http_add_header. Always takes ownership of `response` (NULL is accepted and gives
- * -ENOMEM). Returns 0, -EALREADY when the request already has a reply, -ENOMEM, or
- * -EIO when MHD refused the response.
+ * The body of a reply: `len` bytes of the file `fd` from `offset` when fd is not -1,
+ * else `len` bytes at `data`. Without `release` the bytes are copied before
+ * http_send returns; with it they stay in place until the reply is sent, and then
+ * release(release_arg) frees them.
  */
-int http_queue(struct http_request *req, unsigned status, struct MHD_Response *response);
+struct http_body {
+	const char *data;
+	size_t len;
+	int fd;                     /* -1, or a descriptor closed with the reply */
+	uint64_t offset;
+	void (*release)(void *);
+	void *release_arg;
+};
+
+/*
+ * Send `status` with the `count` header lines of `fields`, the headers collected by
+ * http_add_header and `body`. Always takes over the body: it is closed or released
+ * on failure too. Returns 0, -EALREADY when the request already has a reply, -ENOMEM,
+ * or -EIO when the reply could not be queued.
+ */
+int http_send(struct http_request *req, unsigned status, const struct http_field *fields,
+	      size_t count, struct http_body *body);
 
 /*
  * Open `relpath`, already checked by http_path_check, under the directory `root_fd`

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The handler's side of a request: accessors over MHD's parsed request and the reply
- * functions. Every reply goes through http_queue, which adds the headers collected
+ * functions. Every reply goes through http_send, which adds the headers collected
  * with http_add_header and makes sure each request gets exactly one reply.
  */
 #include "http/http.h"
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -244,28 +245,86 @@ http_peer(struct http_request *req)
 	return req->peer;
 }
 
-int
-http_queue(struct http_request *req, unsigned status, struct MHD_Response *response)
+/* Close or release what a body holds, without sending it. */
+static void
+body_discard(struct http_body *body)
 {
+	if (body->fd >= 0)
+		close(body->fd);
+	else if (body->release != NULL)
+		body->release(body->release_arg);
+	body->fd = -1;
+	body->release = NULL;
+}
+
+/* Create MHD's response over `body`, taking the body over. Returns NULL on failure. */
+static struct MHD_Response *
+response_from_body(struct http_body *body)
+{
+	struct MHD_Response *response;
+
+	if (body->fd >= 0) {
+		response = MHD_create_response_from_fd_at_offset64(body->len, body->fd,
+								   body->offset);
+	} else if (body->len == 0) {
+		/* Nothing of an empty body is sent, so it is released at once. */
+		response = MHD_create_response_from_buffer(0, (void *)(uintptr_t)"",
+							   MHD_RESPMEM_PERSISTENT);
+		body_discard(body);
+	} else if (body->release != NULL) {
+		/* MHD never writes through the pointer of a response it does not copy. */
+		response = MHD_create_response_from_buffer_with_free_callback_cls(
+			body->len, (void *)(uintptr_t)body->data, body->release,
+			body->release_arg);
+	} else {
+		response = MHD_create_response_from_buffer(body->len,
+							   (void *)(uintptr_t)body->data,
+							   MHD_RESPMEM_MUST_COPY);
+	}
 	if (response == NULL)
-		return -ENOMEM;
+		body_discard(body);
+	body->fd = -1;
+	body->release = NULL;
+	return response;
+}
+
+/* Add `count` fields and the request's own headers. Returns false when one fails. */
+static bool
+response_add_fields(struct MHD_Response *response, const struct http_request *req,
+		    const struct http_field *fields, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (MHD_add_response_header(response, fields[i].name, fields[i].value) != MHD_YES)
+			return false;
+	}
+	for (unsigned i = 0; i < req->header_count; i++) {
+		const char *name = req->headers[i];
+
+		if (MHD_add_response_header(response, name, name + strlen(name) + 1) != MHD_YES)
+			return false;
+	}
+	return true;
+}
+
+int
+http_send(struct http_request *req, unsigned status, const struct http_field *fields,
+	  size_t count, struct http_body *body)
+{
+	struct MHD_Response *response;
+
 	if (req->status != 0) {
-		MHD_destroy_response(response);
+		body_discard(body);
 		log_err("http second reply to one request status=%u first_status=%u", status,
 			req->status);
 		return -EALREADY;
 	}
-
-	for (unsigned i = 0; i < req->header_count; i++) {
-		const char *name = req->headers[i];
-		const char *value = name + strlen(name) + 1;
-
-		if (MHD_add_response_header(response, name, value) != MHD_YES) {
-			MHD_destroy_response(response);
-			return -ENOMEM;
-		}
+	response = response_from_body(body);
+	if (response == NULL)
+		return -ENOMEM;
+	if (!response_add_fields(response, req, fields, count)) {
+		MHD_destroy_response(response);
+		return -ENOMEM;
 	}
-
 	if (MHD_queue_response(req->conn, status, response) != MHD_YES) {
 		MHD_destroy_response(response);
 		return -EIO;
@@ -276,77 +335,33 @@ http_queue(struct http_request *req, unsigned status, struct MHD_Response *respo
 	return 0;
 }
 
-/*
- * Set Content-Type on `response` when content_type is not NULL. Returns the response,
- * or NULL after destroying it when the header cannot be added.
- */
-static struct MHD_Response *
-response_with_type(struct MHD_Response *response, const char *content_type)
+/* Send `status` with `body` and, when content_type is not NULL, Content-Type. */
+static int
+send_typed(struct http_request *req, unsigned status, const char *content_type,
+	   struct http_body *body)
 {
-	if (content_type != NULL &&
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
-		    MHD_YES) {
-		MHD_destroy_response(response);
-		return NULL;
-	}
-	return response;
-}
+	struct http_field type = { MHD_HTTP_HEADER_CONTENT_TYPE, content_type };
 
-/* Create a response over a copy of `len` bytes, with Content-Type set. */
-static struct MHD_Response *
-response_from_copy(const char *content_type, const void *body, size_t len)
-{
-	struct MHD_Response *response;
-
-	/* MHD never writes through the pointer when asked to copy it. */
-	response = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-						   MHD_RESPMEM_MUST_COPY);
-	if (response == NULL)
-		return NULL;
-	return response_with_type(response, content_type);
+	return http_send(req, status, &type, content_type != NULL ? 1 : 0, body);
 }
 
 int
 http_reply(struct http_request *req, unsigned status, const char *content_type,
 	   const void *body, size_t len)
 {
-	if (req->status != 0) {
-		log_err("http second reply to one request status=%u first_status=%u", status,
-			req->status);
-		return -EALREADY;
-	}
-	return http_queue(req, status, response_from_copy(content_type, body, len));
-}
+	struct http_body copy = { .data = body, .len = len, .fd = -1 };
 
-/*
- * Create a response over `len` bytes of the malloc'd `body` without a copy. MHD frees
- * the body with the response, and this function frees it at once when it fails.
- * Content-Type is set when content_type is not NULL.
- */
-static struct MHD_Response *
-response_from_taken(const char *content_type, char *body, size_t len)
-{
-	struct MHD_Response *response;
-
-	response = MHD_create_response_from_buffer_with_free_callback(len, body, free);
-	if (response == NULL) {
-		free(body);
-		return NULL;
-	}
-	return response_with_type(response, content_type);
+	return send_typed(req, status, content_type, &copy);
 }
 
 int
 http_reply_take(struct http_request *req, unsigned status, const char *content_type,
 		char *body, size_t len)
 {
-	if (req->status != 0) {
-		free(body);
-		log_err("http second reply to one request status=%u first_status=%u", status,
-			req->status);
-		return -EALREADY;
-	}
-	return http_queue(req, status, response_from_taken(content_type, body, len));
+	struct http_body taken = { .data = body, .len = len, .fd = -1, .release = free,
+				   .release_arg = body };
+
+	return send_typed(req, status, content_type, &taken);
 }
 
 static enum MHD_Result
@@ -375,6 +390,8 @@ http_response_new(const char *content_type, char *body, size_t len,
 		  struct http_response **ret)
 {
 	struct http_response *response = malloc(sizeof(*response));
+	struct http_body taken = { .data = body, .len = len, .fd = -1, .release = free,
+				   .release_arg = body };
 
 	if (response == NULL) {
 		free(body);
@@ -383,7 +400,13 @@ http_response_new(const char *content_type, char *body, size_t len,
 	response->body = body;
 	response->len = len;
 	response->text_count = 0;
-	response->mhd = response_from_taken(content_type, body, len);
+	response->mhd = response_from_body(&taken);
+	if (response->mhd != NULL && content_type != NULL &&
+	    MHD_add_response_header(response->mhd, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
+		    MHD_YES) {
+		MHD_destroy_response(response->mhd);
+		response->mhd = NULL;
+	}
 	if (response->mhd == NULL) {
 		free(response);
 		return -ENOMEM;
