@@ -10,6 +10,7 @@
  *   request.c  accessors and replies used by handlers
  *   file.c     http_reply_file and its path and Range parsers
  *   tls.c      http_tls_load: the HTTPS certificate and key
+ *   wire.c     http_wire_parse: a request head parsed in place
  */
 #ifndef OUTPOST_HTTP_INTERNAL_H
 #define OUTPOST_HTTP_INTERNAL_H
@@ -67,6 +68,45 @@ struct http_deadline {
 	struct http_conn *head, *tail;
 	const char *kind_name;      /* for logs */
 };
+
+/* One query argument of a request parsed by http_wire_parse. */
+struct http_wire_arg {
+	const char *key;
+	const char *value;          /* NULL for "?flag" */
+};
+
+/* One header field of a request parsed by http_wire_parse. */
+struct http_wire_field {
+	const char *name;
+	const char *value;
+};
+
+/* A request head parsed in place: every string but `version` is in the parsed buffer. */
+struct http_wire_head {
+	const char *method;
+	const char *path;           /* percent-decoded, without the query */
+	const char *version;        /* the string constant "HTTP/1.1" or "HTTP/1.0" */
+	struct http_wire_arg *args;         /* the caller's array of max_fields */
+	struct http_wire_field *fields;     /* the caller's array of max_fields */
+	unsigned arg_count, field_count;    /* together at most max_fields */
+	size_t head_len;            /* bytes up to and including the blank line */
+};
+
+/*
+ * Parse the request head at the start of the `len` bytes of `buf` (wire.c): the
+ * request line in origin form and the header fields of RFC 9112. Separators are
+ * overwritten with NUL bytes, and %XX escapes in the path and the query are decoded
+ * in place, so the strings in `head` lie inside buf. Returns 0 with head filled in,
+ * -EAGAIN when the head is not complete yet (buf is then unchanged), -E2BIG when it
+ * does not end within max_head bytes, -ENOSPC for more than max_fields query
+ * arguments and fields together, -EPROTONOSUPPORT for a well-formed HTTP version
+ * other than 1.0 and 1.1, or -EBADMSG for a malformed head or an escape that decodes
+ * to NUL. A bare CR or a folded line is -EBADMSG as soon as it is in the buffer,
+ * before the head is complete. The decoded path and values may hold any byte but
+ * NUL, CR and LF included: print them with http_printable.
+ */
+int http_wire_parse(char *buf, size_t len, size_t max_head, unsigned max_fields,
+		    struct http_wire_head *head);
 
 struct http_server {
 	struct MHD_Daemon *daemon;

@@ -154,8 +154,7 @@ buf_steal(struct buf *b)
 	return data;
 }
 
-/* Return the value of one hex digit, or -1. */
-static int
+int
 hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

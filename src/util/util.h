@@ -59,6 +59,8 @@ char *buf_steal(struct buf *b);
  * all zeros. Returns 0 or -EINVAL.
  */
 int mac_parse(const char *text, char out[MAC_TEXT_SIZE]);
+/* Return the value of the hex digit `c` (either case), or -1. */
+int hex_value(char c);
 /*
  * Convert a canonical MAC ("52:54:00:ab:cd:ef", as mac_parse writes it) to its 48-bit
  * number plus one, a key that is never 0. Returns 0 when the text is not canonical.
