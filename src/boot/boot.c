@@ -649,21 +649,10 @@ script_reply_cached(struct boot_request *r, struct buf *out, const struct script
 				  .platform = r->platform };
 	struct http_response *response = NULL;
 	bool keep = true;
-	size_t len = out->len;
-	char *body;
 	int rc;
 
-	/*
-	 * A copy of just the script's bytes, because the buffer has room for the largest
-	 * script. Allocated here, just before the reply and the cache entry, so that all
-	 * of them usually end up next to each other in memory (glibc 2.36's malloc), which
-	 * makes a later request for them cheaper.
-	 */
-	body = malloc(len + 1);
-	if (body != NULL)
-		memcpy(body, out->data != NULL ? out->data : "", len + 1);
-
-	rc = body != NULL ? http_response_new("text/plain", body, len, &response) : -ENOMEM;
+	rc = script_cache_response(r->boot->cache, info->script,
+				   out->data != NULL ? out->data : "", out->len, &response);
 	/* As in script_reply, the header may be missing, but such a reply is not kept. */
 	if (rc == 0 && http_response_add_header(response, "Cache-Control", "no-store") < 0)
 		keep = false;

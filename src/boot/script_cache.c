@@ -7,6 +7,14 @@
  * Entries removed from the table are freed after the mutex is released, so requests
  * on other threads do not wait while a whole table is freed. A reply that a
  * connection is still sending stays alive through MHD's own reference.
+ *
+ * The scripts of two machines rendered from one template differ in a few lines: the
+ * machine's name, MAC or token. So each reply keeps only the bytes where it differs
+ * from a base text of its script, and takes the rest from that text, which all of
+ * them share (http_response_new_spliced). With thousands of machines, a request then
+ * touches a hundred bytes or so of its own instead of a whole script, which matters
+ * more than any other cost of a cached reply once the replies outgrow the CPU's
+ * caches.
  */
 #include "boot/script_cache.h"
 
@@ -18,6 +26,8 @@
 
 /* Slots of a new table; it doubles at half load while the byte limit allows. */
 #define SCRIPT_CACHE_MIN_SLOTS 1024u
+/* Scripts with a base text; boot.c's enum boot_script has fewer. */
+#define SCRIPT_CACHE_SCRIPTS 8
 
 struct script_entry {
 	char uuid[UUID_TEXT_SIZE];
@@ -31,6 +41,7 @@ struct script_entry {
 struct script_slot {
 	uint64_t key;                       /* mac_number(); 0: empty */
 	struct script_entry *entry;         /* owned */
+	struct http_response *response;     /* entry->response, to prefetch it early */
 };
 
 /* Entries taken out of the table under the lock, to be freed after it. */
@@ -49,6 +60,7 @@ struct script_cache {
 	size_t count;
 	size_t bytes;                       /* entries plus the slot array */
 	uint64_t hits, misses;
+	struct http_text *bases[SCRIPT_CACHE_SCRIPTS];  /* one reference each, or NULL */
 };
 
 /* The slot that contains `key`, or the empty slot where it would go. */
@@ -148,6 +160,8 @@ script_cache_free(struct script_cache *cache)
 		return NULL;
 	cache_detach(cache, &garbage);
 	garbage_free(&garbage);
+	for (size_t i = 0; i < SCRIPT_CACHE_SCRIPTS; i++)
+		http_text_unref(cache->bases[i]);
 	pthread_mutex_destroy(&cache->lock);
 	free(cache);
 	return NULL;
@@ -175,7 +189,7 @@ script_cache_reply(struct script_cache *cache, const struct script_key *key,
 
 		entry = slot->entry;
 		if (entry != NULL)
-			http_response_prefetch(entry->response);
+			http_response_prefetch(slot->response);
 	}
 	if (entry != NULL && entry->arch == key->arch && entry->platform == key->platform &&
 	    strcmp(entry->uuid, key->uuid) == 0) {
@@ -228,6 +242,7 @@ cache_insert(struct script_cache *cache, uint64_t number, struct script_entry *e
 	cache->bytes = cache->bytes - freed + entry->bytes;
 	slot->key = number;
 	slot->entry = entry;
+	slot->response = entry->response;
 	return 0;
 }
 
@@ -271,6 +286,87 @@ script_cache_put(struct script_cache *cache, const struct script_key *key,
 	if (rc < 0)
 		entry_free(entry);
 	garbage_free(&garbage);
+}
+
+/* The length of the longest common prefix of a and b, at most `max` bytes. */
+static size_t
+common_prefix(const char *a, const char *b, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && a[n] == b[n])
+		n++;
+	return n;
+}
+
+/* The length of the longest common suffix of a and b, at most `max` bytes. */
+static size_t
+common_suffix(const char *a, size_t a_len, const char *b, size_t b_len, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && a[a_len - 1 - n] == b[b_len - 1 - n])
+		n++;
+	return n;
+}
+
+/* Make `len` bytes of `text` the base of `script`; returns a reference for the caller. */
+static struct http_text *
+base_replace(struct script_cache *cache, int script, const char *text, size_t len)
+{
+	struct http_text *base = http_text_new(text, len), *old;
+
+	if (base == NULL)
+		return NULL;
+	pthread_mutex_lock(&cache->lock);
+	old = cache->bases[script];
+	cache->bases[script] = http_text_ref(base);
+	pthread_mutex_unlock(&cache->lock);
+	http_text_unref(old);
+	return base;
+}
+
+int
+script_cache_response(struct script_cache *cache, int script, const char *text, size_t len,
+		      struct http_response **ret)
+{
+	size_t base_len = 0, prefix = 0, suffix = 0;
+	struct http_text *base = NULL;
+	int rc;
+
+	if (script < 0 || script >= SCRIPT_CACHE_SCRIPTS)
+		return -EINVAL;
+	pthread_mutex_lock(&cache->lock);
+	if (cache->bases[script] != NULL)
+		base = http_text_ref(cache->bases[script]);
+	pthread_mutex_unlock(&cache->lock);
+
+	if (base != NULL) {
+		const char *base_data = http_text_data(base, &base_len);
+		size_t shorter = len < base_len ? len : base_len;
+
+		prefix = common_prefix(text, base_data, shorter);
+		suffix = common_suffix(text, len, base_data, base_len, shorter - prefix);
+	}
+
+	/*
+	 * When less than half is shared, the templates' output has moved on (a bundle or
+	 * the settings changed), and this script becomes the base. Replies made from the
+	 * old base keep it alive until they are gone.
+	 */
+	if (base == NULL || (len - prefix - suffix) * 2 > len) {
+		http_text_unref(base);
+		base = base_replace(cache, script, text, len);
+		if (base == NULL)
+			return -ENOMEM;
+		base_len = len;
+		prefix = len;
+		suffix = 0;
+	}
+	rc = http_response_new_spliced("text/plain", base, prefix, text + prefix,
+				       len - prefix - suffix, suffix, ret);
+	http_text_unref(base);
+	return rc;
 }
 
 void

@@ -66,6 +66,16 @@ void script_cache_put(struct script_cache *cache, const struct script_key *key,
 		      uint64_t generation, const struct script_info *info,
 		      struct http_response *response);
 
+/*
+ * Create the reply, text/plain, for the `len` bytes of `text` rendered from script
+ * `script` (boot.c's enum boot_script). The reply shares what it has in common with
+ * the script's base text, which is kept for the life of the cache; a script that
+ * shares less than half of its bytes with it becomes the new base. Returns 0 and sets
+ * *ret, -EINVAL for a script number out of range, or -ENOMEM.
+ */
+int script_cache_response(struct script_cache *cache, int script, const char *text,
+			  size_t len, struct http_response **ret);
+
 void script_cache_stats(struct script_cache *cache, struct boot_cache_stats *ret);
 
 #endif

@@ -51,63 +51,6 @@ http_allow_header(unsigned methods, char *out, size_t size)
 	}
 }
 
-struct length_walk {
-	const char *first;          /* the value MHD uses */
-	bool conflict;
-};
-
-static enum MHD_Result
-length_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct length_walk *walk = cls;
-
-	(void)kind;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
-		return MHD_YES;
-	if (value == NULL || strcmp(value, walk->first) != 0) {
-		walk->conflict = true;
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
-/*
- * Return true when the request has several Content-Length headers that disagree.
- * MHD 0.9.75 silently uses the first, but RFC 9112 section 6.3 makes such a message
- * invalid, and a proxy in front might have used another one.
- */
-static bool
-content_length_conflicts(struct MHD_Connection *conn, const char *first)
-{
-	struct length_walk walk = { .first = first, .conflict = false };
-
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, length_walk_one, &walk);
-	return walk.conflict;
-}
-
-/* The framing headers of a request, counted in one walk over its headers. */
-struct framing_counts {
-	unsigned hosts;
-	unsigned codings;
-	unsigned lengths;
-};
-
-static enum MHD_Result
-framing_count_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct framing_counts *counts = cls;
-
-	(void)kind;
-	(void)value;
-	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
-		counts->hosts++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-		counts->codings++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		counts->lengths++;
-	return MHD_YES;
-}
-
 /*
  * Check the headers that decide where the request and its body end, as RFC 9112
  * requires of a server. HTTP/1.1 needs exactly one Host (section 3.2). The only
@@ -118,29 +61,29 @@ framing_count_one(void *cls, enum MHD_ValueKind kind, const char *key, const cha
 static const char *
 framing_problem(struct http_request *req)
 {
-	struct framing_counts counts = { 0 };
+	unsigned hosts = http_header_count(req, MHD_HTTP_HEADER_HOST);
+	unsigned codings = http_header_count(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	const char *coding;
 
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, framing_count_one, &counts);
-	if (counts.hosts > 1)
+	if (hosts > 1)
 		return "the request has more than one Host header";
-	if (counts.hosts == 0 && strcmp(req->version, MHD_HTTP_VERSION_1_1) == 0)
+	if (hosts == 0 && strcmp(req->version, MHD_HTTP_VERSION_1_1) == 0)
 		return "an HTTP/1.1 request needs a Host header";
-	if (counts.codings == 0)
+	if (codings == 0)
 		return NULL;
 
 	coding = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	/* MHD 0.9.75 decodes a body as chunked only for exactly this value, in any case. */
-	if (counts.codings > 1 || coding == NULL || strcasecmp(coding, "chunked") != 0)
+	if (codings > 1 || coding == NULL || strcasecmp(coding, "chunked") != 0)
 		return "Transfer-Encoding must be \"chunked\" alone";
-	if (counts.lengths > 0)
+	if (http_header_count(req, MHD_HTTP_HEADER_CONTENT_LENGTH) > 0)
 		return "a request must not have both Transfer-Encoding and Content-Length";
 	return NULL;
 }
 
-/* Reply with an error; returns MHD_YES when the reply is queued. */
+/* Reply with an error; returns 0 when the reply is queued, else -1. */
 #define REPLY_ERROR(req, status, error, ...) \
-	(http_reply_error((req), (status), (error), __VA_ARGS__) == 0 ? MHD_YES : MHD_NO)
+	(http_reply_error((req), (status), (error), __VA_ARGS__) == 0 ? 0 : -1)
 
 /* Run the listener's precheck; returns true when it replied (or should have). */
 static bool
@@ -163,17 +106,17 @@ precheck_replied(struct http_request *req)
 	return true;
 }
 
-enum MHD_Result
+int
 http_request_begin(struct http_request *req, bool uri_nul)
 {
 	struct http_server *srv = req->srv;
-	const union MHD_ConnectionInfo *info;
+	const union MHD_ConnectionInfo *info = NULL;
 	const char *length, *problem;
 	uint64_t body_len = 0;
 
 	if (!method_allowed(srv, req->method)) {
 		if (http_add_header(req, MHD_HTTP_HEADER_ALLOW, srv->allow) < 0)
-			return MHD_NO;
+			return -1;
 		return REPLY_ERROR(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 				   "allowed methods are %s", srv->allow);
 	}
@@ -187,7 +130,8 @@ http_request_begin(struct http_request *req, bool uri_nul)
 	 * MHD's pool is larger than max_header_bytes (see HTTP_FIELD_RECORD_BYTES in server.c),
 	 * so headers past the ceiling reach us and get 431 here.
 	 */
-	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (req->conn != NULL)
+		info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 	if (info != NULL && info->header_size > srv->max_header_bytes)
 		return REPLY_ERROR(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
 				   "headers_too_large",
@@ -198,19 +142,21 @@ http_request_begin(struct http_request *req, bool uri_nul)
 	if (problem != NULL)
 		return REPLY_ERROR(req, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", problem);
 
-	/* MHD has already replied 400 to a Content-Length that is not a number. */
-	length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-					     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (length != NULL && content_length_conflicts(req->conn, length))
+	/*
+	 * MHD has already replied 400 to a Content-Length that is not a number, and the
+	 * boot listener's own loop checks it before this.
+	 */
+	length = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length != NULL && http_header_conflicts(req, MHD_HTTP_HEADER_CONTENT_LENGTH))
 		return REPLY_ERROR(req, MHD_HTTP_BAD_REQUEST, "bad_request",
 				   "conflicting Content-Length headers");
 
 	/* Authentication and routing come before any reply about the body. */
 	if (precheck_replied(req))
-		return MHD_YES;
+		return 0;
 	/* A streamed body is never held whole, so its size does not matter here. */
 	if (req->stream_data != NULL)
-		return MHD_YES;
+		return 0;
 
 	if (length != NULL && uint_parse(length, 0, UINT64_MAX, &body_len) == 0 &&
 	    body_len > srv->max_body_bytes)
@@ -220,8 +166,8 @@ http_request_begin(struct http_request *req, bool uri_nul)
 
 	/* A body of known length is counted whole now, so the 503 comes before its bytes. */
 	if (body_len > 0 && http_body_reserve(req, (size_t)body_len) < 0)
-		return http_reply_busy(req) == 0 ? MHD_YES : MHD_NO;
-	return MHD_YES;
+		return http_reply_busy(req) == 0 ? 0 : -1;
+	return 0;
 }
 
 int

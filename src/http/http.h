@@ -190,8 +190,9 @@ int http_reply_take(struct http_request *req, unsigned status, const char *conte
 /*
  * A reply built once and queued for any number of requests, from any worker thread,
  * such as a boot script that stays the same until the store changes. Its status is
- * given per request; its body and headers are fixed. MHD counts its references, so a
- * reply still being sent outlives http_response_free.
+ * given per request; its body and headers are fixed. It counts its references, so a
+ * reply still being sent outlives http_response_free. The boot listener sends it
+ * without a copy; other listeners send a copy.
  */
 struct http_response;
 
@@ -203,15 +204,39 @@ struct http_response;
 int http_response_new(const char *content_type, char *body, size_t len,
 		      struct http_response **ret);
 /*
+ * An immutable byte string with a reference count: the part of many replies' bodies
+ * that is the same, such as the text a script template gives every machine, kept once.
+ */
+struct http_text;
+/* Copy `len` bytes of `data` into a new text with one reference; NULL without memory. */
+struct http_text *http_text_new(const char *data, size_t len);
+/* Take one more reference; returns `text`. */
+struct http_text *http_text_ref(struct http_text *text);
+/* Drop one reference. Accepts NULL; returns NULL. */
+struct http_text *http_text_unref(struct http_text *text);
+/* The bytes of `text`, followed by a NUL that *len does not count. */
+const char *http_text_data(const struct http_text *text, size_t *len);
+/*
+ * Create a reply whose body is the first `prefix` bytes of `base`, a copy of the `len`
+ * bytes at `middle`, and the last `suffix` bytes of `base`, with `content_type` (may be
+ * NULL). The reply takes its own reference to base. Its size for
+ * http_response_bytes leaves base out. Returns 0 and sets *ret, -EINVAL when prefix
+ * and suffix overlap or pass the end of base, or -ENOMEM.
+ */
+int http_response_new_spliced(const char *content_type, struct http_text *base, size_t prefix,
+			      const char *middle, size_t len, size_t suffix,
+			      struct http_response **ret);
+/*
  * Add a header, checked as http_add_header checks it. Call it only before the reply is
  * first queued, because queued replies are read by other threads without a lock.
- * Returns 0, -EINVAL or -ENOMEM.
+ * A reply takes at most four headers, Content-Type included. Returns 0, -EINVAL,
+ * -E2BIG or -ENOMEM.
  */
 int http_response_add_header(struct http_response *response, const char *name,
 			     const char *value);
 /*
  * Return an estimate of the memory the reply takes, in bytes: its body, headers and
- * libmicrohttpd's response object, allocation overhead included.
+ * object, allocation overhead included.
  */
 size_t http_response_bytes(const struct http_response *response);
 /*
@@ -222,9 +247,10 @@ size_t http_response_bytes(const struct http_response *response);
 int http_reply_response(struct http_request *req, unsigned status,
 			struct http_response *response);
 /*
- * Ask the CPU to start loading the reply's memory into its cache: libmicrohttpd's
- * response object, its header records and the body. Without it, a request for one of
- * many kept replies waits for each of them in turn while the reply is queued and sent.
+ * Ask the CPU to start loading the reply's memory into its cache: the reply's block,
+ * which holds its first header lines and a spliced body's own bytes. It only reads
+ * the pointer, so a caller can issue it before it loads anything else. Without it, a
+ * request for one of many kept replies waits for each piece in turn.
  */
 void http_response_prefetch(const struct http_response *response);
 /* Drop the caller's reference. Accepts NULL; returns NULL. */

@@ -10,6 +10,8 @@
  *   request.c  accessors and replies used by handlers
  *   file.c     http_reply_file and its path and Range parsers
  *   tls.c      http_tls_load: the HTTPS certificate and key
+ *   response.c kept replies (http_response) and shared texts (http_text)
+ *   loop.c     the boot listener's own connection loop
  *   wire.c     http_wire_parse: a request head parsed in place
  */
 #ifndef OUTPOST_HTTP_INTERNAL_H
@@ -21,7 +23,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <microhttpd.h>
 
@@ -102,14 +106,18 @@ struct http_wire_head {
  * arguments and fields together, -EPROTONOSUPPORT for a well-formed HTTP version
  * other than 1.0 and 1.1, or -EBADMSG for a malformed head or an escape that decodes
  * to NUL. A bare CR or a folded line is -EBADMSG as soon as it is in the buffer,
- * before the head is complete. The decoded path and values may hold any byte but
- * NUL, CR and LF included: print them with http_printable.
+ * before the head is complete. The decoded path and values may hold any byte other
+ * than NUL, even CR and LF, so logs print them with http_printable.
  */
 int http_wire_parse(char *buf, size_t len, size_t max_head, unsigned max_fields,
 		    struct http_wire_head *head);
 
+struct http_loop;
+struct loop_conn;
+
 struct http_server {
-	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *daemon;  /* NULL on the boot listener */
+	struct http_loop *loop;     /* the boot listener's own loop, else NULL */
 	enum http_listener_kind kind;
 	char *listen;               /* owned; the configured address, for logs */
 	const char *const *secret_path_prefixes;  /* not owned; NULL-terminated, or NULL */
@@ -133,7 +141,9 @@ struct http_server {
 
 struct http_request {
 	struct http_server *srv;
-	struct MHD_Connection *conn;
+	struct MHD_Connection *conn;        /* NULL on the boot listener's loop */
+	struct loop_conn *econn;            /* the loop's connection, else NULL */
+	const struct http_wire_head *wire;  /* the loop's parsed head, else NULL */
 	const char *method;         /* MHD's; valid until the request completes */
 	const char *path;           /* MHD's, percent-decoded */
 	const char *version;        /* MHD's, "HTTP/1.1" or "HTTP/1.0" */
@@ -211,6 +221,39 @@ struct http_body {
  */
 int http_send(struct http_request *req, unsigned status, const struct http_field *fields,
 	      size_t count, struct http_body *body);
+/* Close or release what a body holds, without sending it. */
+void http_body_discard(struct http_body *body);
+
+/* What loop.c sends of a kept reply. */
+struct http_response_view {
+	const char *head;           /* its header lines, "Name: value\r\n" each */
+	size_t head_len;
+	const struct iovec *parts;  /* its body */
+	unsigned part_count;
+};
+
+/* Return true when `name` is a valid header name: RFC 9110 token characters only. */
+bool http_header_name_valid(const char *name);
+
+/* Take one more reference to a kept reply, for a connection still sending it. */
+struct http_response *http_response_ref(struct http_response *response);
+/* Describe a kept reply for loop.c. */
+void http_response_view(const struct http_response *response, struct http_response_view *view);
+
+/*
+ * The boot listener's own connection loop (loop.c). http_loop_start starts `threads`
+ * workers on srv->listen_fd, which the loop then owns; http_loop_stop closes every
+ * connection and the socket and joins the workers. http_loop_send and
+ * http_loop_send_response are http_send and http_reply_response for its requests.
+ */
+int http_loop_start(struct http_server *srv, const struct http_listener_config *cfg);
+void http_loop_stop(struct http_server *srv);
+int http_loop_send(struct http_request *req, unsigned status, const struct http_field *fields,
+		   size_t count, struct http_body *body);
+int http_loop_send_response(struct http_request *req, unsigned status,
+			    struct http_response *response);
+/* The peer address of a request on the loop. */
+const struct sockaddr_storage *http_loop_peer(const struct http_request *req);
 
 /*
  * Open `relpath`, already checked by http_path_check, under the directory `root_fd`
@@ -226,9 +269,26 @@ int http_open_beneath(int root_fd, const char *relpath, bool use_openat2);
  * are the listener's methods, an encoded NUL in the request target (`uri_nul`, found
  * by the URI log callback), the header size and the Host, Content-Length and
  * Transfer-Encoding headers. Then come the listener's precheck, the body size and the
- * listener's body ceiling. Returns MHD_NO only when the connection must close.
+ * listener's body ceiling. Returns 0, or -1 when the connection must close.
  */
-enum MHD_Result http_request_begin(struct http_request *req, bool uri_nul);
+int http_request_begin(struct http_request *req, bool uri_nul);
+/*
+ * Return true when the request has several headers named `name` whose values are not
+ * all the same, such as two Content-Length headers.
+ */
+bool http_header_conflicts(const struct http_request *req, const char *name);
+
+/* Free what a request holds (body, headers, handler data), but not the request itself. */
+void http_request_clear(struct http_request *req);
+/* Add body bytes to the request, or pass them to its stream (see request_append_body). */
+void http_request_body_add(struct http_request *req, const char *data, size_t len);
+/*
+ * Run the handler once the whole body is in, or reply with the body's error. A handler
+ * that sends no reply gets a 500 sent for it. Returns 0, or the error of the reply.
+ */
+int http_request_dispatch(struct http_request *req);
+/* Log the debug line of a finished request; `termination` is MHD's code, or 0. */
+void http_request_log(struct http_request *req, int termination);
 
 /* Call a streamed request's end callback, once. */
 void http_stream_finish(struct http_request *req, bool complete);

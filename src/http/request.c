@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,34 +22,6 @@
 
 /* Longest "detail" text in an error reply, in bytes. */
 #define HTTP_ERROR_DETAIL_MAX 1024
-
-/*
- * Memory estimates for http_response_bytes, allocation overhead included: MHD's
- * response object with our wrapper, and one header record besides its text. Measured
- * with mallinfo2 for libmicrohttpd 0.9.75 and glibc 2.36 on x86_64: 192 bytes per
- * response and 128 per header of 24 bytes of text. The wrapper takes 112 more.
- */
-#define HTTP_RESPONSE_OBJECT_BYTES 320
-#define HTTP_HEADER_RECORD_BYTES 112
-/*
- * Bytes from the start of MHD's response object that http_response_prefetch loads:
- * the object and the records of the headers added right after it was created. With
- * libmicrohttpd 0.9.75 and glibc 2.36, those of two headers ended 320 bytes after
- * its start. The header text is elsewhere, so its addresses are kept.
- */
-#define HTTP_RESPONSE_PREFETCH_BYTES 384
-#define HTTP_RESPONSE_PREFETCH_TEXTS 8
-#define HTTP_CACHE_LINE_BYTES 64
-
-struct http_response {
-	struct MHD_Response *mhd;   /* one reference owned */
-	size_t bytes;               /* http_response_bytes */
-	const char *body;           /* owned by mhd */
-	size_t len;
-	/* MHD's copies of the header names and values, for http_response_prefetch */
-	const char *texts[HTTP_RESPONSE_PREFETCH_TEXTS];
-	unsigned text_count;
-};
 
 void
 http_printable(const char *text, char *out, size_t size)
@@ -76,6 +49,27 @@ http_path(const struct http_request *req)
 }
 
 /*
+ * Look up a query argument (`arg`) or a header field of a head parsed by wire.c, by
+ * name without case, as MHD does.
+ */
+static const char *
+wire_lookup(const struct http_wire_head *head, bool arg, const char *key)
+{
+	if (arg) {
+		for (unsigned i = 0; i < head->arg_count; i++) {
+			if (strcasecmp(head->args[i].key, key) == 0)
+				return head->args[i].value != NULL ? head->args[i].value : "";
+		}
+		return NULL;
+	}
+	for (unsigned i = 0; i < head->field_count; i++) {
+		if (strcasecmp(head->fields[i].name, key) == 0)
+			return head->fields[i].value;
+	}
+	return NULL;
+}
+
+/*
  * Look up a value of `kind` by key. MHD stores the decoded length next to each value,
  * so a value holding a NUL byte (decoded from %00) is told apart and reported absent:
  * as a C string it would be silently shorter.
@@ -86,6 +80,8 @@ lookup_value(const struct http_request *req, enum MHD_ValueKind kind, const char
 	const char *value = NULL;
 	size_t len = 0;
 
+	if (req->wire != NULL)
+		return wire_lookup(req->wire, kind == MHD_GET_ARGUMENT_KIND, key);
 	if (MHD_lookup_connection_value_n(req->conn, kind, key, strlen(key), &value, &len) !=
 	    MHD_YES)
 		return NULL;
@@ -127,6 +123,16 @@ http_query_each(const struct http_request *req,
 {
 	struct query_walk walk = { .cb = cb, .arg = arg, .result = 0 };
 
+	if (req->wire != NULL) {
+		for (unsigned i = 0; i < req->wire->arg_count; i++) {
+			const struct http_wire_arg *a = &req->wire->args[i];
+			int rc = cb(a->key, a->value != NULL ? a->value : "", arg);
+
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
+	}
 	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, query_walk_one, &walk);
 	return walk.result;
 }
@@ -159,8 +165,60 @@ http_header_count(const struct http_request *req, const char *name)
 {
 	struct header_walk walk = { .name = name, .count = 0 };
 
+	if (req->wire != NULL) {
+		for (unsigned i = 0; i < req->wire->field_count; i++)
+			walk.count += strcasecmp(req->wire->fields[i].name, name) == 0;
+		return walk.count;
+	}
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_walk_one, &walk);
 	return walk.count;
+}
+
+struct conflict_walk {
+	const char *name;
+	const char *first;
+	bool conflict;
+};
+
+static enum MHD_Result
+conflict_walk_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct conflict_walk *walk = cls;
+
+	(void)kind;
+	if (strcasecmp(key, walk->name) != 0)
+		return MHD_YES;
+	if (walk->first == NULL) {
+		walk->first = value != NULL ? value : "";
+		return MHD_YES;
+	}
+	if (value == NULL || strcmp(value, walk->first) != 0) {
+		walk->conflict = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+bool
+http_header_conflicts(const struct http_request *req, const char *name)
+{
+	struct conflict_walk walk = { .name = name };
+
+	if (req->wire == NULL) {
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, conflict_walk_one, &walk);
+		return walk.conflict;
+	}
+	for (unsigned i = 0; i < req->wire->field_count; i++) {
+		const struct http_wire_field *f = &req->wire->fields[i];
+
+		if (strcasecmp(f->name, name) != 0)
+			continue;
+		if (walk.first == NULL)
+			walk.first = f->value;
+		else if (strcmp(f->value, walk.first) != 0)
+			return true;
+	}
+	return false;
 }
 
 const char *
@@ -245,9 +303,8 @@ http_peer(struct http_request *req)
 	return req->peer;
 }
 
-/* Close or release what a body holds, without sending it. */
-static void
-body_discard(struct http_body *body)
+void
+http_body_discard(struct http_body *body)
 {
 	if (body->fd >= 0)
 		close(body->fd);
@@ -270,7 +327,7 @@ response_from_body(struct http_body *body)
 		/* Nothing of an empty body is sent, so it is released at once. */
 		response = MHD_create_response_from_buffer(0, (void *)(uintptr_t)"",
 							   MHD_RESPMEM_PERSISTENT);
-		body_discard(body);
+		http_body_discard(body);
 	} else if (body->release != NULL) {
 		/* MHD never writes through the pointer of a response it does not copy. */
 		response = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -282,7 +339,7 @@ response_from_body(struct http_body *body)
 							   MHD_RESPMEM_MUST_COPY);
 	}
 	if (response == NULL)
-		body_discard(body);
+		http_body_discard(body);
 	body->fd = -1;
 	body->release = NULL;
 	return response;
@@ -313,11 +370,13 @@ http_send(struct http_request *req, unsigned status, const struct http_field *fi
 	struct MHD_Response *response;
 
 	if (req->status != 0) {
-		body_discard(body);
+		http_body_discard(body);
 		log_err("http second reply to one request status=%u first_status=%u", status,
 			req->status);
 		return -EALREADY;
 	}
+	if (req->econn != NULL)
+		return http_loop_send(req, status, fields, count, body);
 	response = response_from_body(body);
 	if (response == NULL)
 		return -ENOMEM;
@@ -362,62 +421,6 @@ http_reply_take(struct http_request *req, unsigned status, const char *content_t
 				   .release_arg = body };
 
 	return send_typed(req, status, content_type, &taken);
-}
-
-static enum MHD_Result
-response_text_add(void *cls, enum MHD_ValueKind kind, const char *name, const char *value)
-{
-	struct http_response *response = cls;
-
-	(void)kind;
-	if (response->text_count + 2 > HTTP_RESPONSE_PREFETCH_TEXTS)
-		return MHD_NO;
-	response->texts[response->text_count++] = name;
-	response->texts[response->text_count++] = value;
-	return MHD_YES;
-}
-
-/* Keep the addresses of MHD's copies of the header names and values. */
-static void
-response_texts_record(struct http_response *response)
-{
-	response->text_count = 0;
-	MHD_get_response_headers(response->mhd, response_text_add, response);
-}
-
-int
-http_response_new(const char *content_type, char *body, size_t len,
-		  struct http_response **ret)
-{
-	struct http_response *response = malloc(sizeof(*response));
-	struct http_body taken = { .data = body, .len = len, .fd = -1, .release = free,
-				   .release_arg = body };
-
-	if (response == NULL) {
-		free(body);
-		return -ENOMEM;
-	}
-	response->body = body;
-	response->len = len;
-	response->text_count = 0;
-	response->mhd = response_from_body(&taken);
-	if (response->mhd != NULL && content_type != NULL &&
-	    MHD_add_response_header(response->mhd, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
-		    MHD_YES) {
-		MHD_destroy_response(response->mhd);
-		response->mhd = NULL;
-	}
-	if (response->mhd == NULL) {
-		free(response);
-		return -ENOMEM;
-	}
-	response_texts_record(response);
-	/* glibc's malloc adds 8 bytes to an allocation and rounds up to a multiple of 16. */
-	response->bytes = HTTP_RESPONSE_OBJECT_BYTES + (len + 8 + 15) / 16 * 16;
-	if (content_type != NULL)
-		response->bytes += HTTP_HEADER_RECORD_BYTES + strlen(content_type);
-	*ret = response;
-	return 0;
 }
 
 int
@@ -480,9 +483,8 @@ err_json:
 	return -ENOMEM;
 }
 
-/* RFC 9110 token characters, the only ones allowed in a header name. */
-static bool
-header_name_valid(const char *name)
+bool
+http_header_name_valid(const char *name)
 {
 	static const char extra[] = "!#$%&'*+-.^_`|~";
 
@@ -499,67 +501,6 @@ header_name_valid(const char *name)
 }
 
 int
-http_response_add_header(struct http_response *response, const char *name, const char *value)
-{
-	if (!header_name_valid(name) || strpbrk(value, "\r\n") != NULL)
-		return -EINVAL;
-	if (MHD_add_response_header(response->mhd, name, value) != MHD_YES)
-		return -ENOMEM;
-	response->bytes += HTTP_HEADER_RECORD_BYTES + strlen(name) + strlen(value);
-	response_texts_record(response);
-	return 0;
-}
-
-void
-http_response_prefetch(const struct http_response *response)
-{
-	/* Integer arithmetic: the addresses after the object are not the object's own. */
-	uintptr_t mhd = (uintptr_t)response->mhd;
-
-	for (size_t i = 0; i < HTTP_RESPONSE_PREFETCH_BYTES; i += HTTP_CACHE_LINE_BYTES)
-		__builtin_prefetch((const void *)(mhd + i));
-	for (unsigned i = 0; i < response->text_count; i++)
-		__builtin_prefetch(response->texts[i]);
-	for (size_t i = 0; i < response->len; i += HTTP_CACHE_LINE_BYTES)
-		__builtin_prefetch(response->body + i);
-}
-
-size_t
-http_response_bytes(const struct http_response *response)
-{
-	return response->bytes;
-}
-
-int
-http_reply_response(struct http_request *req, unsigned status, struct http_response *response)
-{
-	if (req->status != 0) {
-		log_err("http second reply to one request status=%u first_status=%u", status,
-			req->status);
-		return -EALREADY;
-	}
-	/* Adding the request's own headers would change the reply for every other request. */
-	if (req->header_count != 0)
-		return -EINVAL;
-
-	/* MHD takes a reference of its own until the reply is sent. */
-	if (MHD_queue_response(req->conn, status, response->mhd) != MHD_YES)
-		return -EIO;
-	req->status = status;
-	return 0;
-}
-
-struct http_response *
-http_response_free(struct http_response *response)
-{
-	if (response == NULL)
-		return NULL;
-	MHD_destroy_response(response->mhd);
-	free(response);
-	return NULL;
-}
-
-int
 http_add_header(struct http_request *req, const char *name, const char *value)
 {
 	size_t name_len, value_len;
@@ -571,7 +512,7 @@ http_add_header(struct http_request *req, const char *name, const char *value)
 		return -E2BIG;
 
 	/* A CR or LF in a value would let it start a header of its own. */
-	if (!header_name_valid(name) || strpbrk(value, "\r\n") != NULL)
+	if (!http_header_name_valid(name) || strpbrk(value, "\r\n") != NULL)
 		return -EINVAL;
 
 	name_len = strlen(name);

@@ -111,6 +111,7 @@ void
 http_request_identify_peer(struct http_request *req)
 {
 	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *addr;
 
 	req->peer_known = true;
 	if (req->srv->kind == HTTP_LISTENER_UNIX) {
@@ -126,15 +127,20 @@ http_request_identify_peer(struct http_request *req)
 	}
 
 	memcpy(req->peer, "unknown", sizeof("unknown"));
-	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (info == NULL || info->client_addr == NULL)
-		return;
-	if (info->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)info->client_addr;
+	if (req->econn != NULL) {
+		addr = (const struct sockaddr *)http_loop_peer(req);
+	} else {
+		info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (info == NULL || info->client_addr == NULL)
+			return;
+		addr = info->client_addr;
+	}
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
 
 		inet_ntop(AF_INET, &sin->sin_addr, req->peer, sizeof(req->peer));
-	} else if (info->client_addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)info->client_addr;
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
 
 		/* A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; log a.b.c.d. */
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
@@ -156,6 +162,8 @@ request_new(struct http_server *srv, struct MHD_Connection *conn, const char *ur
 		return NULL;
 	req->srv = srv;
 	req->conn = conn;
+	req->econn = NULL;
+	req->wire = NULL;
 	req->method = method;
 	req->path = url;
 	req->version = version;
@@ -175,17 +183,25 @@ request_new(struct http_server *srv, struct MHD_Connection *conn, const char *ur
 	return req;
 }
 
-static void
-request_free(struct http_request *req)
+void
+http_request_clear(struct http_request *req)
 {
 	/* The connection closed, or a reply went out, before the body ended. */
 	http_stream_finish(req, false);
 	if (req->data_free != NULL)
 		req->data_free(req->data);
+	req->data_free = NULL;
 	buf_free(&req->body);
 	http_body_release(req);
 	for (unsigned i = 0; i < req->header_count; i++)
 		free(req->headers[i]);
+	req->header_count = 0;
+}
+
+static void
+request_free(struct http_request *req)
+{
+	http_request_clear(req);
 	free(req);
 }
 
@@ -240,6 +256,11 @@ request_append_body(struct http_request *req, const char *data, size_t len)
 {
 	int rc;
 
+	if (req->stream_data != NULL) {
+		if (req->stream_error == 0)
+			req->stream_error = req->stream_data(req->stream_ctx, data, len);
+		return;
+	}
 	if (req->body_error != 0)
 		return;
 	if (len > req->srv->max_body_bytes || req->body.len > req->srv->max_body_bytes - len)
@@ -256,44 +277,45 @@ request_append_body(struct http_request *req, const char *data, size_t len)
 	http_body_release(req);
 }
 
-/* Last call for a request: the whole body is in, so run the handler once. */
-static enum MHD_Result
-request_dispatch(struct http_request *req)
+void
+http_request_body_add(struct http_request *req, const char *data, size_t len)
+{
+	request_append_body(req, data, len);
+}
+
+int
+http_request_dispatch(struct http_request *req)
 {
 	struct http_server *srv = req->srv;
 	char path[256];
-	int rc;
 
-	if (req->body_error == -E2BIG) {
-		rc = http_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-				      "the body exceeds the limit of %zu bytes",
-				      srv->max_body_bytes);
-		return rc == 0 ? MHD_YES : MHD_NO;
-	}
+	http_stream_finish(req, true);
+	if (req->body_error == -E2BIG)
+		return http_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					"the body exceeds the limit of %zu bytes",
+					srv->max_body_bytes);
 	if (req->body_error == -EBUSY) {
 		log_info("http body ceiling reached listener=%s peer=%s max_buffered_body_bytes=%zu",
 			 http_kind_names[srv->kind], http_peer(req), srv->max_buffered_body_bytes);
-		return http_reply_busy(req) == 0 ? MHD_YES : MHD_NO;
+		return http_reply_busy(req);
 	}
 	if (req->body_error != 0) {
 		log_warning("http cannot store a request body listener=%s peer=%s: %s",
 			    http_kind_names[srv->kind], http_peer(req), strerror(-req->body_error));
-		rc = http_reply_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-				      "the request body could not be stored");
-		return rc == 0 ? MHD_YES : MHD_NO;
+		return http_reply_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					"the request body could not be stored");
 	}
 
 	srv->handler(req, srv->ctx);
 	if (req->status != 0)
-		return MHD_YES;
+		return 0;
 
 	/* A handler that did not reply is a bug in the handler; the client still gets one. */
 	http_printable(req->path, path, sizeof(path));
 	log_err("http handler sent no reply listener=%s method=%s path=\"%s\"",
 		http_kind_names[srv->kind], req->method, path);
-	rc = http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-			      "the request handler sent no reply");
-	return rc == 0 ? MHD_YES : MHD_NO;
+	return http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+				"the request handler sent no reply");
 }
 
 static bool
@@ -377,23 +399,18 @@ mhd_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			return MHD_NO;
 		}
 		*con_cls = req;
-		return http_request_begin(req, uri_nul);
+		return http_request_begin(req, uri_nul) == 0 ? MHD_YES : MHD_NO;
 	}
 
 	if (*upload_data_size > 0) {
-		if (req->stream_data == NULL)
-			request_append_body(req, upload_data, *upload_data_size);
-		else if (req->stream_error == 0)
-			req->stream_error = req->stream_data(req->stream_ctx, upload_data,
-							     *upload_data_size);
+		request_append_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 
 	if (req->status != 0)
 		return MHD_YES;
-	http_stream_finish(req, true);
-	return request_dispatch(req);
+	return http_request_dispatch(req) == 0 ? MHD_YES : MHD_NO;
 }
 
 /* Replace the path segment after the first matching prefix with "...", in place. */
@@ -415,6 +432,21 @@ secret_hide(const char *const *prefixes, char *path, size_t size)
 	}
 }
 
+void
+http_request_log(struct http_request *req, int termination)
+{
+	char path[256];
+
+	if (!log_enabled(LOG_LEVEL_DEBUG))
+		return;
+	http_printable(req->path, path, sizeof(path));
+	secret_hide(req->srv->secret_path_prefixes, path, sizeof(path));
+	log_debug("http request listener=%s peer=%s method=%s path=\"%s\" status=%u "
+		  "body_bytes=%zu termination=%d",
+		  http_kind_names[req->srv->kind], http_peer(req), req->method, path, req->status,
+		  req->body.len, termination);
+}
+
 /* MHD's completion callback: the reply is sent or the connection is gone. */
 static void
 mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -432,16 +464,7 @@ mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		*con_cls = NULL;
 		return;
 	}
-	if (log_enabled(LOG_LEVEL_DEBUG)) {
-		char path[256];
-
-		http_printable(req->path, path, sizeof(path));
-		secret_hide(req->srv->secret_path_prefixes, path, sizeof(path));
-		log_debug("http request listener=%s peer=%s method=%s path=\"%s\" status=%u "
-			  "body_bytes=%zu termination=%d",
-			  http_kind_names[req->srv->kind], http_peer(req), req->method, path, req->status,
-			  req->body.len, (int)toe);
-	}
+	http_request_log(req, (int)toe);
 	request_free(req);
 	*con_cls = NULL;
 }
@@ -527,7 +550,9 @@ server_new(const struct http_listener_config *cfg, struct http_server **ret)
 	srv->handler = cfg->handler;
 	srv->precheck = cfg->precheck;
 	srv->ctx = cfg->ctx;
-	srv->deadline.timeout_seconds = cfg->header_timeout_seconds;
+	/* The boot listener's loop keeps the header deadline itself. */
+	srv->deadline.timeout_seconds = cfg->kind == HTTP_LISTENER_BOOT ? 0 :
+									 cfg->header_timeout_seconds;
 	atomic_init(&srv->running, false);
 	*ret = srv;
 	return 0;
@@ -629,7 +654,10 @@ http_start(const struct http_listener_config *cfg, struct http_server **ret)
 		goto err_fstat;
 	}
 
-	rc = daemon_start(srv, cfg);
+	if (cfg->kind == HTTP_LISTENER_BOOT)
+		rc = http_loop_start(srv, cfg);
+	else
+		rc = daemon_start(srv, cfg);
 	if (rc < 0)
 		goto err_daemon;
 	atomic_store(&srv->running, true);
@@ -663,7 +691,10 @@ http_stop(struct http_server *srv)
 	 * Joins the worker threads; every completion and close notification has run when
 	 * it returns, so the deadline thread has no connection left and can stop.
 	 */
-	MHD_stop_daemon(srv->daemon);
+	if (srv->loop != NULL)
+		http_loop_stop(srv);
+	else
+		MHD_stop_daemon(srv->daemon);
 	http_deadline_stop(srv);
 	if (srv->kind == HTTP_LISTENER_UNIX)
 		http_unlink_socket(srv->listen, &srv->socket_st);

@@ -87,7 +87,8 @@ query_append(const char *key, const char *value, void *arg)
 
 /*
  * Store a query argument and a header whose values hold a NUL byte, as a decoded %00
- * would, then reply what the accessors make of them: "query|header|each".
+ * would, then reply what the accessors make of them: "query|header|each". Only
+ * libmicrohttpd's listeners keep such values; the boot listener's parser rejects %00.
  */
 static void
 reply_injected(struct http_request *req)
@@ -1618,9 +1619,9 @@ many_query_args(void **state)
 	assert_non_null(strstr(reply, "\r\n\r\n"));
 	close(fd);
 
-	/* Past HTTP_MAX_FIELDS the connection is closed at once, not at the timeout. */
+	/* Past HTTP_MAX_FIELDS the request gets 431 at once, not at the timeout. */
 	fd = many_args_request(300, reply, sizeof(reply), &ms);
-	assert_string_equal(reply, "");
+	assert_memory_equal(reply, "HTTP/1.1 431 ", 13);
 	assert_true(ms < 2000);
 	close(fd);
 }
@@ -1658,10 +1659,149 @@ nul_value_absent(void **state)
 	struct response r;
 
 	(void)state;
-	assert_int_equal(request("GET", "/inject?a=1", NULL, NULL, &r), 0);
+	assert_int_equal(request_on(NULL, "GET", "http://localhost/inject?a=1", NULL, NULL,
+				    fx.sock, NULL, &r),
+			 0);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body.data, "(null)|(null)|a=1;");
 	response_free(&r);
+}
+
+/* Count the occurrences of `needle` in `text`. */
+static unsigned
+count_of(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Requests sent together in one write get their replies in order, on one connection. */
+static void
+boot_pipelined(void **state)
+{
+	static const char text[] =
+		"GET /echo?q=one HTTP/1.1\r\nHost: t\r\n\r\n"
+		"POST /echo?q=two HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+		"POST /echo?q=three HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n"
+		"GET /echo?q=four HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	char out[16384];
+	const char *two, *three, *four;
+
+	(void)state;
+	raw_exchange(text, out, sizeof(out));
+	assert_int_equal(count_of(out, "HTTP/1.1 200 "), 4);
+	two = strstr(out, "\"q\":\"two\"");
+	three = strstr(out, "\"q\":\"three\"");
+	four = strstr(out, "\"q\":\"four\"");
+	assert_non_null(strstr(out, "\"q\":\"one\""));
+	assert_non_null(two);
+	assert_non_null(three);
+	assert_non_null(four);
+	assert_true(strstr(out, "\"q\":\"one\"") < two && two < three && three < four);
+	assert_non_null(strstr(out, "\"body\":\"hello\""));
+	assert_non_null(strstr(out, "\"body\":\"abcde\""));
+	assert_int_equal(count_of(out, "Connection: close\r\n"), 1);
+}
+
+/* A request that arrives a byte at a time is answered once its head is whole. */
+static void
+boot_request_in_pieces(void **state)
+{
+	static const char text[] = "POST /echo?q=slow HTTP/1.1\r\nHost: t\r\n"
+				   "Content-Length: 4\r\n\r\nbody";
+	char reply[4096];
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	fd = raw_connect(http_port(fx.boot), 5);
+	for (size_t i = 0; i < strlen(text); i++) {
+		assert_int_equal(send(fd, text + i, 1, 0), 1);
+		usleep(1000);
+	}
+	while (used + 1 < sizeof(reply) && strstr(reply, "\"body\":\"body\"") == NULL &&
+	       (n = recv(fd, reply + used, sizeof(reply) - 1 - used, 0)) > 0) {
+		used += (size_t)n;
+		reply[used] = '\0';
+	}
+	assert_memory_equal(reply, "HTTP/1.1 200 ", 13);
+	assert_non_null(strstr(reply, "\"q\":\"slow\""));
+	assert_non_null(strstr(reply, "\"body\":\"body\""));
+	close(fd);
+}
+
+/* A client that sends Expect: 100-continue gets "100 Continue" before it sends the body. */
+static void
+boot_expect_continue(void **state)
+{
+	static const char head[] = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+				   "Expect: 100-continue\r\n\r\n";
+	char reply[4096];
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	fd = raw_connect(http_port(fx.boot), 5);
+	assert_int_equal(send(fd, head, strlen(head), 0), (ssize_t)strlen(head));
+	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	assert_true(n > 0);
+	reply[n] = '\0';
+	assert_string_equal(reply, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(send(fd, "xyz", 3, 0), 3);
+	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	assert_true(n > 0);
+	reply[n] = '\0';
+	assert_memory_equal(reply, "HTTP/1.1 200 ", 13);
+	assert_non_null(strstr(reply, "\"body\":\"xyz\""));
+	close(fd);
+}
+
+/* Malformed chunked bodies get 400 and the connection closes. */
+static void
+boot_chunked_malformed(void **state)
+{
+	static const char *const bodies[] = {
+		"zz\r\nabc\r\n0\r\n\r\n",          /* size not hex */
+		"3\r\nabcX\r\n0\r\n\r\n",          /* no CRLF after the data */
+		"\r\nabc\r\n0\r\n\r\n",            /* empty size */
+		"fffffffffffffffff\r\n",           /* size past 64 bits */
+	};
+	char text[512], out[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		snprintf(text, sizeof(text), "POST /echo HTTP/1.1\r\nHost: t\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n%s", bodies[i]);
+		raw_exchange(text, out, sizeof(out));
+		if (strncmp(out, "HTTP/1.1 400 ", 13) != 0)
+			print_error("body %zu got \"%.20s\"\n", i, out);
+		assert_memory_equal(out, "HTTP/1.1 400 ", 13);
+		assert_non_null(strstr(out, "Connection: close\r\n"));
+	}
+}
+
+/* HTTP/1.0 closes unless it asks for keep-alive; HTTP/1.1 stays open unless it asks to close. */
+static void
+boot_connection_header(void **state)
+{
+	char out[8192];
+
+	(void)state;
+	raw_exchange("GET /echo HTTP/1.0\r\n\r\nGET /echo HTTP/1.0\r\n\r\n", out, sizeof(out));
+	assert_int_equal(count_of(out, "HTTP/1.1 200 "), 1);
+	assert_int_equal(count_of(out, "Connection: close\r\n"), 1);
+
+	raw_exchange("GET /echo HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+		     "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: foo, close\r\n\r\n"
+		     "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof(out));
+	assert_int_equal(count_of(out, "HTTP/1.1 200 "), 2);
+	assert_int_equal(count_of(out, "Connection: keep-alive\r\n"), 1);
+	assert_int_equal(count_of(out, "Connection: close\r\n"), 1);
 }
 
 struct framing_case {
@@ -1690,9 +1830,9 @@ framing_checks(void **state)
 		  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 400 " },
 		{ "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
 		  "3\r\nabc\r\n0\r\n\r\n", "HTTP/1.1 200 " },
-		/* MHD keeps the trailing space and would not decode this body as chunked. */
+		/* The space after the value is not part of it (RFC 9110 section 5.5). */
 		{ "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \r\n\r\n"
-		  "3\r\nabc\r\n0\r\n\r\n", "HTTP/1.1 400 " },
+		  "3\r\nabc\r\n0\r\n\r\n", "HTTP/1.1 200 " },
 	};
 	char reply[2048];
 
@@ -2652,6 +2792,11 @@ main(void)
 		cmocka_unit_test(many_query_args),
 		cmocka_unit_test(nul_rejected),
 		cmocka_unit_test(nul_value_absent),
+		cmocka_unit_test(boot_pipelined),
+		cmocka_unit_test(boot_request_in_pieces),
+		cmocka_unit_test(boot_expect_continue),
+		cmocka_unit_test(boot_chunked_malformed),
+		cmocka_unit_test(boot_connection_header),
 		cmocka_unit_test(framing_checks),
 		cmocka_unit_test(header_count_repeated),
 		cmocka_unit_test(single_thread_quiet),
