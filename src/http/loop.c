@@ -48,6 +48,12 @@
 #define LOOP_EVENTS 256
 /* Milliseconds between two checks of the connections' deadlines. */
 #define LOOP_CHECK_MS 250
+/*
+ * Milliseconds a closing connection reads and drops what the client still sends.
+ * Closing a socket with unread input makes the kernel send a reset, which can make
+ * the client lose the reply it has not read yet.
+ */
+#define LOOP_LINGER_MS 2000
 /* Bytes read at once while a body arrives. */
 #define LOOP_BODY_READ 16384
 /* Room for a reply's status line and headers; a larger head gets a 500. */
@@ -67,6 +73,7 @@ enum loop_state {
 	LOOP_HEAD,      /* the request head */
 	LOOP_BODY,      /* the rest of a request body */
 	LOOP_WRITE,     /* the socket to take the rest of a reply */
+	LOOP_LINGER,    /* the client to close, after our last reply and shutdown */
 };
 
 /* The position in a chunked request body (RFC 9112 section 7.1). */
@@ -89,7 +96,9 @@ struct loop_request {
 	enum chunk_state chunk;
 	uint64_t chunk_left;
 	unsigned size_digits;           /* hex digits of the current size line */
+	bool after_size;                /* whitespace followed the size */
 	bool in_extension;              /* past the size, in a chunk extension */
+	bool line_cr;                   /* the size line's CR came; its LF must be next */
 	size_t line_len;                /* bytes of the current size or trailer line */
 	size_t trailer_bytes;
 	char text[];                    /* the head's bytes, then the arrays of `head` */
@@ -119,6 +128,7 @@ struct loop_conn {
 	bool close_after;               /* close once the reply is sent */
 	bool ip_counted;                /* counted in the listener's table of addresses */
 	bool head_request;              /* HEAD: the reply has no body */
+	bool peer_closed;               /* the client shut down its side */
 	int64_t head_deadline_ms;       /* in LOOP_HEAD: when the head must be complete */
 	int64_t active_ms;              /* the last read or write */
 	char *in;                       /* owned: bytes of a request not handled yet */
@@ -136,6 +146,7 @@ struct loop_worker {
 	int epfd;
 	int wake_fd;
 	struct loop_conn *conns;
+	int64_t resume_ms;              /* when to watch the listening socket again, or 0 */
 	/* Connections that can still write but gave up their turn, oldest first. */
 	struct loop_conn *turns_head, *turns_tail;
 	int64_t next_check_ms;
@@ -170,6 +181,7 @@ struct http_loop {
 	pthread_mutex_t lock;           /* guards ips, paused and each worker's listening */
 	struct loop_ip *ips;
 	atomic_bool paused;             /* some worker stopped watching the listening socket */
+	bool stopping;                  /* http_loop_stop is closing every connection */
 	struct loop_worker workers[];
 };
 
@@ -377,8 +389,9 @@ conn_close(struct loop_conn *c)
 		ip_release(loop, &c->peer);
 	close(c->fd);
 	free(c);
-	if (atomic_fetch_sub(&loop->connections, 1) == loop->max_connections &&
-	    atomic_load(&loop->paused))
+	/* A closed connection frees a slot and a descriptor, whichever was short. */
+	atomic_fetch_sub(&loop->connections, 1);
+	if (atomic_load(&loop->paused) && !loop->stopping)
 		listen_resume(loop);
 }
 
@@ -621,9 +634,42 @@ reply_flush(struct loop_conn *c)
 	return 1;
 }
 
+/* Read and drop what a lingering connection's client sends; close at its end. */
+static void
+conn_drain(struct loop_conn *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->w->in, c->w->in_cap, 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+	}
+}
+
+/*
+ * Close a connection whose last reply is sent: shut down our side, then drop the
+ * client's input until it closes or LOOP_LINGER_MS pass (see LOOP_LINGER_MS).
+ */
+static void
+conn_linger(struct loop_conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->state = LOOP_LINGER;
+	c->head_deadline_ms = now_ms() + LOOP_LINGER_MS;
+	conn_drain(c);
+}
+
 /*
  * Send the reply of a finished request, then wait for the next head, or for the socket
- * when it did not take everything. Returns 0, or -1 when the connection is closed.
+ * when it did not take everything. Returns 0, or -1 when the connection is closed or
+ * closing.
  */
 static int
 conn_reply(struct loop_conn *c)
@@ -656,7 +702,8 @@ conn_reply(struct loop_conn *c)
 	}
 	reply_release(r);
 	if (c->close_after) {
-		conn_close(c);
+		/* The caller stops here, as if the connection were closed. */
+		conn_linger(c);
 		return -1;
 	}
 	conn_expect_head(c);
@@ -716,15 +763,24 @@ token_listed(const char *value, const char *token)
 	return false;
 }
 
-/* Whether the connection closes after this request's reply (RFC 9112 section 9.3). */
+/*
+ * Whether the connection closes after this request's reply (RFC 9112 section 9.3),
+ * from every Connection header of the request.
+ */
 static bool
 request_closes(const struct http_request *req)
 {
-	const char *connection = http_header(req, "Connection");
+	const struct http_wire_head *head = req->wire;
+	bool keep_alive = false;
 
-	if (strcmp(req->version, "HTTP/1.0") == 0)
-		return connection == NULL || !token_listed(connection, "keep-alive");
-	return connection != NULL && token_listed(connection, "close");
+	for (unsigned i = 0; i < head->field_count; i++) {
+		if (strcasecmp(head->fields[i].name, "Connection") != 0)
+			continue;
+		if (token_listed(head->fields[i].value, "close"))
+			return true;
+		keep_alive = keep_alive || token_listed(head->fields[i].value, "keep-alive");
+	}
+	return strcmp(req->version, "HTTP/1.0") == 0 && !keep_alive;
 }
 
 /*
@@ -765,19 +821,26 @@ request_detach(struct loop_conn *c, const struct http_wire_head *head, const cha
 	return lr;
 }
 
-/* Send "100 Continue" to a client that waits for it before the body (RFC 9110 10.1.1). */
-static void
+/*
+ * Send "100 Continue" to a client that waits for it before the body (RFC 9110
+ * 10.1.1). Returns 0, or -1 when the line went out only in part and the connection
+ * must close.
+ */
+static int
 continue_if_expected(struct loop_conn *c, const struct http_request *req)
 {
 	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	const char *expect = http_header(req, "Expect");
+	ssize_t sent;
 
 	if (expect == NULL || strcasecmp(expect, "100-continue") != 0 ||
 	    strcmp(req->version, "HTTP/1.1") != 0)
-		return;
+		return 0;
 	/* An empty socket takes 25 bytes; a client that gets none sends the body anyway. */
-	if (send(c->fd, line, sizeof(line) - 1, MSG_NOSIGNAL) < 0)
-		log_debug("http cannot send 100 Continue listener=boot: %s", strerror(errno));
+	sent = send(c->fd, line, sizeof(line) - 1, MSG_NOSIGNAL);
+	if (sent < 0 && errno != EAGAIN && errno != EINTR)
+		return -1;
+	return sent > 0 && sent < (ssize_t)sizeof(line) - 1 ? -1 : 0;
 }
 
 /*
@@ -798,20 +861,29 @@ chunk_feed(struct loop_request *lr, const char *data, size_t len, size_t *used)
 			i++;
 			if (++lr->line_len > LOOP_CHUNK_LINE_MAX)
 				return -1;
+			if (lr->line_cr && ch != '\n')
+				return -1;
 			if (ch == '\n') {
 				if (lr->size_digits == 0)
 					return -1;
 				lr->chunk = lr->chunk_left == 0 ? CHUNK_TRAILER : CHUNK_DATA;
 				lr->line_len = 0;
 				lr->size_digits = 0;
+				lr->line_cr = false;
+				lr->after_size = false;
 				lr->in_extension = false;
-			} else if (lr->in_extension || ch == '\r') {
-				/* Extensions are ignored; a CR must come right before the LF. */
-				if (ch == '\r' && i < len && data[i] != '\n')
-					return -1;
-			} else if (ch == ';' || ch == ' ' || ch == '\t') {
+			} else if (ch == '\r') {
+				/* A CR must come right before the LF, even across two reads. */
+				lr->line_cr = true;
+			} else if (lr->in_extension) {
+				/* Extensions are ignored. */
+			} else if (ch == ';') {
 				lr->in_extension = true;
-			} else if (hex_value(ch) < 0 || lr->chunk_left > UINT64_MAX >> 4) {
+			} else if (ch == ' ' || ch == '\t') {
+				/* Only whitespace or an extension may follow the size. */
+				lr->after_size = true;
+			} else if (lr->after_size || hex_value(ch) < 0 ||
+				   lr->chunk_left > UINT64_MAX >> 4) {
 				return -1;
 			} else {
 				lr->chunk_left = lr->chunk_left << 4 | (uint64_t)hex_value(ch);
@@ -915,13 +987,19 @@ request_start(struct loop_conn *c, struct http_wire_head *head, const char *star
 	struct loop_request *lr = NULL;
 	uint64_t length = 0;
 	const char *value;
-	bool chunked;
+	bool chunked, keep_open;
 
 	request_init(req, c, head);
 	c->head_request = strcmp(head->method, "HEAD") == 0;
-	c->close_after = request_closes(req);
+	keep_open = !request_closes(req);
 	chunked = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 	value = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	/*
+	 * A request that announces a body, even of length 0, and is rejected before it is
+	 * read ends its connection: what follows could be its body or the next request,
+	 * depending on who reads it. So any reply before the body says Connection: close.
+	 */
+	c->close_after = !keep_open || chunked || value != NULL;
 	if (!chunked && value != NULL && uint_parse(value, 0, UINT64_MAX, &length) < 0)
 		return request_malformed(c, req, "Content-Length is not a number") < 0 ? -1 :
 											  (ssize_t)len;
@@ -943,9 +1021,6 @@ request_start(struct loop_conn *c, struct http_wire_head *head, const char *star
 	if (http_request_begin(req, false) < 0 || req->status != 0) {
 		int rc = -1;
 
-		/* Rejected before its body, which is not read: the connection cannot go on. */
-		if (lr != NULL)
-			c->close_after = true;
 		if (req->status != 0) {
 			rc = request_done(c, req);
 		} else {
@@ -953,8 +1028,12 @@ request_start(struct loop_conn *c, struct http_wire_head *head, const char *star
 			conn_close(c);
 		}
 		free(lr);
-		return rc < 0 ? -1 : c->close_after ? (ssize_t)len : 0;
+		if (rc < 0)
+			return -1;
+		return c->close_after ? (ssize_t)len : 0;
 	}
+	/* The request passed every check, so its body is read and the connection may go on. */
+	c->close_after = !keep_open;
 	if (lr == NULL) {
 		http_request_dispatch(req);
 		return request_done(c, req) < 0 ? -1 : 0;
@@ -962,8 +1041,10 @@ request_start(struct loop_conn *c, struct http_wire_head *head, const char *star
 
 	c->lr = lr;
 	c->state = LOOP_BODY;
-	if (len == 0)
-		continue_if_expected(c, req);
+	if (len == 0 && continue_if_expected(c, req) < 0) {
+		conn_close(c);
+		return -1;
+	}
 	return len > 0 ? body_feed(c, rest, len) : 0;
 }
 
@@ -1071,6 +1152,10 @@ conn_readable(struct loop_conn *c)
 {
 	struct loop_worker *w = c->w;
 
+	if (c->state == LOOP_LINGER) {
+		conn_drain(c);
+		return;
+	}
 	while (c->state != LOOP_WRITE) {
 		char *buf = w->in;
 		size_t have = 0, space = w->in_cap;
@@ -1098,8 +1183,11 @@ conn_readable(struct loop_conn *c)
 		used = conn_handle(c, buf, have + (size_t)n);
 		if (used < 0 || conn_keep(c, buf, have + (size_t)n, (size_t)used) < 0)
 			return;
-		/* A read that did not fill the space emptied the socket. */
-		if ((size_t)n < space)
+		/*
+		 * A read that did not fill the space emptied the socket, unless the client
+		 * also closed its side: that raises no new event, so read on to the end.
+		 */
+		if ((size_t)n < space && !c->peer_closed)
 			return;
 	}
 }
@@ -1147,9 +1235,17 @@ accept_all(struct loop_worker *w)
 		fd = accept4(listen_fd, (struct sockaddr *)&peer, &peer_len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				log_warning("http cannot accept a connection listener=boot: %s",
-					    strerror(errno));
+			/*
+			 * The connection stays in the backlog, so the socket stays ready: stop
+			 * watching it until a connection closes or a moment has passed.
+			 */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warning("http cannot accept a connection listener=boot: %s; "
+					    "pausing new connections (raise the open-file limit or "
+					    "lower max_connections)", strerror(errno));
+				listen_pause(w);
+				w->resume_ms = now_ms() + LOOP_CHECK_MS;
+			}
 			return;
 		}
 		if (atomic_fetch_add(&loop->connections, 1) >= loop->max_connections) {
@@ -1205,7 +1301,10 @@ deadlines_check(struct loop_worker *w, int64_t now)
 
 	for (; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == LOOP_HEAD && c->head_deadline_ms != 0 && now >= c->head_deadline_ms) {
+		if (c->state == LOOP_LINGER && now >= c->head_deadline_ms) {
+			conn_close(c);
+		} else if (c->state == LOOP_HEAD && c->head_deadline_ms != 0 &&
+			   now >= c->head_deadline_ms) {
 			log_debug("http request headers not in time listener=boot, closing");
 			conn_close(c);
 		} else if (w->loop->timeout_seconds > 0 && c->active_ms < idle_limit) {
@@ -1255,6 +1354,8 @@ worker_main(void *arg)
 				accept_all(w);
 				continue;
 			}
+			if (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+				c->peer_closed = true;
 			if (c->state == LOOP_WRITE && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 				conn_writable(c);
 			else if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
@@ -1264,6 +1365,10 @@ worker_main(void *arg)
 			log_warning("http epoll_wait failed listener=boot: %s", strerror(errno));
 		turns_run(w);
 		now = now_ms();
+		if (w->resume_ms != 0 && now >= w->resume_ms) {
+			w->resume_ms = 0;
+			listen_resume(w->loop);
+		}
 		if (now >= w->next_check_ms)
 			deadlines_check(w, now);
 	}
@@ -1335,12 +1440,13 @@ loop_free(struct http_loop *loop)
 			log_err("http cannot wake a worker listener=boot: %s", strerror(errno));
 	}
 	for (unsigned i = 0; i < loop->threads; i++) {
-		struct loop_worker *w = &loop->workers[i];
-
-		if (w->started)
-			pthread_join(w->thread, NULL);
-		worker_free(w);
+		if (loop->workers[i].started)
+			pthread_join(loop->workers[i].thread, NULL);
 	}
+	/* Only this thread is left, and the workers' epoll sets close one by one. */
+	loop->stopping = true;
+	for (unsigned i = 0; i < loop->threads; i++)
+		worker_free(&loop->workers[i]);
 	while (loop->ips != NULL) {
 		struct loop_ip *next = loop->ips->next;
 

@@ -1770,6 +1770,8 @@ boot_chunked_malformed(void **state)
 		"3\r\nabcX\r\n0\r\n\r\n",          /* no CRLF after the data */
 		"\r\nabc\r\n0\r\n\r\n",            /* empty size */
 		"fffffffffffffffff\r\n",           /* size past 64 bits */
+		"5 6\r\nabcde\r\n0\r\n\r\n",       /* a second number after the size */
+		"3\rx\nabc\r\n0\r\n\r\n",          /* a CR not followed by LF */
 	};
 	char text[512], out[4096];
 
@@ -1802,6 +1804,78 @@ boot_connection_header(void **state)
 	assert_int_equal(count_of(out, "HTTP/1.1 200 "), 2);
 	assert_int_equal(count_of(out, "Connection: keep-alive\r\n"), 1);
 	assert_int_equal(count_of(out, "Connection: close\r\n"), 1);
+
+	/* Every Connection header counts, not just the first. */
+	raw_exchange("GET /echo HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n"
+		     "Connection: close\r\n\r\nGET /echo HTTP/1.1\r\nHost: t\r\n\r\n", out,
+		     sizeof(out));
+	assert_int_equal(count_of(out, "HTTP/1.1 200 "), 1);
+	assert_int_equal(count_of(out, "Connection: close\r\n"), 1);
+}
+
+/*
+ * A request rejected before its announced body ends the connection, so the body is
+ * never taken for a request of its own, and the reply says so.
+ */
+static void
+boot_rejected_body_closes(void **state)
+{
+	static const char *const heads[] = {
+		"GET /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 38\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+	};
+	char text[512], out[8192];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		snprintf(text, sizeof(text), "%sGET /echo?q=hidden HTTP/1.1\r\nHost: t\r\n\r\n",
+			 heads[i]);
+		raw_exchange(text, out, sizeof(out));
+		assert_memory_equal(out, "HTTP/1.1 400 ", 13);
+		assert_int_equal(count_of(out, "HTTP/1.1 "), 1);
+		assert_null(strstr(out, "hidden"));
+		assert_non_null(strstr(out, "Connection: close\r\n"));
+	}
+}
+
+/* A chunk size line whose CR and LF arrive in two reads must still be CR LF. */
+static void
+boot_chunk_size_split(void **state)
+{
+	static const char head[] = "POST /echo HTTP/1.1\r\nHost: t\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n1\r";
+	char reply[4096];
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	fd = raw_connect(http_port(fx.boot), 5);
+	assert_int_equal(send(fd, head, strlen(head), 0), (ssize_t)strlen(head));
+	usleep(50 * 1000);
+	assert_int_equal(send(fd, "2\n", 2, MSG_NOSIGNAL), 2);
+	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	assert_true(n > 0);
+	reply[n] = '\0';
+	assert_memory_equal(reply, "HTTP/1.1 400 ", 13);
+	close(fd);
+}
+
+/* A client that sends its request and closes its side gets the reply and a prompt close. */
+static void
+boot_half_close(void **state)
+{
+	struct timespec start, end;
+	char out[4096];
+	long ms;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	raw_exchange("GET /echo?q=last HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof(out));
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ms = (end.tv_sec - start.tv_sec) * 1000 + (end.tv_nsec - start.tv_nsec) / 1000000;
+	assert_memory_equal(out, "HTTP/1.1 200 ", 13);
+	assert_non_null(strstr(out, "\"q\":\"last\""));
+	assert_true(ms < 1000);
 }
 
 struct framing_case {
@@ -2797,6 +2871,9 @@ main(void)
 		cmocka_unit_test(boot_expect_continue),
 		cmocka_unit_test(boot_chunked_malformed),
 		cmocka_unit_test(boot_connection_header),
+		cmocka_unit_test(boot_rejected_body_closes),
+		cmocka_unit_test(boot_chunk_size_split),
+		cmocka_unit_test(boot_half_close),
 		cmocka_unit_test(framing_checks),
 		cmocka_unit_test(header_count_repeated),
 		cmocka_unit_test(single_thread_quiet),
