@@ -69,7 +69,7 @@ void script_cache_put(struct script_cache *cache, const struct script_key *key,
 /*
  * Create the reply, text/plain, for the `len` bytes of `text` rendered from script
  * `script` (boot.c's enum boot_script). The reply shares what it has in common with
- * the script's base text, which is kept for the life of the cache; a script that
+ * the script's base text, which is kept for the life of the cache. A script that
  * shares less than half of its bytes with it becomes the new base. Returns 0 and sets
  * *ret, -EINVAL for a script number out of range, or -ENOMEM.
  */

@@ -224,7 +224,7 @@ int http_send(struct http_request *req, unsigned status, const struct http_field
 /* Close or release what a body holds, without sending it. */
 void http_body_discard(struct http_body *body);
 
-/* What loop.c sends of a kept reply. */
+/* The parts of a kept reply that loop.c sends. */
 struct http_response_view {
 	const char *head;           /* its header lines, "Name: value\r\n" each */
 	size_t head_len;
@@ -234,6 +234,8 @@ struct http_response_view {
 
 /* Return true when `name` is a valid header name: RFC 9110 token characters only. */
 bool http_header_name_valid(const char *name);
+/* Return true when `c` is an RFC 9110 tchar, a character of a method or a field name. */
+bool http_token_char(unsigned char c);
 
 /* Take one more reference to a kept reply, for a connection still sending it. */
 struct http_response *http_response_ref(struct http_response *response);
@@ -278,9 +280,12 @@ int http_request_begin(struct http_request *req, bool uri_nul);
  */
 bool http_header_conflicts(const struct http_request *req, const char *name);
 
-/* Free what a request holds (body, headers, handler data), but not the request itself. */
+/* Free the request's body, headers and handler data, but not the request itself. */
 void http_request_clear(struct http_request *req);
-/* Add body bytes to the request, or pass them to its stream (see request_append_body). */
+/*
+ * Add body bytes to the request, or pass them to its stream. Past a ceiling or after
+ * a failed allocation the rest is dropped, and the handler's turn replies the error.
+ */
 void http_request_body_add(struct http_request *req, const char *data, size_t len);
 /*
  * Run the handler once the whole body is in, or reply with the body's error. A handler

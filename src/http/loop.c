@@ -8,10 +8,10 @@
  *
  * Here each worker thread has one epoll set, with the shared listening socket and its
  * own connections, each registered once, edge-triggered, for input and output. A
- * request is read into the worker's buffer, parsed in place (wire.c), handled and
- * answered with one writev, so a connection keeps no buffer between requests. Only a
- * request that does not arrive in one read, a body, or a reply the socket does not
- * take at once gets memory of the connection's own (struct loop_request).
+ * request is read into the worker's buffer, parsed in place (wire.c) and handled, and
+ * its reply goes out in one sendmsg, so a connection keeps no buffer between requests.
+ * Only a request that does not arrive in one read, a body, or a reply the socket does
+ * not take at once gets memory of the connection's own (struct loop_request).
  *
  * A connection is closed past the header deadline (the request head must be complete
  * header_timeout_seconds after the accept or the previous reply) and after
@@ -976,8 +976,8 @@ body_feed(struct loop_conn *c, const char *data, size_t len)
 }
 
 /*
- * Start the request whose head was just parsed at `start`; `rest` holds the `len`
- * bytes after it. Returns the bytes of rest used, or -1 when the connection is closed.
+ * Start the request whose head was just parsed at `start`. The `len` bytes at `rest`
+ * follow the head. Returns the bytes of rest used, or -1 when the connection is closed.
  */
 static ssize_t
 request_start(struct loop_conn *c, struct http_wire_head *head, const char *start,
@@ -996,8 +996,9 @@ request_start(struct loop_conn *c, struct http_wire_head *head, const char *star
 	value = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	/*
 	 * A request that announces a body, even of length 0, and is rejected before it is
-	 * read ends its connection: what follows could be its body or the next request,
-	 * depending on who reads it. So any reply before the body says Connection: close.
+	 * read ends its connection, because what follows could be its body or the next
+	 * request, depending on who reads it. So any reply before the body carries
+	 * Connection: close.
 	 */
 	c->close_after = !keep_open || chunked || value != NULL;
 	if (!chunked && value != NULL && uint_parse(value, 0, UINT64_MAX, &length) < 0)

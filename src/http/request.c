@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,15 +485,10 @@ err_json:
 bool
 http_header_name_valid(const char *name)
 {
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
 	if (name[0] == '\0')
 		return false;
 	for (const char *p = name; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      strchr(extra, c) != NULL))
+		if (!http_token_char((unsigned char)*p))
 			return false;
 	}
 	return true;

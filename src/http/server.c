@@ -45,15 +45,6 @@
  */
 #define HTTP_FIELD_RECORD_BYTES 64
 #define HTTP_POOL_REPLY_BYTES (4 * 1024)
-/*
- * The boot listener's room for the reply. Its largest header block, a file part with
- * ETag, Last-Modified and Content-Range, is about 300 bytes. MHD 0.9.75 zeroes a
- * connection's whole pool after each request, and this listener serves the most
- * requests on the most connections, so its pools stay small. In one pair of benchmark
- * runs, 5 KiB pools rather than 8 KiB raised its script rate at 1,000 connections from
- * 0.81 to 0.87 of nginx's.
- */
-#define HTTP_POOL_REPLY_BYTES_BOOT 1024
 
 /* Longest MHD log message we keep; longer ones are truncated. */
 #define HTTP_MHD_LOG_MAX 512
@@ -251,8 +242,8 @@ http_body_release(struct http_request *req)
  * is read and dropped. MHD 0.9.75 cannot queue a reply while it is still passing body
  * data, so the error reply goes out once the body has ended.
  */
-static void
-request_append_body(struct http_request *req, const char *data, size_t len)
+void
+http_request_body_add(struct http_request *req, const char *data, size_t len)
 {
 	int rc;
 
@@ -275,12 +266,6 @@ request_append_body(struct http_request *req, const char *data, size_t len)
 	req->body_error = rc;
 	buf_free(&req->body);
 	http_body_release(req);
-}
-
-void
-http_request_body_add(struct http_request *req, const char *data, size_t len)
-{
-	request_append_body(req, data, len);
 }
 
 int
@@ -403,7 +388,7 @@ mhd_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 
 	if (*upload_data_size > 0) {
-		request_append_body(req, upload_data, *upload_data_size);
+		http_request_body_add(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -541,8 +526,7 @@ server_new(const struct http_listener_config *cfg, struct http_server **ret)
 	srv->max_body_bytes = cfg->max_body_bytes;
 	srv->max_fields = cfg->max_fields != 0 ? cfg->max_fields : HTTP_DEFAULT_MAX_FIELDS;
 	srv->pool_bytes = cfg->max_header_bytes + (size_t)srv->max_fields * HTTP_FIELD_RECORD_BYTES +
-			  (cfg->kind == HTTP_LISTENER_BOOT ? HTTP_POOL_REPLY_BYTES_BOOT :
-							     HTTP_POOL_REPLY_BYTES);
+			  HTTP_POOL_REPLY_BYTES;
 	srv->methods = cfg->methods != 0 ? cfg->methods & HTTP_METHODS_ALL : HTTP_METHODS_ALL;
 	http_allow_header(srv->methods, srv->allow, sizeof(srv->allow));
 	srv->max_buffered_body_bytes = cfg->max_buffered_body_bytes;

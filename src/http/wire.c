@@ -18,9 +18,8 @@
 
 #include "util/util.h"
 
-/* RFC 9110 tchar: the characters of a method or a field name. */
-static bool
-tchar(unsigned char c)
+bool
+http_token_char(unsigned char c)
 {
 	static const char extra[] = "!#$%&'*+-.^_`|~";
 
@@ -133,7 +132,7 @@ request_line(char *line, size_t len, struct http_wire_head *head, unsigned max_a
 	if (sp1 == NULL || sp1 == line)
 		return -EBADMSG;
 	for (i = 0; line + i < sp1; i++) {
-		if (!tchar((unsigned char)line[i]))
+		if (!http_token_char((unsigned char)line[i]))
 			return -EBADMSG;
 	}
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
@@ -187,7 +186,7 @@ field_line(char *line, size_t len, struct http_wire_head *head, unsigned max_fie
 	if (colon == NULL || colon == line)
 		return -EBADMSG;
 	for (char *p = line; p < colon; p++) {
-		if (!tchar((unsigned char)*p))
+		if (!http_token_char((unsigned char)*p))
 			return -EBADMSG;
 	}
 	value = colon + 1;

@@ -305,9 +305,8 @@ start_listener(struct daemon *d, enum http_listener_kind kind, const char *liste
 
 	/*
 	 * Boot clients mostly fetch scripts and files, and their requests are small: iPXE
-	 * sends about 300 bytes in four query arguments and five headers. Smaller limits
-	 * make every connection's memory smaller, and MHD clears that memory after each
-	 * request. Only the deploy agent's reports and cloud-init's phone-home have a body,
+	 * sends about 300 bytes in four query arguments and five headers, so smaller limits
+	 * bound what a client can make the loop buffer. Only the deploy agent's reports and cloud-init's phone-home have a body,
 	 * and boot_precheck turns away any POST without a valid token before it.
 	 */
 	if (kind == HTTP_LISTENER_BOOT) {

@@ -1707,7 +1707,7 @@ boot_pipelined(void **state)
 	assert_int_equal(count_of(out, "Connection: close\r\n"), 1);
 }
 
-/* A request that arrives a byte at a time is answered once its head is whole. */
+/* A request that arrives a byte at a time gets its reply once its head is whole. */
 static void
 boot_request_in_pieces(void **state)
 {
@@ -1787,7 +1787,7 @@ boot_chunked_malformed(void **state)
 	}
 }
 
-/* HTTP/1.0 closes unless it asks for keep-alive; HTTP/1.1 stays open unless it asks to close. */
+/* HTTP/1.0 closes without a keep-alive request header, and HTTP/1.1 closes only on close. */
 static void
 boot_connection_header(void **state)
 {
@@ -1815,7 +1815,7 @@ boot_connection_header(void **state)
 
 /*
  * A request rejected before its announced body ends the connection, so the body is
- * never taken for a request of its own, and the reply says so.
+ * never taken for a request of its own, and the reply carries Connection: close.
  */
 static void
 boot_rejected_body_closes(void **state)
